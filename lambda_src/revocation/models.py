@@ -36,9 +36,7 @@ CODE_INVALID_MESSAGE: Final = "InvalidMessage"
 CODE_NOT_STARTED: Final = "NotStarted"
 CODE_CONNECTION_ERROR: Final = "ConnectionError"
 
-ChannelArn = Annotated[
-    StrictStr, Field(min_length=1, max_length=CHANNEL_ARN_MAX_LENGTH, pattern=CHANNEL_ARN_PATTERN)
-]
+ChannelArn = Annotated[StrictStr, Field(min_length=1, max_length=CHANNEL_ARN_MAX_LENGTH, pattern=CHANNEL_ARN_PATTERN)]
 ViewerId = Annotated[StrictStr, Field(min_length=1, max_length=VIEWER_ID_MAX_LENGTH)]
 Version = Annotated[StrictInt, Field(ge=0, le=VERSION_MAX)]
 
@@ -128,4 +126,3 @@ class RevocationEvent(BaseModel):
     source: str
     detail_type: str = Field(alias="detail-type")
     detail: Any
-

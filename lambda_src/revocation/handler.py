@@ -1,0 +1,46 @@
+"""The Lambda entry point for SQS events from a mapping with ReportBatchItemFailures.
+
+Thin on purpose: observability decorators, one call into the service, the partial-batch response out.
+Settings are parsed here, once, at cold start; a missing or invalid one fails the cold start with a
+message that names it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from revocation.adapters.dead_letter import SqsDeadLetterWriter
+from revocation.adapters.ivs import Boto3IvsGateway
+from revocation.observability import logger, metrics, tracer
+from revocation.processor import WholeBatchProcessor
+from revocation.service import RevocationService
+from revocation.settings import FunctionSettings
+
+
+def build_service(settings: FunctionSettings) -> RevocationService:
+    return RevocationService(
+        settings,
+        gateway=Boto3IvsGateway(settings.ivs_call_timeout_seconds),
+        dead_letters=SqsDeadLetterWriter(settings.dead_letter_queue_url),
+    )
+
+
+settings = FunctionSettings.from_environ(os.environ)
+service = build_service(settings)
+processor = WholeBatchProcessor(logger=logger)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    # A direct invocation (no "Records") raises UnexpectedBatchTypeError: every producer must come
+    # through the queue, or nothing would account for its pairs.
+    return process_partial_response(
+        event=event, record_handler=service.settle_batch, processor=processor, context=context
+    )

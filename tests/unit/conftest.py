@@ -1,0 +1,33 @@
+"""Unit layer: no network, no AWS; side effects are in-memory fakes of the two ports (fakes.py)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+from pytest_socket import disable_socket, enable_socket
+
+from tests.unit.fakes import FUNCTION_ENVIRONMENT, FakeClock
+
+
+@pytest.fixture(autouse=True)
+def _no_network() -> Iterator[None]:
+    disable_socket(allow_unix_socket=True)
+    yield
+    enable_socket()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def handler_module() -> Iterator[ModuleType]:
+    """The handler module, imported (cold start) with a valid function environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in FUNCTION_ENVIRONMENT.items():
+            patch.setenv(key, value)
+        yield importlib.import_module("revocation.handler")

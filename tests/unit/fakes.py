@@ -1,0 +1,168 @@
+"""In-memory fakes of the function's two ports, a clock, and SQS event builders for unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from revocation.models import RevocationError, ViewerSession
+from revocation.revoke import CallFailed
+from revocation.settings import FunctionSettings
+from revocation.settle import DeadLetter
+
+ACCOUNT = "123456789012"
+
+
+def channel(name: str = "abcdABCDefgh", region: str = "us-west-2") -> str:
+    return f"arn:aws:ivs:{region}:{ACCOUNT}:channel/{name}"
+
+
+def session(viewer: str, version: int = 0, chan: str | None = None) -> ViewerSession:
+    return ViewerSession(channel_arn=chan or channel(), viewer_id=viewer, version=version)
+
+
+class FakeClock:
+    """Monotonic time that moves only when the code under test sleeps (or a call takes time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+Outcome = Callable[[str, Sequence[ViewerSession]], list[RevocationError]]
+
+
+@dataclass
+class FakeGateway:
+    """The IVS port in memory: each call gets the next scripted outcome, then `default`.
+
+    An outcome is a list of per-pair errors, a CallFailed to raise, or a function of the call.
+    """
+
+    script: list[Any] = field(default_factory=list)
+    default: Any = field(default_factory=list)
+    clock: FakeClock | None = None
+    call_seconds: float = 0.0
+    calls: list[tuple[str, tuple[ViewerSession, ...], float]] = field(default_factory=list)
+
+    def revoke(self, region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
+        started = self.clock() if self.clock else 0.0
+        self.calls.append((region, tuple(sessions), started))
+        if self.clock:
+            self.clock.now += self.call_seconds
+        outcome = self.script.pop(0) if self.script else self.default
+        if callable(outcome):
+            outcome = outcome(region, sessions)
+        if isinstance(outcome, CallFailed):
+            raise outcome
+        return list(outcome)
+
+
+def denied_pairs(*viewers: str, code: str = "403", message: str = "not authorized") -> Outcome:
+    def outcome(region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
+        return [
+            RevocationError(channel_arn=s.channel_arn, viewer_id=s.viewer_id, code=code, message=message)
+            for s in sessions
+            if s.viewer_id in viewers
+        ]
+
+    return outcome
+
+
+@dataclass
+class FakeDeadLetters:
+    """The dead-letter port in memory; `fail` names letter indexes (per call) that are not written."""
+
+    fail: set[int] = field(default_factory=set)
+    written: list[DeadLetter] = field(default_factory=list)
+
+    def send(self, letters: Sequence[DeadLetter]) -> set[int]:
+        self.written.extend(letter for index, letter in enumerate(letters) if index not in self.fail)
+        return {index for index in self.fail if index < len(letters)}
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(letter.body) for letter in self.written]
+
+
+@dataclass
+class FakeContext:
+    """What Powertools and the service read of a LambdaContext; remaining time follows the clock."""
+
+    clock: FakeClock
+    timeout_seconds: float = 60.0
+    function_name: str = "revocation"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = f"arn:aws:lambda:us-west-2:{ACCOUNT}:function:revocation"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = "c0ffee00-0000-4000-8000-000000000000"
+    log_group_name: str = "/aws/lambda/revocation"
+    log_stream_name: str = "stream"
+
+    def __post_init__(self) -> None:
+        self._deadline = self.clock.now + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - self.clock.now) * 1000))
+
+
+DEAD_LETTER_QUEUE_URL = f"https://sqs.us-west-2.amazonaws.com/{ACCOUNT}/revocations-dlq"
+FUNCTION_ENVIRONMENT = {
+    "DEAD_LETTER_QUEUE_URL": DEAD_LETTER_QUEUE_URL,
+    "MAX_RECEIVE_COUNT": "3",
+    "IVS_CALLS_PER_SECOND": "1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "IvsRevocation",
+    "AWS_DEFAULT_REGION": "us-west-2",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+def settings(**overrides: Any) -> FunctionSettings:
+    values = {
+        "DEAD_LETTER_QUEUE_URL": DEAD_LETTER_QUEUE_URL,
+        "MAX_RECEIVE_COUNT": "3",
+        "IVS_CALLS_PER_SECOND": "1",
+    }
+    values.update({key: str(value) for key, value in overrides.items()})
+    return FunctionSettings.from_environ(values)
+
+
+_ids = itertools.count(1)
+
+
+def sqs_record(body: str | dict[str, Any] | list[Any], receive_count: int = 1) -> dict[str, Any]:
+    """A record as Lambda's SQS event source mapping delivers it."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    number = next(_ids)
+    return {
+        "messageId": f"00000000-0000-4000-8000-{number:012d}",
+        "receiptHandle": f"handle-{number}",
+        "body": text,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": "1767225600000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1767225600001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-west-2:{ACCOUNT}:revocations",
+        "awsRegion": "us-west-2",
+    }
+
+
+def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}

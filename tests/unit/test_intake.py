@@ -1,0 +1,166 @@
+"""Intake: every accepted body shape, and every way a body can be wrong, with the reason it gets."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from revocation.intake import InvalidRequest, ValidRequest, read_request
+from tests.unit.fakes import channel
+
+pytestmark = pytest.mark.unit
+
+A = channel("abcdABCDefgh")
+B = channel("efghEFGHijkl")
+PAIR_A = {"channelArn": A, "viewerId": "abcdefg", "viewerSessionVersionsLessThanOrEqualTo": 1234567890}
+PAIR_B = {"channelArn": B, "viewerId": "0f0f0f0f", "viewerSessionVersionsLessThanOrEqualTo": 1234567890}
+
+
+def event(detail: Any, event_id: str = "evt-1") -> dict[str, Any]:
+    """An EventBridge event as a rule with an SQS target delivers it."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Viewer Session Revocation Requested",
+        "source": "ivs-revocation",
+        "account": "123456789012",
+        "time": "2026-11-25T12:00:00Z",
+        "region": "us-west-2",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "expected_pairs", "request_id"),
+    [
+        pytest.param(PAIR_A, [(A, "abcdefg", 1234567890)], None, id="one pair"),
+        pytest.param({"channelArn": A, "viewerId": "v"}, [(A, "v", 0)], None, id="version defaults to 0"),
+        pytest.param([PAIR_A, PAIR_B], [(A, "abcdefg", 1234567890), (B, "0f0f0f0f", 1234567890)], None, id="list"),
+        pytest.param({"viewerSessions": [PAIR_A]}, [(A, "abcdefg", 1234567890)], None, id="API request"),
+        pytest.param(
+            {"viewerSessions": [PAIR_A], "requestId": "req-7"}, [(A, "abcdefg", 1234567890)], "req-7", id="request id"
+        ),
+        pytest.param(
+            {"viewerSessions": [PAIR_A], "errors": [{"channelArn": A, "viewerId": "abcdefg", "code": "403"}]},
+            [(A, "abcdefg", 1234567890)],
+            None,
+            id="dead-letter body: errors ignored",
+        ),
+        pytest.param(event(PAIR_A), [(A, "abcdefg", 1234567890)], "evt-1", id="event with one pair"),
+        pytest.param(
+            event([PAIR_A, PAIR_B]),
+            [(A, "abcdefg", 1234567890), (B, "0f0f0f0f", 1234567890)],
+            "evt-1",
+            id="event with a list",
+        ),
+        pytest.param(
+            event({"viewerSessions": [PAIR_B]}), [(B, "0f0f0f0f", 1234567890)], "evt-1", id="event with a request"
+        ),
+        pytest.param(
+            [{"channelArn": A, "viewerId": f"v{i}"} for i in range(45)],
+            [(A, f"v{i}", 0) for i in range(45)],
+            None,
+            id="more than 20 pairs",
+        ),
+        pytest.param(
+            {"channelArn": A, "viewerId": "x" * 40, "viewerSessionVersionsLessThanOrEqualTo": 2147483647},
+            [(A, "x" * 40, 2147483647)],
+            None,
+            id="at the limits",
+        ),
+    ],
+)
+def test_intake_accepts_every_documented_shape(body: Any, expected_pairs: list[Any], request_id: str | None) -> None:
+    result = read_request(json.dumps(body))
+
+    assert isinstance(result, ValidRequest), result
+    assert [(s.channel_arn, s.viewer_id, s.version) for s in result.sessions] == expected_pairs
+    assert result.request_id == request_id
+
+
+@pytest.mark.parametrize(
+    ("body", "reason_parts"),
+    [
+        pytest.param("not json", ["body is not JSON"], id="not JSON"),
+        pytest.param("42", ["body: expected"], id="a number"),
+        pytest.param("{}", ["body: expected"], id="an empty object"),
+        pytest.param("[]", ["at least 1"], id="an empty list"),
+        pytest.param(json.dumps({"viewerSessions": []}), ["viewerSessions", "empty"], id="no sessions"),
+        pytest.param(json.dumps({"channelArn": A}), ["viewerId", "missing"], id="viewer ID missing"),
+        pytest.param(json.dumps({"viewerId": "v"}), ["channelArn", "missing"], id="channel missing"),
+        pytest.param(
+            json.dumps([PAIR_A, {**PAIR_B, "viewerId": "x" * 41}]),
+            ["viewerSessions[1].viewerId", "41", "40"],
+            id="viewer ID of 41 characters names index, field and limit",
+        ),
+        pytest.param(json.dumps({**PAIR_A, "viewerId": ""}), ["viewerId", "empty"], id="empty viewer ID"),
+        pytest.param(
+            json.dumps({"viewerSessions": [{**PAIR_A, "channelArn": "arn:aws:ivs:us-west-2:1:stream/x"}]}),
+            ["viewerSessions[0].channelArn", "pattern"],
+            id="not a channel ARN",
+        ),
+        pytest.param(
+            json.dumps({**PAIR_A, "channelArn": "arn:aws:ivs:us-west-2:123456789012:channel/" + "a" * 90}),
+            ["channelArn", "128"],
+            id="ARN over 128 characters",
+        ),
+        pytest.param(
+            json.dumps({**PAIR_A, "viewerSessionVersionsLessThanOrEqualTo": -1}),
+            ["-1", "0 to 2147483647"],
+            id="negative version",
+        ),
+        pytest.param(
+            json.dumps({**PAIR_A, "viewerSessionVersionsLessThanOrEqualTo": 2**31}),
+            ["2147483648", "0 to 2147483647"],
+            id="version over 32 bits",
+        ),
+        pytest.param(
+            json.dumps({**PAIR_A, "viewerSessionVersionsLessThanOrEqualTo": True}), ["boolean"], id="boolean version"
+        ),
+        pytest.param(
+            json.dumps({**PAIR_A, "viewerSessionVersionsLessThanOrEqualTo": 7.5}), ["number"], id="fractional version"
+        ),
+        pytest.param(
+            json.dumps({**PAIR_A, "viewerSessionVersionsLessThanOrEqualTo": "7"}), ["string"], id="version as a string"
+        ),
+        pytest.param(json.dumps({**PAIR_A, "viewerID": "typo"}), ["viewerID", "unknown field"], id="misspelt field"),
+        pytest.param(json.dumps({**PAIR_A, "viewerId": 7}), ["viewerId", "integer"], id="viewer ID not a string"),
+        pytest.param(
+            json.dumps(event({"viewerSessions": [{**PAIR_A, "viewerId": "x" * 41}]})),
+            ["detail.viewerSessions[0].viewerId"],
+            id="event detail names the path",
+        ),
+        pytest.param(json.dumps(event("revoke them")), ["detail", "expected"], id="event detail not a request"),
+        pytest.param(
+            json.dumps({"viewerSessions": [PAIR_A], "other": 1}),
+            ["other", "unknown field"],
+            id="unknown top-level field",
+        ),
+    ],
+)
+def test_intake_rejects_bad_bodies_with_a_reason_naming_the_field(body: str, reason_parts: list[str]) -> None:
+    result = read_request(body)
+
+    assert isinstance(result, InvalidRequest)
+    for part in reason_parts:
+        assert part in result.reason, (part, result.reason)
+
+
+def test_intake_reason_for_many_bad_items_stays_short() -> None:
+    body = json.dumps([{**PAIR_A, "viewerId": "x" * 41}] * 1000)
+
+    result = read_request(body)
+
+    assert isinstance(result, InvalidRequest)
+    assert "more problems" in result.reason
+    assert len(result.reason) < 1000
+
+
+def test_intake_keeps_the_event_id_as_request_id_for_invalid_events() -> None:
+    result = read_request(json.dumps(event({"viewerSessions": []}, event_id="evt-9")))
+
+    assert isinstance(result, InvalidRequest)
+    assert result.request_id == "evt-9"
