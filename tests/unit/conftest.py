@@ -13,7 +13,12 @@ from tests.unit.fakes import FUNCTION_ENVIRONMENT, FakeClock
 
 
 @pytest.fixture(autouse=True)
-def _no_network() -> Iterator[None]:
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Credentials in the environment, or botocore would look for them on the network (IMDS).
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.setenv(key, FUNCTION_ENVIRONMENT[key])
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     disable_socket(allow_unix_socket=True)
     yield
     enable_socket()

@@ -1,0 +1,217 @@
+"""The handler end to end with in-memory ports: exact batchItemFailures and dead-letter contents."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError, UnexpectedBatchTypeError
+
+from revocation.intake import ValidRequest, read_request
+from revocation.models import CODE_INVALID_MESSAGE
+from revocation.revoke import CallErrorKind, CallFailed
+from revocation.service import RevocationService
+from tests.unit.fakes import (
+    FakeClock,
+    FakeContext,
+    FakeDeadLetters,
+    FakeGateway,
+    channel,
+    denied_pairs,
+    settings,
+    sqs_event,
+    sqs_record,
+)
+
+pytestmark = pytest.mark.unit
+
+A = channel("abcdABCDefgh")
+B = channel("efghEFGHijkl")
+DOC_EXAMPLE = [
+    {"channelArn": A, "viewerId": "abcdefg", "viewerSessionVersionsLessThanOrEqualTo": 1234567890},
+    {"channelArn": B, "viewerId": "0f0f0f0f", "viewerSessionVersionsLessThanOrEqualTo": 1234567890},
+]
+THROTTLED = CallFailed(CallErrorKind.THROTTLED, "ThrottlingException", "Rate exceeded")
+
+
+class Harness:
+    def __init__(self, handler: ModuleType, clock: FakeClock, gateway: FakeGateway) -> None:
+        self.handler = handler
+        self.clock = clock
+        self.gateway = gateway
+        self.dead_letters = FakeDeadLetters()
+
+    def invoke(self, *records: dict[str, Any], timeout: float = 60.0) -> Any:
+        return self.handler.lambda_handler(sqs_event(*records), FakeContext(self.clock, timeout))
+
+
+@pytest.fixture
+def harness(handler_module: ModuleType, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    gateway = FakeGateway(clock=clock, call_seconds=0.05)
+    h = Harness(handler_module, clock, gateway)
+    service = RevocationService(settings(MAX_RECEIVE_COUNT=3), gateway, h.dead_letters, clock=clock, sleep=clock.sleep)
+    monkeypatch.setattr(handler_module, "service", service)
+    yield h
+
+
+def failures(response: dict[str, Any]) -> list[str]:
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+def test_handler_revokes_a_batch_and_reports_no_failure(harness: Harness) -> None:
+    records = [sqs_record({"channelArn": A, "viewerId": f"v{i}"}) for i in range(45)]
+
+    response = harness.invoke(*records)
+
+    assert response == {"batchItemFailures": []}
+    assert [len(sessions) for _, sessions, _ in harness.gateway.calls] == [20, 20, 5]
+    assert harness.dead_letters.written == []
+
+
+def test_handler_dead_letters_the_documented_403_pairs_without_retrying(harness: Harness) -> None:
+    harness.gateway.default = denied_pairs("abcdefg", "0f0f0f0f")
+    record = sqs_record(DOC_EXAMPLE)
+
+    response = harness.invoke(record)
+
+    assert failures(response) == []
+    [letter] = harness.dead_letters.written
+    body = json.loads(letter.body)
+    assert body["viewerSessions"] == DOC_EXAMPLE
+    assert body["errors"] == [
+        {"channelArn": A, "viewerId": "abcdefg", "code": "403", "message": "not authorized"},
+        {"channelArn": B, "viewerId": "0f0f0f0f", "code": "403", "message": "not authorized"},
+    ]
+    assert letter.attributes["ErrorCode"] == "403"
+    assert letter.attributes["SourceMessageId"] == record["messageId"]
+    assert letter.attributes["Attempts"] == "1"
+
+
+def test_handler_dead_letters_invalid_message_while_valid_records_are_revoked(harness: Harness) -> None:
+    good = sqs_record({"channelArn": A, "viewerId": "good"})
+    bad = sqs_record({"channelArn": A, "viewerId": "x" * 41})
+
+    response = harness.invoke(good, bad)
+
+    assert failures(response) == []
+    [letter] = harness.dead_letters.written
+    assert letter.attributes["ErrorCode"] == CODE_INVALID_MESSAGE
+    assert "viewerId" in letter.attributes["ErrorMessage"] and "40" in letter.attributes["ErrorMessage"]
+    assert letter.body == bad["body"]
+    assert [s.viewer_id for _, sessions, _ in harness.gateway.calls for s in sessions] == ["good"]
+
+
+def test_handler_retries_throttled_records_on_early_attempts(harness: Harness) -> None:
+    throttled = sqs_record({"channelArn": A, "viewerId": "v"}, receive_count=1)
+    denied = sqs_record({"channelArn": channel(region="eu-west-1"), "viewerId": "w"}, receive_count=1)
+    harness.gateway.default = lambda region, sessions: (
+        THROTTLED if region == "us-west-2" else denied_pairs("w")(region, sessions)
+    )
+
+    response = harness.invoke(throttled, denied)
+
+    assert failures(response) == [throttled["messageId"]]
+    assert [letter.attributes["ErrorCode"] for letter in harness.dead_letters.written] == ["403"]
+
+
+def test_handler_dead_letters_throttled_pairs_with_reason_on_the_last_attempt(harness: Harness) -> None:
+    harness.gateway.default = THROTTLED
+    record = sqs_record({"channelArn": A, "viewerId": "v"}, receive_count=3)
+
+    response = harness.invoke(record)
+
+    assert failures(response) == []
+    [letter] = harness.dead_letters.written
+    assert letter.attributes["ErrorCode"] == "ThrottlingException"
+    assert letter.attributes["Attempts"] == "3"
+    assert json.loads(letter.body)["errors"][0]["code"] == "ThrottlingException"
+
+
+def test_handler_raises_when_every_record_must_be_retried(harness: Harness) -> None:
+    harness.gateway.default = THROTTLED
+
+    with pytest.raises(BatchProcessingError):
+        harness.invoke(sqs_record({"channelArn": A, "viewerId": "v"}), sqs_record({"channelArn": A, "viewerId": "w"}))
+
+    assert harness.dead_letters.written == []
+
+
+def test_handler_reports_record_whose_dead_letter_could_not_be_written(harness: Harness) -> None:
+    harness.gateway.default = denied_pairs("denied")
+    harness.dead_letters.fail = {0}
+    denied = sqs_record({"channelArn": A, "viewerId": "denied"})
+    fine = sqs_record({"channelArn": A, "viewerId": "fine"})
+
+    response = harness.invoke(denied, fine)
+
+    assert failures(response) == [denied["messageId"]]
+
+
+def test_handler_leaves_records_it_had_no_time_for_to_sqs(harness: Harness) -> None:
+    records = [sqs_record([{"channelArn": A, "viewerId": f"r{r}-{i}"} for i in range(20)]) for r in range(6)]
+
+    # 6 calls ~1 s apart; 11 s minus the 3 s margin and the 5 s call budget lets calls start until 3 s: 3 of them.
+    response = harness.invoke(*records, timeout=11.0)
+
+    assert failures(response) == [record["messageId"] for record in records[3:]]
+    assert len(harness.gateway.calls) == 3
+
+
+def test_handler_merges_duplicates_and_dead_letters_each_record_its_own_pairs(harness: Harness) -> None:
+    harness.gateway.default = denied_pairs("dup")
+    low = sqs_record({"channelArn": A, "viewerId": "dup", "viewerSessionVersionsLessThanOrEqualTo": 1})
+    high = sqs_record({"channelArn": A, "viewerId": "dup", "viewerSessionVersionsLessThanOrEqualTo": 9})
+
+    harness.invoke(low, high)
+
+    assert [[(s.viewer_id, s.version) for s in sessions] for _, sessions, _ in harness.gateway.calls] == [[("dup", 9)]]
+    by_source = {letter.source_message_id: json.loads(letter.body) for letter in harness.dead_letters.written}
+    assert by_source[low["messageId"]]["viewerSessions"][0]["viewerSessionVersionsLessThanOrEqualTo"] == 1
+    assert by_source[high["messageId"]]["viewerSessions"][0]["viewerSessionVersionsLessThanOrEqualTo"] == 9
+
+
+def test_dead_letter_body_is_itself_a_valid_request(harness: Harness) -> None:
+    harness.gateway.default = denied_pairs("abcdefg", "0f0f0f0f")
+    harness.invoke(sqs_record({"viewerSessions": DOC_EXAMPLE, "requestId": "req-1"}))
+
+    [letter] = harness.dead_letters.written
+    again = read_request(letter.body)
+
+    assert isinstance(again, ValidRequest)
+    assert [s.to_api() for s in again.sessions] == DOC_EXAMPLE
+    assert again.request_id == "req-1"
+    assert letter.attributes["RequestId"] == "req-1"
+
+
+def test_handler_refuses_a_direct_invocation(harness: Harness) -> None:
+    with pytest.raises(UnexpectedBatchTypeError):
+        harness.handler.lambda_handler({"viewerSessions": DOC_EXAMPLE}, FakeContext(harness.clock))
+
+
+def test_handler_emits_metrics_without_viewer_or_channel_dimensions(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    harness.gateway.default = denied_pairs("abcdefg")
+    harness.invoke(sqs_record(DOC_EXAMPLE), sqs_record("not json"))
+
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    totals: dict[tuple[str, str | None], float] = {}
+    dimensions = set()
+    for document in emitted:
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            dimensions.update(d for group in directive["Dimensions"] for d in group)
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]
+                key = (metric["Name"], document.get("ErrorCode"))
+                totals[key] = totals.get(key, 0) + sum(value if isinstance(value, list) else [value])
+    assert totals[("PairsReceived", None)] == 2
+    assert totals[("PairsRevoked", None)] == 1
+    assert totals[("InvalidMessages", None)] == 1
+    assert totals[("IvsCalls", None)] == 1
+    assert totals[("PairsDeadLettered", None)] == 2
+    assert totals[("PairsDeadLettered", "403")] == 1
+    assert totals[("PairsDeadLettered", "InvalidMessage")] == 1
+    assert dimensions <= {"service", "ErrorCode", "function_name"}
