@@ -1,0 +1,500 @@
+"""The emulated service: routing, authentication scope, quota, faults, validation and the ledger.
+
+Everything here works on plain request data (method, path, headers, body) and returns a `Reply`, so the
+HTTP layer (`server.py`) stays a thin adapter and the rules can be read in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Final
+
+from local.ivs_emulator.model import Violation, operation_model, validate, validation_message
+
+BATCH_OPERATION: Final = "BatchStartViewerSessionRevocation"
+SINGLE_OPERATION: Final = "StartViewerSessionRevocation"
+CONTROL_PREFIX: Final = "/_emulator/"
+"""Control paths start with an underscore; IVS operation paths are ``/`` + an operation name, which
+never starts with one, so the two can never collide."""
+
+QUOTA_WINDOW_SECONDS: Final = 1.0
+DEFAULT_TPS: Final = 2
+
+# Per-pair server faults: the code is an HTTP status written as a string, as in the documented "403".
+# AWS documents no 5xx per-pair codes or messages; these are the emulator's choice.
+_PAIR_FAULTS: Final = (("500", "internal server error"), ("503", "service unavailable"))
+NOT_AUTHORIZED: Final = ("403", "not authorized")  # the AWS CLI documentation example's per-pair error
+WRONG_REGION: Final = ("404", "channel not found in this region")  # only with strict_region (not documented)
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
+_ARN_REGION = re.compile(r"arn:aws:ivs:([a-z0-9-]+):")
+
+
+class EmulatorConfigError(ValueError):
+    """A fault or option value that the emulator cannot use."""
+
+
+# --------------------------------------------------------------------------------------------- faults
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Injected faults. Rates are probabilities per call (per pair for ``pair_error_rate``), 0 to 1.
+
+    ``throttle_burst`` is a count, not a rate: the next N API calls are answered ThrottlingException,
+    then it is back to 0. Latency is added to every API response: ``latency_ms`` plus a uniform random
+    0..``latency_jitter_ms``.
+    """
+
+    pair_error_rate: float = 0.0
+    server_error_rate: float = 0.0
+    throttle_rate: float = 0.0
+    throttle_burst: int = 0
+    drop_rate: float = 0.0
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "throttle_burst":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise EmulatorConfigError(f"{f.name} must be an integer >= 0, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise EmulatorConfigError(f"{f.name} must be a number >= 0, got {value!r}")
+            elif f.name.endswith("_rate") and value > 1:
+                raise EmulatorConfigError(f"{f.name} must be between 0 and 1, got {value!r}")
+
+    def updated(self, changes: Mapping[str, object]) -> Faults:
+        """A copy with ``changes`` applied; unknown names are an error, not silently ignored."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise EmulatorConfigError(f"unknown fault(s) {unknown}; known: {sorted(known)}")
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------- ledger
+
+
+@dataclass(frozen=True)
+class AcceptedCall:
+    """An API call answered 200 (per-pair errors included)."""
+
+    at: float
+    """Wall-clock arrival time (``time.time()``), for drain-rate measurements."""
+    operation: str
+    account: str
+    region: str
+    pairs: int
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A snapshot of what the emulator did since it started or was last reset.
+
+    ``revoked`` maps (channelArn, viewerId) to the highest version revoked. A pair that got a per-pair
+    error is not revoked; a call answered with a call-level error revokes nothing.
+    """
+
+    revoked: Mapping[tuple[str, str], int]
+    calls_accepted: int
+    calls_throttled: int
+    """Quota throttling and injected throttling alike."""
+    calls_rejected: int
+    """ValidationException: a malformed or invalid request."""
+    calls_denied: int
+    """Missing or malformed SigV4 credentials, and StartViewerSessionRevocation on an unauthorized channel."""
+    faults_injected: Mapping[str, int]
+    """By kind: ``dropped_connection``, ``server_error``, ``throttle``, ``pair_error``, ``latency``."""
+    pair_errors: Mapping[str, int]
+    """Per-pair errors returned, by code ("403", "500", ...)."""
+    accepted_calls: tuple[AcceptedCall, ...]
+
+    @property
+    def accepted_at(self) -> list[float]:
+        return [call.at for call in self.accepted_calls]
+
+    @property
+    def pairs_per_call(self) -> dict[int, int]:
+        """Histogram of accepted calls by number of pairs."""
+        return dict(sorted(Counter(call.pairs for call in self.accepted_calls).items()))
+
+    def version(self, channel_arn: str, viewer_id: str) -> int | None:
+        """The highest version revoked for the pair, or None if it was never revoked."""
+        return self.revoked.get((channel_arn, viewer_id))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "revoked": [
+                {"channelArn": arn, "viewerId": viewer, "version": version}
+                for (arn, viewer), version in sorted(self.revoked.items())
+            ],
+            "callsAccepted": self.calls_accepted,
+            "callsThrottled": self.calls_throttled,
+            "callsRejected": self.calls_rejected,
+            "callsDenied": self.calls_denied,
+            "faultsInjected": dict(self.faults_injected),
+            "pairErrors": dict(self.pair_errors),
+            "pairsPerCall": {str(size): count for size, count in self.pairs_per_call.items()},
+            "acceptedAt": self.accepted_at,
+            "acceptedCalls": [asdict(call) for call in self.accepted_calls],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Ledger:
+        return cls(
+            revoked={(item["channelArn"], item["viewerId"]): item["version"] for item in data["revoked"]},
+            calls_accepted=data["callsAccepted"],
+            calls_throttled=data["callsThrottled"],
+            calls_rejected=data["callsRejected"],
+            calls_denied=data["callsDenied"],
+            faults_injected=dict(data["faultsInjected"]),
+            pair_errors=dict(data["pairErrors"]),
+            accepted_calls=tuple(AcceptedCall(**call) for call in data["acceptedCalls"]),
+        )
+
+
+@dataclass
+class _Book:
+    """The mutable ledger behind `Ledger`; guarded by the service's lock."""
+
+    revoked: dict[tuple[str, str], int] = field(default_factory=dict)
+    calls_accepted: int = 0
+    calls_throttled: int = 0
+    calls_rejected: int = 0
+    calls_denied: int = 0
+    faults_injected: Counter[str] = field(default_factory=Counter)
+    pair_errors: Counter[str] = field(default_factory=Counter)
+    accepted_calls: list[AcceptedCall] = field(default_factory=list)
+
+    def snapshot(self) -> Ledger:
+        return Ledger(
+            revoked=dict(self.revoked),
+            calls_accepted=self.calls_accepted,
+            calls_throttled=self.calls_throttled,
+            calls_rejected=self.calls_rejected,
+            calls_denied=self.calls_denied,
+            faults_injected=dict(self.faults_injected),
+            pair_errors=dict(self.pair_errors),
+            accepted_calls=tuple(self.accepted_calls),
+        )
+
+
+# ---------------------------------------------------------------------------------------------- quota
+
+
+class SlidingWindowQuota:
+    """At most ``limit`` admitted calls in any window of one second, per key.
+
+    A sliding window rather than a token bucket: it is the strictest reading of "2 calls per second", so
+    a client that is never throttled here stays within any bucket of capacity >= tps that AWS may use.
+    Throttled calls do not take a place in the window. ``limit`` 0 means no quota.
+    """
+
+    def __init__(self, limit: int, clock: Callable[[], float]) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise EmulatorConfigError(f"a quota must be an integer >= 0 calls per second, got {limit!r}")
+        self._limit = limit
+        self._clock = clock
+        self._admitted: dict[tuple[str, ...], deque[float]] = {}
+
+    def admit(self, key: tuple[str, ...]) -> bool:
+        if self._limit == 0:
+            return True
+        now = self._clock()
+        window = self._admitted.setdefault(key, deque())
+        while window and now - window[0] >= QUOTA_WINDOW_SECONDS:
+            window.popleft()
+        if len(window) >= self._limit:
+            return False
+        window.append(now)
+        return True
+
+    def clear(self) -> None:
+        self._admitted.clear()
+
+
+# ---------------------------------------------------------------------------------------------- reply
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to answer: status and JSON body, or ``drop`` to close the connection without an answer."""
+
+    status: int = 200
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0
+    drop: bool = False
+
+
+def aws_error(status: int, error_type: str, message: str) -> Reply:
+    """A call-level error as AWS's rest-json services send it.
+
+    The error type travels in ``x-amzn-ErrorType``. The model names the body member ``exceptionMessage``
+    (botocore copies it to ``response["exceptionMessage"]``), while botocore's generic error parser reads
+    ``Error.Message`` (what ``str(exc)`` and the AWS CLI print) from ``message``: both are sent.
+    """
+    return Reply(
+        status=status,
+        body={"exceptionMessage": message, "message": message},
+        headers={"x-amzn-ErrorType": error_type},
+    )
+
+
+def _throttled() -> Reply:
+    return aws_error(429, "ThrottlingException", "Rate exceeded")
+
+
+def _control_error(status: int, message: str) -> Reply:
+    return Reply(status=status, body={"message": message})
+
+
+# -------------------------------------------------------------------------------------------- service
+
+
+@dataclass(frozen=True)
+class _Scope:
+    account: str
+    region: str
+
+
+class IvsService:
+    """The emulated revocation operations and the control API, thread-safe.
+
+    ``clock`` is monotonic time for the quota; ``wall_clock`` stamps accepted calls in the ledger.
+    """
+
+    def __init__(
+        self,
+        *,
+        tps: int = DEFAULT_TPS,
+        single_tps: int | None = None,
+        unauthorized_channels: Iterable[str] = (),
+        strict_region: bool = False,
+        faults: Faults | None = None,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._batch_quota = SlidingWindowQuota(tps, clock)
+        # With no single_tps both operations draw from the batch operation's window (same keys).
+        self._single_quota = self._batch_quota if single_tps is None else SlidingWindowQuota(single_tps, clock)
+        self._unauthorized = frozenset(unauthorized_channels)
+        self._strict_region = strict_region
+        self._faults = faults or Faults()
+        self._seed = seed
+        self._random = random.Random(seed)
+        self._wall_clock = wall_clock
+        self._book = _Book()
+
+    # -- Python API (also behind the control paths)
+
+    def ledger(self) -> Ledger:
+        with self._lock:
+            return self._book.snapshot()
+
+    def reset(self) -> None:
+        """Clear the ledger and the quota windows, and re-seed the fault generator; faults stay set."""
+        with self._lock:
+            self._book = _Book()
+            self._batch_quota.clear()
+            self._single_quota.clear()
+            self._random = random.Random(self._seed)
+
+    def faults(self) -> Faults:
+        with self._lock:
+            return self._faults
+
+    def set_faults(self, changes: Mapping[str, object]) -> Faults:
+        with self._lock:
+            self._faults = self._faults.updated(changes)
+            return self._faults
+
+    def clear_faults(self) -> Faults:
+        with self._lock:
+            self._faults = Faults()
+            return self._faults
+
+    # -- HTTP entry point
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer one HTTP request. ``headers`` keys must be lower case."""
+        path = path.split("?", 1)[0]
+        if path.startswith(CONTROL_PREFIX):
+            return self._handle_control(method, path.removeprefix(CONTROL_PREFIX), body)
+        operation = path.removeprefix("/")
+        if method != "POST" or operation not in (BATCH_OPERATION, SINGLE_OPERATION):
+            return aws_error(404, "UnknownOperationException", f"No operation matches {method} {path}")
+        with self._lock:
+            reply = self._call(operation, headers, body)
+            delay = self._latency()
+        return replace(reply, delay_seconds=delay) if delay and not reply.drop else reply
+
+    # -- the API operations (under the lock: quota, faults and ledger change together)
+
+    def _call(self, operation: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        book = self._book
+        scope = _credential_scope(headers.get("authorization"))
+        if isinstance(scope, Reply):
+            book.calls_denied += 1
+            return scope
+
+        if self._chance(self._faults.drop_rate):
+            book.faults_injected["dropped_connection"] += 1
+            return Reply(drop=True)
+        if self._faults.throttle_burst > 0 or self._chance(self._faults.throttle_rate):
+            if self._faults.throttle_burst > 0:
+                self._faults = replace(self._faults, throttle_burst=self._faults.throttle_burst - 1)
+            book.faults_injected["throttle"] += 1
+            book.calls_throttled += 1
+            return _throttled()
+        # Throttling comes before validation, as at AWS's front door: an invalid call still uses quota.
+        quota = self._batch_quota if operation == BATCH_OPERATION else self._single_quota
+        if not quota.admit((scope.account, scope.region)):
+            book.calls_throttled += 1
+            return _throttled()
+        if self._chance(self._faults.server_error_rate):
+            book.faults_injected["server_error"] += 1
+            return aws_error(500, "InternalServerException", "Unexpected error during processing of request.")
+
+        request = _decode(body)
+        if isinstance(request, str):
+            book.calls_rejected += 1
+            return aws_error(400, "ValidationException", request)
+        violations: list[Violation] = validate(operation_model(operation).input_shape, request)
+        if violations:
+            book.calls_rejected += 1
+            return aws_error(400, "ValidationException", validation_message(violations))
+
+        if operation == BATCH_OPERATION:
+            return self._batch(scope, request["viewerSessions"])
+        return self._single(scope, request)
+
+    def _batch(self, scope: _Scope, sessions: list[dict[str, Any]]) -> Reply:
+        errors: list[dict[str, str]] = []
+        for session in sessions:
+            arn, viewer = session["channelArn"], session["viewerId"]
+            failure = self._pair_failure(scope, arn)
+            if failure is None:
+                self._revoke(arn, viewer, session.get("viewerSessionVersionsLessThanOrEqualTo") or 0)
+            else:
+                code, message = failure
+                self._book.pair_errors[code] += 1
+                errors.append({"channelArn": arn, "viewerId": viewer, "code": code, "message": message})
+        self._accept(BATCH_OPERATION, scope, len(sessions))
+        return Reply(body={"errors": errors})
+
+    def _single(self, scope: _Scope, request: dict[str, Any]) -> Reply:
+        # The single operation has no per-pair errors: the same causes become call-level errors.
+        arn, viewer = request["channelArn"], request["viewerId"]
+        failure = self._pair_failure(scope, arn)
+        if failure == NOT_AUTHORIZED:
+            self._book.calls_denied += 1
+            return aws_error(403, "AccessDeniedException", f"not authorized to revoke sessions of {arn}")
+        if failure == WRONG_REGION:
+            return aws_error(404, "ResourceNotFoundException", f"{arn} is not a channel in {scope.region}")
+        if failure is not None:
+            return aws_error(500, "InternalServerException", "Unexpected error during processing of request.")
+        self._revoke(arn, viewer, request.get("viewerSessionVersionsLessThanOrEqualTo") or 0)
+        self._accept(SINGLE_OPERATION, scope, 1)
+        return Reply(body={})
+
+    def _pair_failure(self, scope: _Scope, channel_arn: str) -> tuple[str, str] | None:
+        if channel_arn in self._unauthorized:
+            return NOT_AUTHORIZED
+        if self._strict_region and _arn_region(channel_arn) != scope.region:
+            return WRONG_REGION
+        if self._chance(self._faults.pair_error_rate):
+            self._book.faults_injected["pair_error"] += 1
+            return self._random.choice(_PAIR_FAULTS)
+        return None
+
+    def _revoke(self, channel_arn: str, viewer_id: str, version: int) -> None:
+        key = (channel_arn, viewer_id)
+        self._book.revoked[key] = max(version, self._book.revoked.get(key, version))
+
+    def _accept(self, operation: str, scope: _Scope, pairs: int) -> None:
+        self._book.calls_accepted += 1
+        self._book.accepted_calls.append(
+            AcceptedCall(at=self._wall_clock(), operation=operation, account=scope.account,
+                         region=scope.region, pairs=pairs)
+        )
+
+    def _chance(self, rate: float) -> bool:
+        # No draw at rate 0, so that turning one fault on does not shift the sequence of another.
+        return rate > 0 and self._random.random() < rate
+
+    def _latency(self) -> float:
+        jitter = self._faults.latency_jitter_ms
+        delay_ms = self._faults.latency_ms + (self._random.uniform(0, jitter) if jitter else 0.0)
+        if delay_ms > 0:
+            self._book.faults_injected["latency"] += 1
+        return delay_ms / 1000
+
+    # -- control API
+
+    def _handle_control(self, method: str, name: str, body: bytes) -> Reply:
+        if name == "ledger" and method == "GET":
+            return Reply(body=self.ledger().to_json())
+        if name == "reset" and method == "POST":
+            self.reset()
+            return Reply(body=self.ledger().to_json())
+        if name == "faults" and method == "GET":
+            return Reply(body=self.faults().to_json())
+        if name == "faults" and method == "DELETE":
+            return Reply(body=self.clear_faults().to_json())
+        if name == "faults" and method in ("PUT", "POST"):
+            changes = _decode(body)
+            if isinstance(changes, str):
+                return _control_error(400, changes)
+            try:
+                return Reply(body=self.set_faults(changes).to_json())
+            except (EmulatorConfigError, TypeError) as error:
+                return _control_error(400, str(error))
+        return _control_error(404, f"no control endpoint {method} {CONTROL_PREFIX}{name}")
+
+
+def _credential_scope(authorization: str | None) -> _Scope | Reply:
+    """Account and region from a SigV4 ``Authorization`` header; the signature itself is not checked.
+
+    The access key id stands for the account: calls signed with one key share a quota. (AWS shares it
+    across all keys of an account, which an emulator without IAM cannot know.)
+    """
+    if not authorization:
+        return aws_error(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    match = _CREDENTIAL.search(authorization)
+    if not authorization.startswith("AWS4-HMAC-SHA256 ") or match is None:
+        return aws_error(403, "IncompleteSignatureException", "Authorization header requires a SigV4 Credential")
+    access_key_id, _date, region, service = match.groups()
+    if service != "ivs":
+        return aws_error(403, "InvalidSignatureException", "Credential should be scoped to correct service: 'ivs'.")
+    return _Scope(account=access_key_id, region=region)
+
+
+def _decode(body: bytes) -> dict[str, Any] | str:
+    """The JSON object in ``body``, or the reason it is not one."""
+    try:
+        value = json.loads(body or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return f"Request body is not valid JSON: {error}"
+    if not isinstance(value, dict):
+        return "Request body must be a JSON object"
+    return value
+
+
+def _arn_region(channel_arn: str) -> str | None:
+    match = _ARN_REGION.match(channel_arn)
+    return match.group(1) if match else None
