@@ -1,0 +1,167 @@
+"""What the in-process measurements share: the function's environment, an instant IVS, a context.
+
+The instant IVS is a real botocore IVS client whose HTTP send is answered in memory (botocore's
+`before-send` event): every call is serialized, signed and its response parsed, as against the
+service, but nothing waits on a network or a quota. The function and the peer both get one, so the
+CPU they spend in botocore counts for both.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+
+PRODUCT = "revocation.handler"
+PEER = "benchmarks.peer.handler"
+MINIMAL = "benchmarks.peer.minimal"
+TARGETS = {"product": PRODUCT, "peer": PEER, "minimal": MINIMAL}
+
+
+def deploy_settings() -> Any:
+    from infra.settings import DeploySettings
+
+    return DeploySettings.from_cdk_json()
+
+
+def function_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables the stack gives the function (from cdk.json), plus credentials and region.
+
+    Tracing is off: there is no X-Ray daemon here, and on Lambda the trace is sent asynchronously.
+    """
+    settings = deploy_settings()
+    env = {
+        "DEAD_LETTER_QUEUE_URL": f"https://sqs.us-west-2.amazonaws.com/{'123456789012'}/revocations-dlq",
+        "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
+        "IVS_CALLS_PER_SECOND": f"{settings.ivs_calls_per_second:g}",
+        "IVS_MAX_ATTEMPTS": str(settings.ivs_max_attempts),
+        "IVS_CALL_TIMEOUT_SECONDS": f"{settings.ivs_call_timeout_seconds:g}",
+        "TIME_SAFETY_MARGIN_SECONDS": f"{settings.time_safety_margin_seconds:g}",
+        "POWERTOOLS_SERVICE_NAME": "ivs-revocation",
+        "POWERTOOLS_METRICS_NAMESPACE": "IvsRevocation",
+        "POWERTOOLS_LOG_LEVEL": settings.log_level,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-west-2",
+        "AWS_REGION": "us-west-2",
+        "AWS_ACCESS_KEY_ID": "AKIDBENCHMARK",
+        "AWS_SECRET_ACCESS_KEY": "benchmark",
+        "AWS_LAMBDA_FUNCTION_NAME": "revocation",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(settings.function_memory_mb),
+    }
+    env.update(extra or {})
+    return env
+
+
+def subprocess_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A child interpreter's environment: the function's, found on sys.path as Lambda finds /var/task."""
+    env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
+    env.update(function_environment(extra))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "lambda_src"), str(ROOT)])
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+class _Raw:
+    """The raw stream botocore reads a response body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+@dataclass
+class InstantIvs:
+    """Answers every BatchStartViewerSessionRevocation at once, with no per-pair error."""
+
+    record: bool = False
+    calls: int = 0
+    pairs: int = 0
+    revoked: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def answer(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        self.calls += 1
+        if self.record:
+            sessions = json.loads(request.body)["viewerSessions"]
+            self.pairs += len(sessions)
+            for session in sessions:
+                key = (session["channelArn"], session["viewerId"])
+                version = session.get("viewerSessionVersionsLessThanOrEqualTo", 0)
+                self.revoked[key] = max(version, self.revoked.get(key, -1))
+        return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Raw(b'{"errors":[]}'))
+
+    def attach(self, client: Any) -> Any:
+        client.meta.events.register("before-send.ivs.BatchStartViewerSessionRevocation", self.answer)
+        return client
+
+
+class MemoryDeadLetters:
+    """The dead-letter port in memory: the benchmarks expect none, and count any."""
+
+    def __init__(self) -> None:
+        self.letters: list[Any] = []
+
+    def send(self, letters: Any) -> set[int]:
+        self.letters.extend(letters)
+        return set()
+
+
+class Context:
+    """What Powertools and the function read of a LambdaContext; time never runs out here."""
+
+    function_name = "revocation"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:revocation"
+    memory_limit_in_mb = 512
+    aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
+    log_group_name = "/aws/lambda/revocation"
+    log_stream_name = "benchmark"
+    identity = None
+    client_context = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def load(target: str, ivs: InstantIvs) -> Any:
+    """Imports a handler module and points its IVS at `ivs`; returns the module's lambda_handler.
+
+    The function keeps its own code path end to end (its real Boto3IvsGateway); only its rate is
+    raised so that the limiter never sleeps, since this measures CPU, not the quota.
+    """
+    module = importlib.import_module(TARGETS[target])
+    if target == "product":
+        import boto3
+        from botocore.config import Config
+
+        from revocation.adapters.ivs import Boto3IvsGateway
+        from revocation.service import RevocationService
+
+        settings = module.settings.model_copy(update={"ivs_calls_per_second": 1e9})
+        client = boto3.session.Session().client(
+            "ivs", region_name="us-west-2", config=Config(retries={"mode": "standard", "total_max_attempts": 1})
+        )
+        gateway = Boto3IvsGateway(settings.ivs_call_timeout_seconds, clients={"us-west-2": ivs.attach(client)})
+        module.service = RevocationService(settings, gateway=gateway, dead_letters=MemoryDeadLetters())
+    elif target == "peer":
+        ivs.attach(module.ivs)
+    return module.lambda_handler
+
+
+def quiet_stdout() -> None:
+    """Points file descriptor 1 at /dev/null: the handlers' JSON logs and EMF lines are not measured output."""
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)

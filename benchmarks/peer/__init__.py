@@ -1,0 +1,1 @@
+"""The comparisons: Powertools' documented SQS batch handler, as written by its documentation."""
