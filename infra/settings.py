@@ -2,32 +2,70 @@
 
 Pure pydantic on purpose (no aws-cdk-lib import), so that the local stack can load the same settings
 without jsii. Values given with `cdk deploy -c key=value` arrive as strings; lax parsing turns them
-into the declared types.
+into the declared types, and a list may be given as JSON or comma-separated.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-# The context keys this model reads; anything else in cdk.json's context belongs to the CDK itself.
-PAIRS_PER_CALL = 20
+from revocation.models import MAX_SESSIONS_PER_CALL, RevocationRequest, ViewerSession
+
+PAIRS_PER_CALL = MAX_SESSIONS_PER_CALL
+# BatchStartViewerSessionRevocation: calls per second per account and region, not adjustable.
+IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND = 2.0
+# Lambda refuses a standard-queue mapping with more than 10 records per batch and no batching window.
+MAX_BATCH_SIZE_WITHOUT_WINDOW = 10
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
+# A channel of this account, in the partition the stack deploys to; the function only calls its own account.
+CHANNEL_ARN_PATTERN = r"^arn:aws[a-z-]*:ivs:[a-z0-9-]+:\d{12}:channel/[a-zA-Z0-9-]+$"
+LAYER_ARN_PATTERN = r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:\d+$"
+SCHEDULE_EXPRESSION_PATTERN = r"^(rate|cron|at)\(.+\)$"
+# The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+# SQS's message size limit: a schedule's payload is one message.
+MAX_SCHEDULE_PAYLOAD_BYTES = 256 * 1024
 
 
 class Schedule(BaseModel):
     """An EventBridge Scheduler schedule that re-sends a static list of viewer sessions."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-zA-Z-_.]+$")
-    expression: str = Field(min_length=1, description="rate(...), cron(...) or at(...)")
-    viewer_sessions: list[dict[str, Any]] = Field(alias="viewerSessions", min_length=1)
+    # rate(...), cron(...) or at(...), as EventBridge Scheduler reads them.
+    expression: str = Field(min_length=1, pattern=SCHEDULE_EXPRESSION_PATTERN)
+    timezone: str = Field("UTC", min_length=1, max_length=50)
+    description: str | None = Field(None, max_length=512)
+    viewer_sessions: list[ViewerSession] = Field(alias="viewerSessions", min_length=1)
+
+    def payload(self) -> str:
+        """The message body the schedule sends: the API's request shape, which the function accepts."""
+        request = RevocationRequest(viewerSessions=list(self.viewer_sessions))
+        return json.dumps(
+            {"viewerSessions": [session.to_api() for session in request.viewer_sessions]}, separators=(",", ":")
+        )
+
+    @model_validator(mode="after")
+    def _fits_one_message(self) -> Schedule:
+        size = len(self.payload().encode())
+        if size > MAX_SCHEDULE_PAYLOAD_BYTES:
+            raise ValueError(
+                f"schedules[{self.name}].viewerSessions is {size} bytes as a message; "
+                f"one SQS message holds at most {MAX_SCHEDULE_PAYLOAD_BYTES}"
+            )
+        return self
 
 
 class DeploySettings(BaseModel):
@@ -35,9 +73,15 @@ class DeploySettings(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
-    stack_name: str = Field("IvsRevocation", alias="stackName")
-    account_quota_calls_per_second: float = Field(2.0, alias="accountQuotaCallsPerSecond", gt=0, le=2)
+    stack_name: str = Field("IvsRevocation", alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
+    # The calls per second this deployment may use of the account-and-region quota (2, not adjustable).
+    account_quota_calls_per_second: float = Field(
+        2.0, alias="accountQuotaCallsPerSecond", gt=0, le=IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND
+    )
+    # One instance's rate; unset means accountQuotaCallsPerSecond / maxConcurrency.
+    per_instance_calls_per_second: float | None = Field(None, alias="ivsCallsPerSecond", gt=0)
     max_concurrency: int = Field(2, alias="maxConcurrency", ge=2, le=1000)
+    reserved_concurrency: int | None = Field(None, alias="reservedConcurrency", ge=1)
     batch_size: int = Field(100, alias="batchSize", ge=1, le=10_000)
     max_batching_window_seconds: int = Field(1, alias="maxBatchingWindowSeconds", ge=0, le=300)
     function_timeout_seconds: int = Field(60, alias="functionTimeoutSeconds", ge=1, le=900)
@@ -48,54 +92,183 @@ class DeploySettings(BaseModel):
     dead_letter_retention_days: int = Field(14, alias="deadLetterRetentionDays", ge=1, le=14)
     time_safety_margin_seconds: float = Field(3.0, alias="timeSafetyMarginSeconds", ge=0, le=60)
     ivs_call_timeout_seconds: float = Field(5.0, alias="ivsCallTimeoutSeconds", gt=0, le=60)
-    log_retention_days: int = Field(30, alias="logRetentionDays", ge=1)
+    ivs_max_attempts: int = Field(4, alias="ivsMaxAttempts", ge=1, le=10)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", alias="logLevel")
+    log_retention_days: int = Field(30, alias="logRetentionDays")
+    # The Powertools release whose public layer the function runs on; its layer ARN is read, per
+    # region, from the SSM parameter Powertools publishes for that release.
+    powertools_version: str = Field("3.37.0", alias="powertoolsVersion", pattern=r"^(\d+\.\d+\.\d+|latest)$")
+    powertools_layer_arn: str | None = Field(None, alias="powertoolsLayerArn", pattern=LAYER_ARN_PATTERN)
     ivs_regions: list[str] = Field(default_factory=list, alias="ivsRegions")
     channel_arns: list[str] = Field(default_factory=list, alias="channelArns")
-    event_bus_name: str = Field("default", alias="eventBusName", min_length=1)
+    event_bus_name: str = Field("default", alias="eventBusName", min_length=1, max_length=256)
     create_event_bus: bool = Field(False, alias="createEventBus")
+    delivery_retry_attempts: int = Field(10, alias="deliveryRetryAttempts", ge=0, le=185)
+    delivery_max_event_age_seconds: int = Field(3600, alias="deliveryMaxEventAgeSeconds", ge=60, le=86_400)
     schedules: list[Schedule] = Field(default_factory=list)
-    alarm_email: str | None = Field(None, alias="alarmEmail")
+    alarm_email: str | None = Field(None, alias="alarmEmail", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    queue_age_alarm_seconds: int = Field(1800, alias="queueAgeAlarmSeconds", ge=60)
+    dead_letter_age_alarm_days: int = Field(3, alias="deadLetterAgeAlarmDays", ge=1, le=13)
+    throttled_calls_alarm_threshold: int = Field(1, alias="throttledCallsAlarmThreshold", ge=1)
+
+    @field_validator("ivs_regions", "channel_arns", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs keeps logs for one of {sorted(LOG_RETENTION_DAYS)} days, not {value}")
+        return value
+
+    @field_validator("ivs_regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        for region in value:
+            if not re.match(REGION_PATTERN, region):
+                raise ValueError(f"{region!r} is not a region name such as us-east-1")
+        return value
+
+    @field_validator("channel_arns")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not re.match(CHANNEL_ARN_PATTERN, arn):
+                raise ValueError(f"{arn!r} is not a channel ARN (arn:aws:ivs:<region>:<account>:channel/<id>)")
+        return value
 
     @property
     def ivs_calls_per_second(self) -> float:
         """This instance's share of the account quota: every instance of the mapping shares it."""
+        if self.per_instance_calls_per_second is not None:
+            return self.per_instance_calls_per_second
         return self.account_quota_calls_per_second / self.max_concurrency
+
+    @property
+    def calls_per_full_batch(self) -> int:
+        """API calls a batch of one-pair records needs: the worst case, since pairs merge across records."""
+        return math.ceil(self.batch_size / PAIRS_PER_CALL)
 
     @property
     def full_batch_seconds(self) -> float:
         """Time a batch of one-pair records takes at this instance's share of the quota."""
-        calls = math.ceil(self.batch_size / PAIRS_PER_CALL)
-        return calls / self.ivs_calls_per_second + self.time_safety_margin_seconds + self.ivs_call_timeout_seconds
+        return (
+            self.calls_per_full_batch / self.ivs_calls_per_second
+            + self.time_safety_margin_seconds
+            + self.ivs_call_timeout_seconds
+        )
 
     @model_validator(mode="after")
     def _consistent(self) -> DeploySettings:
+        for rule in (
+            self._visibility_covers_retries,
+            self._rate_within_quota,
+            self._batch_fits_timeout,
+            self._margins_fit_timeout,
+            self._window_for_large_batches,
+            self._reserved_not_below_maximum,
+            self._dead_letters_outlive_messages,
+            self._bus_to_create_is_named,
+            self._channels_in_listed_regions,
+            self._schedule_names_unique,
+        ):
+            rule()
+        return self
+
+    def _visibility_covers_retries(self) -> None:
         if self.visibility_timeout_seconds < 6 * self.function_timeout_seconds:
             raise ValueError(
                 f"visibilityTimeoutSeconds ({self.visibility_timeout_seconds}) must be at least 6 x "
                 f"functionTimeoutSeconds ({self.function_timeout_seconds}) = {6 * self.function_timeout_seconds}"
             )
+
+    def _rate_within_quota(self) -> None:
+        # A relative tolerance, so that a rate written as quota / concurrency never fails on rounding.
+        total = self.ivs_calls_per_second * self.max_concurrency
+        if total > self.account_quota_calls_per_second * (1 + 1e-9):
+            raise ValueError(
+                f"ivsCallsPerSecond ({self.ivs_calls_per_second:g}) x maxConcurrency ({self.max_concurrency}) "
+                f"= {total:g} calls/s exceeds accountQuotaCallsPerSecond ({self.account_quota_calls_per_second:g}): "
+                "every instance shares the account's quota"
+            )
+
+    def _batch_fits_timeout(self) -> None:
         if self.full_batch_seconds > self.function_timeout_seconds:
             raise ValueError(
                 f"batchSize ({self.batch_size}) does not fit functionTimeoutSeconds "
-                f"({self.function_timeout_seconds}): {math.ceil(self.batch_size / PAIRS_PER_CALL)} calls at "
-                f"{self.ivs_calls_per_second:g} calls/s (accountQuotaCallsPerSecond / maxConcurrency) plus "
+                f"({self.function_timeout_seconds}): {self.calls_per_full_batch} calls at "
+                f"{self.ivs_calls_per_second:g} calls/s (this instance's share of the quota) plus "
                 f"ivsCallTimeoutSeconds and timeSafetyMarginSeconds need {self.full_batch_seconds:g} s"
             )
+
+    def _margins_fit_timeout(self) -> None:
         if self.time_safety_margin_seconds + self.ivs_call_timeout_seconds >= self.function_timeout_seconds:
             raise ValueError(
-                "timeSafetyMarginSeconds + ivsCallTimeoutSeconds must be less than functionTimeoutSeconds"
+                f"timeSafetyMarginSeconds ({self.time_safety_margin_seconds:g}) + ivsCallTimeoutSeconds "
+                f"({self.ivs_call_timeout_seconds:g}) must be less than functionTimeoutSeconds "
+                f"({self.function_timeout_seconds})"
             )
+
+    def _window_for_large_batches(self) -> None:
+        if self.batch_size > MAX_BATCH_SIZE_WITHOUT_WINDOW and self.max_batching_window_seconds < 1:
+            raise ValueError(
+                f"batchSize ({self.batch_size}) above {MAX_BATCH_SIZE_WITHOUT_WINDOW} needs "
+                "maxBatchingWindowSeconds of at least 1: Lambda refuses the mapping otherwise"
+            )
+
+    def _reserved_not_below_maximum(self) -> None:
+        if self.reserved_concurrency is not None and self.reserved_concurrency < self.max_concurrency:
+            raise ValueError(
+                f"reservedConcurrency ({self.reserved_concurrency}) must not be below maxConcurrency "
+                f"({self.max_concurrency}): throttled invocations would push messages to the DLQ unprocessed"
+            )
+
+    def _dead_letters_outlive_messages(self) -> None:
         if self.dead_letter_retention_days <= self.queue_retention_days:
             raise ValueError(
                 f"deadLetterRetentionDays ({self.dead_letter_retention_days}) must be longer than "
                 f"queueRetentionDays ({self.queue_retention_days}): a message keeps its enqueue time in the DLQ"
             )
-        return self
+        if self.dead_letter_age_alarm_days >= self.dead_letter_retention_days:
+            raise ValueError(
+                f"deadLetterAgeAlarmDays ({self.dead_letter_age_alarm_days}) must be less than "
+                f"deadLetterRetentionDays ({self.dead_letter_retention_days}): the alarm must fire before "
+                "dead-lettered messages expire"
+            )
+
+    def _bus_to_create_is_named(self) -> None:
+        if self.create_event_bus and self.event_bus_name == "default":
+            raise ValueError("createEventBus needs an eventBusName other than 'default': the default bus exists")
+
+    def _channels_in_listed_regions(self) -> None:
+        if not (self.channel_arns and self.ivs_regions):
+            return
+        outside = sorted({arn.split(":")[3] for arn in self.channel_arns} - set(self.ivs_regions))
+        if outside:
+            raise ValueError(
+                f"channelArns name regions {outside} that ivsRegions ({self.ivs_regions}) does not list: "
+                "leave ivsRegions empty or list every channel's region"
+            )
+
+    def _schedule_names_unique(self) -> None:
+        names = [schedule.name for schedule in self.schedules]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"schedules: names must be unique, repeated: {repeated}")
+
+    @classmethod
+    def context_keys(cls) -> list[str]:
+        """The cdk.json context keys this model reads."""
+        return [field.alias or name for name, field in cls.model_fields.items()]
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> DeploySettings:
         """Parses CDK context (cdk.json plus `-c` overrides); list values may come as JSON strings."""
-        values = {k: _maybe_json(v) for k, v in context.items()}
+        values = {k: _from_text(v) for k, v in context.items()}
         try:
             return cls.model_validate(values)
         except ValidationError as error:
@@ -111,8 +284,13 @@ class SettingsError(ValueError):
     """A deploy setting is missing, malformed, or inconsistent with another."""
 
 
-def _maybe_json(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in "[{":
+def _from_text(value: Any) -> Any:
+    """`-c key=value` gives strings: JSON lists and objects are parsed, `null` and `` mean unset."""
+    if not isinstance(value, str):
+        return value
+    if value.strip() in ("", "null"):
+        return None
+    if value[:1] in "[{":
         try:
             return json.loads(value)
         except json.JSONDecodeError:

@@ -1,0 +1,56 @@
+"""Names and fixed choices the stack and its tests share, defined once.
+
+Names that the function shares (environment keys, metrics, handler) live in `revocation.names`;
+the message contract (event source and detail-type) in `revocation.models`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
+# The Lambda asset: the whole function package, nothing from the rest of the repository.
+LAMBDA_SRC: Final = PROJECT_ROOT / "lambda_src"
+ASSET_EXCLUDE: Final = ["**/__pycache__", "**/*.pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache"]
+
+# arm64 (Graviton): the function is pure Python and I/O-bound, and arm64 costs less per GB-second.
+ARCHITECTURE: Final = "arm64"
+PYTHON_RUNTIME: Final = "python3.13"
+
+# Powertools for AWS Lambda (Python) v3 public layer; its ARN per release and region is published in SSM.
+POWERTOOLS_LAYER_SSM_PARAMETER: Final = "/aws/service/powertools/python/{architecture}/{runtime}/{version}"
+
+# Stack outputs: stable names that operators, the CLI and scripts read.
+OUTPUT_QUEUE_URL: Final = "QueueUrl"
+OUTPUT_QUEUE_ARN: Final = "QueueArn"
+OUTPUT_DLQ_URL: Final = "DeadLetterQueueUrl"
+OUTPUT_DLQ_ARN: Final = "DeadLetterQueueArn"
+OUTPUT_DELIVERY_DLQ_URL: Final = "DeliveryDeadLetterQueueUrl"
+OUTPUT_BUS_NAME: Final = "EventBusName"
+OUTPUT_FUNCTION_NAME: Final = "FunctionName"
+OUTPUT_DASHBOARD_URL: Final = "DashboardUrl"
+OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
+
+# Alarm names are "<stack name>-<suffix>", so that a notification says which deployment it is about.
+ALARM_DLQ_NOT_EMPTY: Final = "DeadLetterQueueNotEmpty"
+ALARM_DELIVERY_DLQ_NOT_EMPTY: Final = "DeliveryDeadLetterQueueNotEmpty"
+ALARM_QUEUE_OLDEST_MESSAGE: Final = "QueueOldestMessageAge"
+ALARM_DLQ_OLDEST_MESSAGE: Final = "DeadLetterQueueOldestMessageAge"
+ALARM_FUNCTION_ERRORS: Final = "FunctionErrors"
+ALARM_FUNCTION_THROTTLES: Final = "FunctionThrottles"
+ALARM_IVS_THROTTLED_CALLS: Final = "IvsThrottledCalls"
+ALARM_SUFFIXES: Final = (
+    ALARM_DLQ_NOT_EMPTY,
+    ALARM_DELIVERY_DLQ_NOT_EMPTY,
+    ALARM_QUEUE_OLDEST_MESSAGE,
+    ALARM_DLQ_OLDEST_MESSAGE,
+    ALARM_FUNCTION_ERRORS,
+    ALARM_FUNCTION_THROTTLES,
+    ALARM_IVS_THROTTLED_CALLS,
+)
+
+# The Powertools log level variable; the service name and namespace come from `revocation.names`.
+ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_POWERTOOLS_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"

@@ -1,0 +1,1 @@
+"""One construct per capability: queues, function, routing, monitoring."""

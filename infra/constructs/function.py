@@ -1,0 +1,227 @@
+"""The revocation function, its log group, its role, and the event source mapping from the queue."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from infra import constants
+from infra.nag import acknowledge
+from infra.settings import DeploySettings
+from revocation import names
+
+IVS_REVOKE_ACTION = "ivs:BatchStartViewerSessionRevocation"
+
+
+class RevocationFunction(Construct):
+    """Python 3.13 on arm64 with the Powertools v3 public layer, fed by the queue at a bounded concurrency."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeploySettings,
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        self._queue = queue
+        self._dead_letter_queue = dead_letter_queue
+        self.log_group = self._build_log_group()
+        self.role = self._build_role()
+        self.function = self._build_function()
+        self._grant_revocation()
+        self._grant_dead_letter_writes()
+        self.event_source = self._build_event_source()
+        self._drop_redundant_role_dependency()
+        self._acknowledge_findings()
+
+    def _build_log_group(self) -> logs.LogGroup:
+        # Kept when the stack is deleted: the logs are the record of what was revoked, and they expire anyway.
+        log_group = logs.LogGroup(self, "LogGroup", removal_policy=RemovalPolicy.RETAIN)
+        # Set on the CloudFormation resource: the settings hold the number of days, already checked
+        # against the values CloudWatch Logs accepts.
+        cfn_log_group = log_group.node.default_child
+        assert isinstance(cfn_log_group, logs.CfnLogGroup)
+        cfn_log_group.retention_in_days = self._settings.log_retention_days
+        return log_group
+
+    def _build_role(self) -> iam.Role:
+        # A role of its own, without AWSLambdaBasicExecutionRole: that managed policy would let the
+        # function create and write any log group; this one writes only to its own.
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogGroup",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        return role
+
+    def _powertools_layer(self) -> lambda_.ILayerVersion:
+        arn = self._settings.powertools_layer_arn or ssm.StringParameter.value_for_string_parameter(
+            self,
+            constants.POWERTOOLS_LAYER_SSM_PARAMETER.format(
+                architecture=constants.ARCHITECTURE,
+                runtime=constants.PYTHON_RUNTIME,
+                version=self._settings.powertools_version,
+            ),
+        )
+        return lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)
+
+    def _environment(self) -> dict[str, str]:
+        settings = self._settings
+        return {
+            names.ENV_DEAD_LETTER_QUEUE_URL: self._dead_letter_queue.queue_url,
+            # Equal to the redrive policy's: on that delivery the function dead-letters retryable
+            # failures itself, with their reason, before SQS would move the message bare.
+            names.ENV_MAX_RECEIVE_COUNT: str(settings.max_receive_count),
+            # repr keeps every digit, so that rate x maximum concurrency stays within the quota.
+            names.ENV_IVS_CALLS_PER_SECOND: repr(settings.ivs_calls_per_second),
+            names.ENV_IVS_MAX_ATTEMPTS: str(settings.ivs_max_attempts),
+            names.ENV_IVS_CALL_TIMEOUT_SECONDS: repr(settings.ivs_call_timeout_seconds),
+            names.ENV_TIME_SAFETY_MARGIN_SECONDS: repr(settings.time_safety_margin_seconds),
+            constants.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
+            constants.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
+            constants.ENV_POWERTOOLS_LOG_LEVEL: settings.log_level,
+        }
+
+    def _build_function(self) -> lambda_.Function:
+        settings = self._settings
+        return lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=names.HANDLER,
+            code=lambda_.Code.from_asset(str(constants.LAMBDA_SRC), exclude=constants.ASSET_EXCLUDE),
+            layers=[self._powertools_layer()],
+            memory_size=settings.function_memory_mb,
+            timeout=Duration.seconds(settings.function_timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            role=self.role,
+            environment=self._environment(),
+            # Never below the mapping's maximum concurrency (the settings reject that): the poller would
+            # keep receiving, invocations would be throttled, and messages would reach the DLQ unread.
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            description="Revokes IVS viewer sessions from the queue at this instance's share of the API quota",
+        )
+
+    def _channel_arns(self) -> list[str]:
+        if self._settings.channel_arns:
+            return list(self._settings.channel_arns)
+        stack = Stack.of(self)
+        return [
+            stack.format_arn(
+                service="ivs",
+                region=region,
+                resource="channel",
+                resource_name="*",
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+            for region in (self._settings.ivs_regions or [Aws.REGION])
+        ]
+
+    def _grant_revocation(self) -> None:
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="RevokeViewerSessions", actions=[IVS_REVOKE_ACTION], resources=self._channel_arns())
+        )
+
+    def _grant_dead_letter_writes(self) -> None:
+        # SendMessageBatch is authorized as sqs:SendMessage; SSE-SQS needs no KMS permission.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteDeadLetters", actions=["sqs:SendMessage"], resources=[self._dead_letter_queue.queue_arn]
+            )
+        )
+
+    def _build_event_source(self) -> event_sources.SqsEventSource:
+        settings = self._settings
+        source = event_sources.SqsEventSource(
+            self._queue,
+            batch_size=settings.batch_size,
+            max_batching_window=Duration.seconds(settings.max_batching_window_seconds),
+            report_batch_item_failures=True,
+            max_concurrency=settings.max_concurrency,
+        )
+        self.function.add_event_source(source)
+        return source
+
+    def _drop_redundant_role_dependency(self) -> None:
+        # The CDK lists the role in DependsOn although `Role: Fn::GetAtt` already orders it (cfn-lint
+        # W3005). Only the role's policy must be listed: the function must not start without it.
+        policy = self._role_policy()
+        cfn_function = self.function.node.default_child
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        cfn_function.add_override("DependsOn", [Stack.of(self).get_logical_id(policy.node.default_child)])
+
+    @property
+    def event_source_mapping(self) -> lambda_.CfnEventSourceMapping:
+        mappings = [
+            child for child in self.function.node.find_all() if isinstance(child, lambda_.CfnEventSourceMapping)
+        ]
+        assert len(mappings) == 1, "the function has exactly one event source mapping, from the queue"
+        return mappings[0]
+
+    def _acknowledge_findings(self) -> None:
+        policy = self._role_policy()
+        for arn in self._channel_arns():
+            if arn.endswith("/*"):
+                acknowledge(
+                    policy,
+                    f"AwsSolutions-IAM5[Resource::{_nag_form(Stack.of(self), arn)}]",
+                    "Revocation targets any channel of this account in the listed regions, and channels "
+                    "are created at run time; the action is the single revocation call. Narrow it with "
+                    "the channelArns setting.",
+                )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords, added for active tracing, support no "
+            "resource-level permissions: '*' is the only resource they accept.",
+        )
+        for finding in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+            acknowledge(
+                self.function,
+                finding,
+                "Python 3.13 on purpose: a supported Lambda runtime, chosen together with the pinned "
+                "Powertools layer build for it (python313). A newer runtime means a new layer build "
+                "too, so it is a change of its own, tested as such, not a side effect of a CDK upgrade.",
+            )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaDLQ",
+            "Only the SQS event source mapping invokes this function, synchronously; a function DLQ "
+            "applies to asynchronous invocations only. Failed messages reach the DLQ through the "
+            "queue's redrive policy, and failed pairs through the function's own dead-letter writes.",
+        )
+        acknowledge(
+            self.event_source_mapping,
+            "Serverless-LambdaEventSourceMappingDestination",
+            "SQS event source mappings do not support OnFailure destinations; the source queue's "
+            "redrive policy (maxReceiveCount from the settings) is the mapping's dead-letter path.",
+        )
+
+    def _role_policy(self) -> iam.Policy:
+        policy = self.role.node.try_find_child("DefaultPolicy")
+        assert isinstance(policy, iam.Policy), "the role's statements are in its default policy"
+        return policy
+
+
+def _nag_form(stack: Stack, arn: str) -> str:
+    """An ARN as cdk-nag prints it in a finding id: pseudo parameters as <AWS::Name>."""
+    resolved = stack.resolve(arn)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved["Fn::Join"][1]
+    return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)

@@ -1,0 +1,278 @@
+"""Alarms on what needs an operator, an SNS topic they notify, and a dashboard of the pipeline."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Aws, Duration, Stack
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import constants
+from infra.settings import DeploySettings
+from revocation import names
+
+# Queue metrics arrive every minute; the function's own metrics once per invocation.
+QUEUE_PERIOD = Duration.minutes(1)
+FUNCTION_PERIOD = Duration.minutes(5)
+SECONDS_PER_DAY = 86_400
+
+
+class RevocationMonitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeploySettings,
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        delivery_dead_letter_queue: sqs.IQueue,
+        function: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        self._queue = queue
+        self._dlq = dead_letter_queue
+        self._delivery_dlq = delivery_dead_letter_queue
+        self._function = function
+        self.topic = self._build_topic()
+        self.alarms: dict[str, cw.Alarm] = {}
+        self._build_alarms()
+        self.dashboard = self._build_dashboard()
+
+    # --- notifications -------------------------------------------------------------------------
+    def _build_topic(self) -> sns.Topic:
+        # CloudWatch can publish to an encrypted topic only through a customer-managed key whose
+        # policy admits it; the AWS-managed aws/sns key's policy cannot be changed.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="Encrypts the revocation pipeline's alarm notifications",
+            enable_key_rotation=True,
+        )
+        topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        # Only this account's alarms may publish (confused deputy).
+        topic.grant_publish(
+            iam.ServicePrincipal(
+                "cloudwatch.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": Stack.of(self).format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
+        if self._settings.alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(self._settings.alarm_email))
+        return topic
+
+    # --- alarms ------------------------------------------------------------------------------
+    def _alarm(
+        self,
+        suffix: str,
+        metric: cw.IMetric,
+        *,
+        threshold: float,
+        comparison: cw.ComparisonOperator,
+        description: str,
+    ) -> None:
+        alarm = cw.Alarm(
+            self,
+            suffix,
+            alarm_name=f"{Stack.of(self).stack_name}-{suffix}",
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=1,
+            # No data means nothing happened: no messages, no invocations, no calls.
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        action = cw_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        self.alarms[suffix] = alarm
+
+    def _build_alarms(self) -> None:
+        settings = self._settings
+        above = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
+        at_least = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        # Visible messages, not NumberOfMessagesSent: a redrive's moves do not count as sent.
+        self._alarm(
+            constants.ALARM_DLQ_NOT_EMPTY,
+            self._dlq.metric_approximate_number_of_messages_visible(period=QUEUE_PERIOD, statistic="Maximum"),
+            threshold=0,
+            comparison=above,
+            description="Pairs could not be revoked and wait in the dead-letter queue with their reason.",
+        )
+        self._alarm(
+            constants.ALARM_DELIVERY_DLQ_NOT_EMPTY,
+            self._delivery_dlq.metric_approximate_number_of_messages_visible(period=QUEUE_PERIOD, statistic="Maximum"),
+            threshold=0,
+            comparison=above,
+            description="EventBridge or Scheduler could not deliver requests to the queue.",
+        )
+        self._alarm(
+            constants.ALARM_QUEUE_OLDEST_MESSAGE,
+            self._queue.metric_approximate_age_of_oldest_message(period=QUEUE_PERIOD, statistic="Maximum"),
+            threshold=settings.queue_age_alarm_seconds,
+            comparison=above,
+            description="Requests wait longer than expected: the backlog drains too slowly or not at all.",
+        )
+        self._alarm(
+            constants.ALARM_DLQ_OLDEST_MESSAGE,
+            self._dlq.metric_approximate_age_of_oldest_message(period=QUEUE_PERIOD, statistic="Maximum"),
+            threshold=settings.dead_letter_age_alarm_days * SECONDS_PER_DAY,
+            comparison=above,
+            description="Dead-lettered pairs have waited for days: redrive or discard them before they expire.",
+        )
+        self._alarm(
+            constants.ALARM_FUNCTION_ERRORS,
+            self._function.metric_errors(period=FUNCTION_PERIOD, statistic="Sum"),
+            threshold=1,
+            comparison=at_least,
+            description="Invocations failed: a crash, a timeout, or a batch whose every record failed.",
+        )
+        self._alarm(
+            constants.ALARM_FUNCTION_THROTTLES,
+            self._function.metric_throttles(period=FUNCTION_PERIOD, statistic="Sum"),
+            threshold=1,
+            comparison=at_least,
+            description="Lambda throttled invocations: the account's or the function's concurrency ran out.",
+        )
+        self._alarm(
+            constants.ALARM_IVS_THROTTLED_CALLS,
+            self._app_metric(names.METRIC_THROTTLED_CALLS, period=FUNCTION_PERIOD),
+            threshold=settings.throttled_calls_alarm_threshold,
+            comparison=at_least,
+            description="IVS throttled revocation calls: something else uses this account's quota in the region.",
+        )
+
+    # --- dashboard ---------------------------------------------------------------------------
+    def _app_metric(self, name: str, *, period: Duration = QUEUE_PERIOD, label: str | None = None) -> cw.Metric:
+        """A metric the function emits in EMF, under its namespace and `service` dimension."""
+        return cw.Metric(
+            namespace=names.METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": names.SERVICE_NAME},
+            statistic="Sum",
+            period=period,
+            label=label,
+        )
+
+    def _build_dashboard(self) -> cw.Dashboard:
+        settings = self._settings
+        queue, fn = self._queue, self._function
+        per_minute = {"period": QUEUE_PERIOD, "statistic": "Sum"}
+        dashboard = cw.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{Stack.of(self).stack_name}-{Aws.REGION}",
+            default_interval=Duration.hours(3),
+        )
+        dashboard.add_widgets(
+            cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24, height=3)
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Backlog",
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(
+                        label="waiting", period=QUEUE_PERIOD, statistic="Maximum"
+                    ),
+                    queue.metric_approximate_number_of_messages_not_visible(
+                        label="in flight", period=QUEUE_PERIOD, statistic="Maximum"
+                    ),
+                ],
+                right=[
+                    queue.metric_approximate_age_of_oldest_message(
+                        label="oldest message (s)", period=QUEUE_PERIOD, statistic="Maximum"
+                    )
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Drain rate (per minute)",
+                left=[
+                    queue.metric_number_of_messages_sent(label="messages in", **per_minute),
+                    queue.metric_number_of_messages_deleted(label="messages done", **per_minute),
+                ],
+                right=[self._app_metric(names.METRIC_PAIRS_REVOKED, label="pairs revoked")],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Pairs: received, revoked, dead-lettered (per minute)",
+                left=[
+                    self._app_metric(names.METRIC_PAIRS_RECEIVED, label="received"),
+                    self._app_metric(names.METRIC_PAIRS_REVOKED, label="revoked"),
+                    self._app_metric(names.METRIC_PAIRS_DEAD_LETTERED, label="dead-lettered"),
+                ],
+                right=[
+                    self._dlq.metric_approximate_number_of_messages_visible(
+                        label="DLQ messages", period=QUEUE_PERIOD, statistic="Maximum"
+                    ),
+                    self._delivery_dlq.metric_approximate_number_of_messages_visible(
+                        label="delivery DLQ messages", period=QUEUE_PERIOD, statistic="Maximum"
+                    ),
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="IVS API calls and throttles (per minute)",
+                left=[
+                    self._app_metric(names.METRIC_IVS_CALLS, label="calls"),
+                    self._app_metric(names.METRIC_THROTTLED_CALLS, label="throttled"),
+                ],
+                left_annotations=[
+                    cw.HorizontalAnnotation(
+                        value=settings.account_quota_calls_per_second * 60, label="quota per minute"
+                    )
+                ],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Errors",
+                left=[
+                    fn.metric_errors(label="function errors", **per_minute),
+                    fn.metric_throttles(label="function throttles", **per_minute),
+                    self._app_metric(names.METRIC_INVALID_MESSAGES, label="invalid messages"),
+                    self._app_metric(names.METRIC_RECORDS_RETRIED, label="records retried"),
+                ],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Duration (ms)",
+                left=[
+                    fn.metric_duration(label="p50", period=QUEUE_PERIOD, statistic="p50"),
+                    fn.metric_duration(label="p99", period=QUEUE_PERIOD, statistic="p99"),
+                    fn.metric_duration(label="max", period=QUEUE_PERIOD, statistic="Maximum"),
+                ],
+                left_annotations=[
+                    cw.HorizontalAnnotation(value=settings.function_timeout_seconds * 1000, label="timeout")
+                ],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Concurrent executions",
+                left=[fn.metric("ConcurrentExecutions", label="concurrent", period=QUEUE_PERIOD, statistic="Maximum")],
+                left_annotations=[cw.HorizontalAnnotation(value=settings.max_concurrency, label="maximum")],
+                width=8,
+            ),
+        )
+        return dashboard

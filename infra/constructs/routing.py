@@ -1,0 +1,123 @@
+"""How requests reach the queue besides SendMessage: an EventBridge rule and EventBridge Scheduler."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.settings import DeploySettings, Schedule
+from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
+
+
+class RevocationRouting(Construct):
+    """A rule on the configured bus and the configured schedules, each with a retry policy and a DLQ.
+
+    The queue's policy ends up naming exactly: this account, EventBridge for this rule only, and the
+    scheduler's role.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeploySettings,
+        queue: sqs.IQueue,
+        delivery_dead_letter_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        self._queue = queue
+        self._delivery_dlq = delivery_dead_letter_queue
+        self.event_bus = self._build_event_bus()
+        self.rule = self._build_rule()
+        self.schedule_group: scheduler.ScheduleGroup | None = None
+        self.scheduler_role: iam.Role | None = None
+        self.schedules: list[scheduler.Schedule] = []
+        if settings.schedules:
+            self.schedule_group = self._build_schedule_group()
+            self.scheduler_role = self._build_scheduler_role(self.schedule_group)
+            self.schedules = [self._build_schedule(schedule) for schedule in settings.schedules]
+
+    def _build_event_bus(self) -> events.IEventBus:
+        name = self._settings.event_bus_name
+        if self._settings.create_event_bus:
+            return events.EventBus(self, "EventBus", event_bus_name=name)
+        return events.EventBus.from_event_bus_name(self, "EventBus", name)
+
+    def _build_rule(self) -> events.Rule:
+        return events.Rule(
+            self,
+            "RevocationRequestedRule",
+            event_bus=self.event_bus,
+            description="Sends revocation requests to the revocation queue",
+            event_pattern=events.EventPattern(source=[EVENT_SOURCE], detail_type=[EVENT_DETAIL_TYPE]),
+            # The whole event is the message body: the function accepts an EventBridge event as is.
+            targets=[
+                events_targets.SqsQueue(
+                    self._queue,
+                    dead_letter_queue=self._delivery_dlq,
+                    retry_attempts=self._settings.delivery_retry_attempts,
+                    max_event_age=Duration.seconds(self._settings.delivery_max_event_age_seconds),
+                )
+            ],
+        )
+
+    def _build_schedule_group(self) -> scheduler.ScheduleGroup:
+        # A group per stack, so that schedule names need only be unique within this deployment.
+        return scheduler.ScheduleGroup(
+            self,
+            "ScheduleGroup",
+            schedule_group_name=Stack.of(self).stack_name,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    def _build_scheduler_role(self, group: scheduler.ScheduleGroup) -> iam.Role:
+        # Only the scheduler, for this account's schedules in this group, may assume it (confused deputy).
+        role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnEquals": {"aws:SourceArn": group.schedule_group_arn},
+                },
+            ),
+        )
+        # Named in the queue's policy as well as granted by its own: the policy lists who may send.
+        self._queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowSchedulerRoleToSend",
+                principals=[iam.ArnPrincipal(role.role_arn)],
+                actions=["sqs:SendMessage"],
+                resources=[self._queue.queue_arn],
+            )
+        )
+        return role
+
+    def _build_schedule(self, schedule: Schedule) -> scheduler.Schedule:
+        assert self.schedule_group is not None and self.scheduler_role is not None
+        return scheduler.Schedule(
+            self,
+            f"Schedule-{schedule.name}",
+            schedule_name=schedule.name,
+            schedule_group=self.schedule_group,
+            description=schedule.description,
+            schedule=scheduler.ScheduleExpression.expression(schedule.expression, TimeZone.of(schedule.timezone)),
+            time_window=scheduler.TimeWindow.off(),
+            target=scheduler_targets.SqsSendMessage(
+                self._queue,
+                input=scheduler.ScheduleTargetInput.from_text(schedule.payload()),
+                role=self.scheduler_role,
+                dead_letter_queue=self._delivery_dlq,
+                retry_attempts=self._settings.delivery_retry_attempts,
+                max_event_age=Duration.seconds(self._settings.delivery_max_event_age_seconds),
+            ),
+        )

@@ -1,0 +1,74 @@
+"""The stack: composes one construct per capability and names its outputs."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CfnOutput, Stack
+from constructs import Construct
+
+from infra import constants
+from infra.constructs.function import RevocationFunction
+from infra.constructs.monitoring import RevocationMonitoring
+from infra.constructs.queues import RevocationQueues
+from infra.constructs.routing import RevocationRouting
+from infra.settings import DeploySettings
+
+
+class RevocationStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            stack_name=settings.stack_name,
+            description="IVS viewer-session revocation: SQS-buffered, drained at the API's quota",
+        )
+        self.settings = settings
+        self.queues = RevocationQueues(self, "Queues", settings=settings)
+        self.function = RevocationFunction(
+            self,
+            "Revocation",
+            settings=settings,
+            queue=self.queues.queue,
+            dead_letter_queue=self.queues.dead_letter_queue,
+        )
+        self.routing = RevocationRouting(
+            self,
+            "Routing",
+            settings=settings,
+            queue=self.queues.queue,
+            delivery_dead_letter_queue=self.queues.delivery_dead_letter_queue,
+        )
+        self.monitoring = RevocationMonitoring(
+            self,
+            "Monitoring",
+            settings=settings,
+            queue=self.queues.queue,
+            dead_letter_queue=self.queues.dead_letter_queue,
+            delivery_dead_letter_queue=self.queues.delivery_dead_letter_queue,
+            function=self.function.function,
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        queues = self.queues
+        dashboard_name = self.monitoring.dashboard.dashboard_name
+        for name, value, description in (
+            (constants.OUTPUT_QUEUE_URL, queues.queue.queue_url, "Where producers send revocation requests"),
+            (constants.OUTPUT_QUEUE_ARN, queues.queue.queue_arn, "The revocation queue's ARN"),
+            (constants.OUTPUT_DLQ_URL, queues.dead_letter_queue.queue_url, "Failed pairs, with their reasons"),
+            (constants.OUTPUT_DLQ_ARN, queues.dead_letter_queue.queue_arn, "The dead-letter queue's ARN"),
+            (
+                constants.OUTPUT_DELIVERY_DLQ_URL,
+                queues.delivery_dead_letter_queue.queue_url,
+                "Events and schedule payloads EventBridge could not deliver to the queue",
+            ),
+            (constants.OUTPUT_BUS_NAME, self.routing.event_bus.event_bus_name, "The bus the rule listens on"),
+            (constants.OUTPUT_FUNCTION_NAME, self.function.function.function_name, "The revocation function"),
+            (
+                constants.OUTPUT_DASHBOARD_URL,
+                f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
+                f"#dashboards:name={dashboard_name}",
+                "The pipeline's CloudWatch dashboard",
+            ),
+            (constants.OUTPUT_ALARM_TOPIC_ARN, self.monitoring.topic.topic_arn, "Where the alarms notify"),
+        ):
+            CfnOutput(self, name, value=value, description=description)
