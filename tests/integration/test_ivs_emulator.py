@@ -592,19 +592,22 @@ def test_stop_frees_the_port_and_cuts_idle_and_delayed_connections() -> None:
 
 def start_command(*args: str) -> tuple[subprocess.Popen[str], str]:
     """``python -m local.ivs_emulator`` as a real process, and the URL from its first line."""
+    # Without PYTHONUNBUFFERED, so that the URL arrives only if the emulator flushes it.
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
     process = subprocess.Popen(
         [sys.executable, "-m", "local.ivs_emulator", *args],
         cwd=REPO_ROOT,
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], 15)
     if not ready:
         process.kill()
         process.wait()
         raise AssertionError("the emulator printed no URL within 15 s")
-    assert process.stdout is not None
     url = process.stdout.readline().strip()
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), f"first line is not the URL: {url!r}"
     return process, url
