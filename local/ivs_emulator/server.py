@@ -56,7 +56,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            # The body's end is unknown, so this connection cannot carry another request.
+            self.close_connection = True
+            self._send(Reply(status=400, body={"message": "invalid Content-Length"}))
+            return
         body = self.rfile.read(length) if length > 0 else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         reply = self.server.service.handle(self.command, self.path, headers, body)

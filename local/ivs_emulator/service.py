@@ -340,8 +340,10 @@ class IvsService:
             return aws_error(404, "UnknownOperationException", f"No operation matches {method} {path}")
         with self._lock:
             reply = self._call(operation, headers, body)
+            if reply.drop:
+                return reply
             delay = self._latency()
-        return replace(reply, delay_seconds=delay) if delay and not reply.drop else reply
+        return replace(reply, delay_seconds=delay) if delay else reply
 
     # -- the API operations (under the lock: quota, faults and ledger change together)
 
