@@ -74,9 +74,8 @@ Ledger (`Ledger`)
     rejected (validation) and denied (credentials, unauthorized single call); ``faults_injected`` by kind;
     ``pair_errors`` by code; ``accepted_calls`` (time, operation, account, region, pairs), from which
     ``accepted_at`` and the ``pairs_per_call`` histogram. A pair with a per-pair error is not revoked; a
-    call with a call-level error revokes nothing. JSON keys are camelCase: ``revoked`` (list of
-    ``{channelArn, viewerId, version}``), ``callsAccepted``, ``callsThrottled``, ``callsRejected``,
-    ``callsDenied``, ``faultsInjected``, ``pairErrors``, ``pairsPerCall``, ``acceptedAt``, ``acceptedCalls``.
+    call with a call-level error revokes nothing. Its JSON has the same names, with ``revoked`` as a list
+    of ``{"channelArn", "viewerId", "version"}`` and ``pairs_per_call`` keyed by size as a string.
 """
 
 from local.ivs_emulator.server import EmulatorControl, IvsEmulator

@@ -140,28 +140,28 @@ class Ledger:
                 {"channelArn": arn, "viewerId": viewer, "version": version}
                 for (arn, viewer), version in sorted(self.revoked.items())
             ],
-            "callsAccepted": self.calls_accepted,
-            "callsThrottled": self.calls_throttled,
-            "callsRejected": self.calls_rejected,
-            "callsDenied": self.calls_denied,
-            "faultsInjected": dict(self.faults_injected),
-            "pairErrors": dict(self.pair_errors),
-            "pairsPerCall": {str(size): count for size, count in self.pairs_per_call.items()},
-            "acceptedAt": self.accepted_at,
-            "acceptedCalls": [asdict(call) for call in self.accepted_calls],
+            "calls_accepted": self.calls_accepted,
+            "calls_throttled": self.calls_throttled,
+            "calls_rejected": self.calls_rejected,
+            "calls_denied": self.calls_denied,
+            "faults_injected": dict(self.faults_injected),
+            "pair_errors": dict(self.pair_errors),
+            "pairs_per_call": {str(size): count for size, count in self.pairs_per_call.items()},
+            "accepted_at": self.accepted_at,
+            "accepted_calls": [asdict(call) for call in self.accepted_calls],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Ledger:
         return cls(
             revoked={(item["channelArn"], item["viewerId"]): item["version"] for item in data["revoked"]},
-            calls_accepted=data["callsAccepted"],
-            calls_throttled=data["callsThrottled"],
-            calls_rejected=data["callsRejected"],
-            calls_denied=data["callsDenied"],
-            faults_injected=dict(data["faultsInjected"]),
-            pair_errors=dict(data["pairErrors"]),
-            accepted_calls=tuple(AcceptedCall(**call) for call in data["acceptedCalls"]),
+            calls_accepted=data["calls_accepted"],
+            calls_throttled=data["calls_throttled"],
+            calls_rejected=data["calls_rejected"],
+            calls_denied=data["calls_denied"],
+            faults_injected=dict(data["faults_injected"]),
+            pair_errors=dict(data["pair_errors"]),
+            accepted_calls=tuple(AcceptedCall(**call) for call in data["accepted_calls"]),
         )
 
 
