@@ -77,17 +77,33 @@ def pair_error_is_retryable(code: str | None) -> bool:
 
 
 class RateLimiter:
-    """Spaces calls at least one interval apart; kept across invocations of a warm instance."""
+    """Spaces calls at least one interval apart; kept across invocations of a warm instance.
+
+    The service counts a call when it arrives, which is somewhere between sending and the answer. A
+    call slower than this client's fastest (a new connection, a retransmission) may have arrived
+    late, so the next call is spaced from that later moment: without this, the call after a slow
+    first call lands within one window of it and is throttled.
+    """
 
     def __init__(self, calls_per_second: float) -> None:
         self.interval = SPACING_HEADROOM / calls_per_second
         self._next_free = -math.inf
+        self._fastest = math.inf
 
     def ready_at(self) -> float:
         return self._next_free
 
     def take(self, now: float) -> None:
         self._next_free = max(now, self._next_free) + self.interval
+
+    def observe(self, sent: float, answered: float) -> None:
+        """Pushes the next call back by how much slower this call was than the fastest seen."""
+        latency = answered - sent
+        # With no history yet, the whole latency may have been a late arrival.
+        extra = latency - (self._fastest if self._fastest != math.inf else 0.0)
+        self._fastest = min(self._fastest, latency)
+        if extra > 0:
+            self._next_free = max(self._next_free, sent + self.interval + extra)
 
 
 @dataclass(slots=True)
@@ -166,11 +182,15 @@ class Revoker:
     def _attempt(self, attempt: _Attempt, queue: deque[_Attempt], report: RevokeReport) -> None:
         sessions = attempt.call.sessions
         report.calls += 1
+        limiter = self._limiter(attempt.call.region)
+        sent = self._clock()
         try:
             errors = self._gateway.revoke(attempt.call.region, sessions)
         except CallFailed as failed:
+            limiter.observe(sent, self._clock())
             self._on_call_failed(attempt, failed, queue, report)
             return
+        limiter.observe(sent, self._clock())
         errors_by_key = {(error.channel_arn, error.viewer_id): error for error in errors}
         for session in sessions:
             error = errors_by_key.get(session.key)

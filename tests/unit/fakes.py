@@ -54,13 +54,14 @@ class FakeGateway:
     default: Any = field(default_factory=list)
     clock: FakeClock | None = None
     call_seconds: float = 0.0
+    durations: list[float] = field(default_factory=list)
     calls: list[tuple[str, tuple[ViewerSession, ...], float]] = field(default_factory=list)
 
     def revoke(self, region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
         started = self.clock() if self.clock else 0.0
         self.calls.append((region, tuple(sessions), started))
         if self.clock:
-            self.clock.now += self.call_seconds
+            self.clock.now += self.durations.pop(0) if self.durations else self.call_seconds
         outcome = self.script.pop(0) if self.script else self.default
         if callable(outcome):
             outcome = outcome(region, sessions)

@@ -65,6 +65,19 @@ def test_revoker_spaces_calls_at_the_instance_share_of_the_quota(clock: FakeCloc
     assert len(report.revoked) == 80
 
 
+def test_revoker_spaces_the_call_after_a_slow_one_from_its_latest_possible_arrival(clock: FakeClock) -> None:
+    # A first call on a new connection is slow; it may have reached the service late.
+    gateway = FakeGateway(clock=clock, durations=[0.3, 0.01, 0.01, 0.01])
+
+    revoker(gateway, clock, rate=1.0).run(calls_of(4), deadline=clock.now + 60)
+
+    starts = [start for _, _, start in gateway.calls]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert gaps[0] == pytest.approx(SPACING_HEADROOM + 0.3)
+    # Once the client has seen a fast call, calls as fast as that are spaced by the interval alone.
+    assert gaps[1:] == pytest.approx([SPACING_HEADROOM] * 2)
+
+
 def test_revoker_keeps_spacing_across_invocations(clock: FakeClock) -> None:
     gateway = FakeGateway(clock=clock)
     instance = revoker(gateway, clock, rate=1.0)
