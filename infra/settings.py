@@ -167,8 +167,9 @@ class DeploySettings(BaseModel):
         for rule in (
             self._visibility_covers_retries,
             self._rate_within_quota,
-            self._batch_fits_timeout,
+            # Before the batch rule, which it implies: its message says more when margins alone overrun.
             self._margins_fit_timeout,
+            self._batch_fits_timeout,
             self._window_for_large_batches,
             self._reserved_not_below_maximum,
             self._dead_letters_outlive_messages,

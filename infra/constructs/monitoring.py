@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Aws, Duration, Stack
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants
+from infra.nag import acknowledge
 from infra.settings import DeploySettings
 from revocation import names
 
@@ -55,6 +56,9 @@ class RevocationMonitoring(Construct):
             "AlarmTopicKey",
             description="Encrypts the revocation pipeline's alarm notifications",
             enable_key_rotation=True,
+            # Nothing stays encrypted under this key (SNS stores no messages): it goes with the stack.
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
         )
         topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         # Only this account's alarms may publish (confused deputy).
@@ -75,7 +79,13 @@ class RevocationMonitoring(Construct):
             )
         )
         if self._settings.alarm_email:
-            topic.add_subscription(subscriptions.EmailSubscription(self._settings.alarm_email))
+            subscription = topic.add_subscription(subscriptions.EmailSubscription(self._settings.alarm_email))
+            acknowledge(
+                subscription,
+                "Serverless-SNSRedrivePolicy",
+                "An alarm e-mail that could not be delivered has nothing to replay later: the alarm's state "
+                "and history in CloudWatch are the record, shown on the dashboard's alarm widget.",
+            )
         return topic
 
     # --- alarms ------------------------------------------------------------------------------

@@ -1,0 +1,185 @@
+"""The deploy settings model: defaults, `-c` overrides, and one test per rejected combination."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.settings import CDK_JSON, DeploySettings, SettingsError
+
+pytestmark = pytest.mark.infra
+
+CHANNEL = "arn:aws:ivs:us-west-2:123456789012:channel/abcd1234"
+
+
+def _rejected(**overrides: Any) -> str:
+    with pytest.raises(SettingsError) as error:
+        DeploySettings.from_cdk_json(overrides=overrides)
+    return str(error.value)
+
+
+def test_cdk_json_context_holds_every_setting_at_its_default() -> None:
+    context = json.loads(CDK_JSON.read_text())["context"]
+
+    assert set(context) == set(DeploySettings.context_keys())
+    assert DeploySettings.from_cdk_json() == DeploySettings()
+
+
+def test_cdk_json_names_the_app_entry_point() -> None:
+    assert json.loads(CDK_JSON.read_text())["app"] == ".venv/bin/python app.py"
+
+
+def test_overrides_given_as_strings_are_parsed_into_their_types() -> None:
+    settings = DeploySettings.from_cdk_json(
+        overrides={
+            "maxConcurrency": "4",
+            "createEventBus": "true",
+            "eventBusName": "moderation",
+            "ivsRegions": "us-west-2, eu-west-1",
+            "channelArns": json.dumps([CHANNEL]),
+            "alarmEmail": "null",
+        }
+    )
+
+    assert settings.max_concurrency == 4
+    assert settings.create_event_bus is True
+    assert settings.ivs_regions == ["us-west-2", "eu-west-1"]
+    assert settings.channel_arns == [CHANNEL]
+    assert settings.alarm_email is None
+
+
+def test_instance_rate_defaults_to_the_quota_shared_by_maximum_concurrency() -> None:
+    settings = DeploySettings.from_cdk_json(overrides={"maxConcurrency": "3"})
+
+    assert settings.ivs_calls_per_second == pytest.approx(2 / 3)
+    assert settings.ivs_calls_per_second * settings.max_concurrency <= 2
+
+
+def test_instance_rate_that_fills_the_quota_exactly_is_accepted() -> None:
+    settings = DeploySettings.from_cdk_json(overrides={"maxConcurrency": "3", "ivsCallsPerSecond": str(2 / 3)})
+
+    assert settings.ivs_calls_per_second == 2 / 3
+
+
+def test_rejects_visibility_timeout_below_six_function_timeouts() -> None:
+    message = _rejected(functionTimeoutSeconds=90, visibilityTimeoutSeconds=500)
+
+    assert "visibilityTimeoutSeconds (500) must be at least 6 x functionTimeoutSeconds (90) = 540" in message
+
+
+def test_rejects_a_full_batch_that_does_not_fit_the_function_timeout() -> None:
+    message = _rejected(batchSize=2000)
+
+    assert "batchSize (2000) does not fit functionTimeoutSeconds (60)" in message
+    assert "100 calls at 1 calls/s" in message
+
+
+def test_rejects_a_full_batch_that_fits_only_at_the_whole_account_quota() -> None:
+    # 60 calls take 30 s at 2 calls/s, but each of 4 instances has 0.5 calls/s: 120 s.
+    message = _rejected(batchSize=1200, maxConcurrency=4, functionTimeoutSeconds=100, visibilityTimeoutSeconds=600)
+
+    assert "batchSize (1200) does not fit functionTimeoutSeconds (100)" in message
+
+
+def test_rejects_maximum_concurrency_below_two() -> None:
+    assert "maxConcurrency: Input should be greater than or equal to 2" in _rejected(maxConcurrency=1)
+
+
+def test_rejects_an_instance_rate_that_times_maximum_concurrency_exceeds_the_quota() -> None:
+    message = _rejected(ivsCallsPerSecond=1.5, maxConcurrency=2)
+
+    assert "ivsCallsPerSecond (1.5) x maxConcurrency (2) = 3 calls/s exceeds accountQuotaCallsPerSecond (2)" in message
+
+
+def test_rejects_an_account_quota_above_the_fixed_two_calls_per_second() -> None:
+    message = _rejected(accountQuotaCallsPerSecond=3)
+
+    assert "accountQuotaCallsPerSecond: Input should be less than or equal to 2" in message
+
+
+def test_rejects_time_margins_that_leave_no_time_in_the_function_timeout() -> None:
+    message = _rejected(functionTimeoutSeconds=8, visibilityTimeoutSeconds=48, batchSize=1)
+
+    assert "timeSafetyMarginSeconds (3) + ivsCallTimeoutSeconds (5) must be less than functionTimeoutSeconds (8)" in (
+        message
+    )
+
+
+def test_rejects_a_batch_above_ten_without_a_batching_window() -> None:
+    message = _rejected(batchSize=11, maxBatchingWindowSeconds=0)
+
+    assert "batchSize (11) above 10 needs maxBatchingWindowSeconds of at least 1" in message
+
+
+def test_rejects_reserved_concurrency_below_maximum_concurrency() -> None:
+    message = _rejected(reservedConcurrency=1, maxConcurrency=2)
+
+    assert "reservedConcurrency (1) must not be below maxConcurrency (2)" in message
+
+
+def test_rejects_dead_letter_retention_not_longer_than_the_source_queues() -> None:
+    message = _rejected(queueRetentionDays=14, deadLetterRetentionDays=14)
+
+    assert "deadLetterRetentionDays (14) must be longer than queueRetentionDays (14)" in message
+
+
+def test_rejects_a_dead_letter_age_alarm_that_would_fire_after_messages_expire() -> None:
+    message = _rejected(deadLetterAgeAlarmDays=10, deadLetterRetentionDays=7)
+
+    assert "deadLetterAgeAlarmDays (10) must be less than deadLetterRetentionDays (7)" in message
+
+
+def test_rejects_creating_a_bus_named_default() -> None:
+    assert "createEventBus needs an eventBusName other than 'default'" in _rejected(createEventBus="true")
+
+
+def test_rejects_channels_outside_the_listed_regions() -> None:
+    message = _rejected(channelArns=CHANNEL, ivsRegions="us-east-1")
+
+    assert "channelArns name regions ['us-west-2'] that ivsRegions (['us-east-1']) does not list" in message
+
+
+def test_rejects_a_malformed_channel_arn() -> None:
+    assert "channelArns: Value error, 'arn:aws:ivs:x' is not a channel ARN" in _rejected(channelArns="arn:aws:ivs:x")
+
+
+def test_rejects_a_malformed_region() -> None:
+    assert "ivsRegions: Value error, 'useast1' is not a region name" in _rejected(ivsRegions="useast1")
+
+
+def test_rejects_a_log_retention_cloudwatch_does_not_offer() -> None:
+    assert "logRetentionDays: Value error, CloudWatch Logs keeps logs for one of" in _rejected(logRetentionDays=13)
+
+
+def _schedule(name: str, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "expression": "rate(1 day)", "viewerSessions": [{"channelArn": CHANNEL, "viewerId": "v"}]} | (
+        fields
+    )
+
+
+def test_rejects_two_schedules_with_one_name() -> None:
+    message = _rejected(schedules=json.dumps([_schedule("bans"), _schedule("bans")]))
+
+    assert "schedules: names must be unique, repeated: ['bans']" in message
+
+
+def test_rejects_a_schedule_payload_the_function_would_dead_letter() -> None:
+    message = _rejected(schedules=[_schedule("bans", viewerSessions=[{"channelArn": CHANNEL, "viewerId": "x" * 41}])])
+
+    assert "schedules.0.viewerSessions.0.viewerId: String should have at most 40 characters" in message
+
+
+def test_rejects_a_schedule_expression_scheduler_does_not_read() -> None:
+    message = _rejected(schedules=[_schedule("bans", expression="every hour")])
+
+    assert "schedules.0.expression: String should match pattern" in message
+
+
+def test_rejects_a_schedule_payload_larger_than_one_message() -> None:
+    sessions = [{"channelArn": CHANNEL, "viewerId": f"viewer-{i:033d}"} for i in range(3000)]
+
+    message = _rejected(schedules=[_schedule("bans", viewerSessions=sessions)])
+
+    assert "one SQS message holds at most 262144" in message

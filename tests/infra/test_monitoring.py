@@ -1,0 +1,200 @@
+"""Notifications, alarms and the dashboard, read from the synthesized templates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra import constants
+from revocation import names
+from tests.infra.support import Synthesis, Synthesized, get_att, ref, statements
+
+pytestmark = pytest.mark.infra
+
+SECONDS_PER_DAY = 86_400
+
+
+def _alarm(s: Synthesized, suffix: str) -> dict[str, Any]:
+    name = f"{s.settings.stack_name}-{suffix}"
+    found = [
+        a["Properties"] for a in s.resources("AWS::CloudWatch::Alarm").values() if a["Properties"]["AlarmName"] == name
+    ]
+    assert len(found) == 1, name
+    return found[0]
+
+
+def _queue_name(s: Synthesized, name: str) -> list[dict[str, Any]]:
+    return [{"Name": "QueueName", "Value": get_att(s.logical_id(getattr(s.stack.queues, name)), "QueueName")}]
+
+
+def _function_dimension(s: Synthesized) -> list[dict[str, Any]]:
+    return [{"Name": "FunctionName", "Value": ref(s.only("AWS::Lambda::Function")[0])}]
+
+
+def _dashboard(s: Synthesized) -> dict[str, Any]:
+    _, dashboard = s.only("AWS::CloudWatch::Dashboard")
+    body = dashboard["Properties"]["DashboardBody"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    text = "".join(p if isinstance(p, str) else "${" + json.dumps(p).replace('"', "'") + "}" for p in parts)
+    return json.loads(text)
+
+
+def _graphed(s: Synthesized) -> dict[str, set[str]]:
+    """Widget title -> names of the metrics it graphs."""
+    graphed: dict[str, set[str]] = {}
+    for widget in _dashboard(s)["widgets"]:
+        metrics = widget["properties"].get("metrics", [])
+        graphed[widget["properties"]["title"]] = {m[1] for m in metrics}
+    return graphed
+
+
+def test_alarm_topic_is_encrypted_with_a_rotated_customer_managed_key(each: Synthesized) -> None:
+    key_id, key = each.only("AWS::KMS::Key")
+    _, topic = each.only("AWS::SNS::Topic")
+
+    assert topic["Properties"]["KmsMasterKeyId"] == get_att(key_id)
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_alarm_topic_accepts_publishes_over_tls_from_this_accounts_alarms_only(each: Synthesized) -> None:
+    _, policy = each.only("AWS::SNS::TopicPolicy")
+    document = statements(policy["Properties"]["PolicyDocument"])
+
+    deny = [s for s in document if s["Effect"] == "Deny"]
+    allow = [s for s in document if s["Effect"] == "Allow"]
+
+    assert [s["Condition"] for s in deny] == [{"Bool": {"aws:SecureTransport": "false"}}]
+    assert [s["Principal"] for s in allow] == [{"Service": "cloudwatch.amazonaws.com"}]
+    assert allow[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_key_lets_cloudwatch_encrypt_for_the_topic(each: Synthesized) -> None:
+    _, key = each.only("AWS::KMS::Key")
+
+    cloudwatch = [
+        s
+        for s in statements(key["Properties"]["KeyPolicy"])
+        if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+
+    assert [sorted(s["Action"]) for s in cloudwatch] == [["kms:Decrypt", "kms:GenerateDataKey*"]]
+
+
+def test_email_subscription_only_when_an_address_is_set(synthesis: Synthesis) -> None:
+    assert not synthesis.default.resources("AWS::SNS::Subscription")
+    _, subscription = synthesis.full.only("AWS::SNS::Subscription")
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == synthesis.full.settings.alarm_email
+
+
+def test_dead_letter_queue_alarm_fires_on_any_visible_message(each: Synthesized) -> None:
+    alarm = _alarm(each, constants.ALARM_DLQ_NOT_EMPTY)
+
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == _queue_name(each, "dead_letter_queue")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_delivery_dead_letter_queue_alarm_fires_on_any_visible_message(each: Synthesized) -> None:
+    alarm = _alarm(each, constants.ALARM_DELIVERY_DLQ_NOT_EMPTY)
+
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == _queue_name(each, "delivery_dead_letter_queue")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_source_queue_alarm_on_the_age_of_its_oldest_message(each: Synthesized) -> None:
+    alarm = _alarm(each, constants.ALARM_QUEUE_OLDEST_MESSAGE)
+
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert alarm["Dimensions"] == _queue_name(each, "queue")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "GreaterThanThreshold",
+        each.settings.queue_age_alarm_seconds,
+    )
+
+
+def test_dead_letter_queue_alarm_on_the_age_of_its_oldest_message(each: Synthesized) -> None:
+    alarm = _alarm(each, constants.ALARM_DLQ_OLDEST_MESSAGE)
+
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert alarm["Dimensions"] == _queue_name(each, "dead_letter_queue")
+    assert alarm["Threshold"] == each.settings.dead_letter_age_alarm_days * SECONDS_PER_DAY
+    assert alarm["Threshold"] < each.settings.dead_letter_retention_days * SECONDS_PER_DAY
+
+
+def test_function_errors_alarm(each: Synthesized) -> None:
+    alarm = _alarm(each, constants.ALARM_FUNCTION_ERRORS)
+
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+    assert alarm["Dimensions"] == _function_dimension(each)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+
+
+def test_function_throttles_alarm(each: Synthesized) -> None:
+    alarm = _alarm(each, constants.ALARM_FUNCTION_THROTTLES)
+
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", "Throttles", "Sum")
+    assert alarm["Dimensions"] == _function_dimension(each)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+
+
+def test_throttled_ivs_calls_alarm_reads_the_functions_own_metric(each: Synthesized) -> None:
+    alarm = _alarm(each, constants.ALARM_IVS_THROTTLED_CALLS)
+
+    assert (alarm["Namespace"], alarm["MetricName"]) == (names.METRICS_NAMESPACE, names.METRIC_THROTTLED_CALLS)
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": names.SERVICE_NAME}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "GreaterThanOrEqualToThreshold",
+        each.settings.throttled_calls_alarm_threshold,
+    )
+
+
+def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(each: Synthesized) -> None:
+    topic_id, _ = each.only("AWS::SNS::Topic")
+    alarms = each.resources("AWS::CloudWatch::Alarm")
+
+    assert {a["Properties"]["AlarmName"] for a in alarms.values()} == {
+        f"{each.settings.stack_name}-{suffix}" for suffix in constants.ALARM_SUFFIXES
+    }
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [ref(topic_id)]
+        assert alarm["Properties"]["OKActions"] == [ref(topic_id)]
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+
+
+def test_dashboard_shows_backlog_and_drain_rate(each: Synthesized) -> None:
+    graphed = _graphed(each)
+
+    assert {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"} <= graphed["Backlog"]
+    assert {"NumberOfMessagesSent", "NumberOfMessagesDeleted", names.METRIC_PAIRS_REVOKED} <= graphed[
+        "Drain rate (per minute)"
+    ]
+
+
+def test_dashboard_shows_revoked_and_dead_lettered_pairs(each: Synthesized) -> None:
+    graphed = _graphed(each)["Pairs: received, revoked, dead-lettered (per minute)"]
+
+    assert {names.METRIC_PAIRS_RECEIVED, names.METRIC_PAIRS_REVOKED, names.METRIC_PAIRS_DEAD_LETTERED} <= graphed
+
+
+def test_dashboard_shows_api_calls_and_throttles(each: Synthesized) -> None:
+    graphed = _graphed(each)["IVS API calls and throttles (per minute)"]
+
+    assert graphed == {names.METRIC_IVS_CALLS, names.METRIC_THROTTLED_CALLS}
+
+
+def test_dashboard_shows_errors_and_duration(each: Synthesized) -> None:
+    graphed = _graphed(each)
+
+    assert {"Errors", "Throttles", names.METRIC_INVALID_MESSAGES, names.METRIC_RECORDS_RETRIED} <= graphed["Errors"]
+    assert graphed["Duration (ms)"] == {"Duration"}
+
+
+def test_dashboard_shows_every_alarm(each: Synthesized) -> None:
+    alarm_widgets = [w for w in _dashboard(each)["widgets"] if w["type"] == "alarm"]
+
+    (widget,) = alarm_widgets
+    assert len(widget["properties"]["alarms"]) == len(constants.ALARM_SUFFIXES)

@@ -1,0 +1,86 @@
+"""Stack outputs: stable names, each pointing at the resource it names."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import constants
+from tests.infra.support import Synthesized, get_att, ref
+
+pytestmark = pytest.mark.infra
+
+
+def _output(s: Synthesized, name: str) -> object:
+    return s.json["Outputs"][name]["Value"]
+
+
+def test_outputs_have_the_stable_names(each: Synthesized) -> None:
+    assert set(each.json["Outputs"]) == {
+        constants.OUTPUT_QUEUE_URL,
+        constants.OUTPUT_QUEUE_ARN,
+        constants.OUTPUT_DLQ_URL,
+        constants.OUTPUT_DLQ_ARN,
+        constants.OUTPUT_DELIVERY_DLQ_URL,
+        constants.OUTPUT_BUS_NAME,
+        constants.OUTPUT_FUNCTION_NAME,
+        constants.OUTPUT_DASHBOARD_URL,
+        constants.OUTPUT_ALARM_TOPIC_ARN,
+    }
+
+
+def test_queue_outputs_name_the_source_queue(each: Synthesized) -> None:
+    queue_id = each.logical_id(each.stack.queues.queue)
+
+    assert _output(each, constants.OUTPUT_QUEUE_URL) == ref(queue_id)
+    assert _output(each, constants.OUTPUT_QUEUE_ARN) == get_att(queue_id)
+
+
+def test_dead_letter_queue_outputs_name_the_redrive_target(each: Synthesized) -> None:
+    source = each.json["Resources"][each.logical_id(each.stack.queues.queue)]["Properties"]
+    dlq_id = source["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+
+    assert _output(each, constants.OUTPUT_DLQ_URL) == ref(dlq_id)
+    assert _output(each, constants.OUTPUT_DLQ_ARN) == get_att(dlq_id)
+
+
+def test_delivery_dead_letter_queue_output_names_the_rules_dead_letter_target(each: Synthesized) -> None:
+    (rule,) = each.resources("AWS::Events::Rule").values()
+    delivery_dlq_id = rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+
+    assert _output(each, constants.OUTPUT_DELIVERY_DLQ_URL) == ref(delivery_dlq_id)
+
+
+def test_bus_output_names_the_default_bus_by_default(default: Synthesized) -> None:
+    assert _output(default, constants.OUTPUT_BUS_NAME) == "default"
+
+
+def test_bus_output_names_the_bus_the_stack_creates(full: Synthesized) -> None:
+    bus_id, _ = full.only("AWS::Events::EventBus")
+
+    assert _output(full, constants.OUTPUT_BUS_NAME) == ref(bus_id)
+
+
+def test_function_output_names_the_function(each: Synthesized) -> None:
+    assert _output(each, constants.OUTPUT_FUNCTION_NAME) == ref(each.only("AWS::Lambda::Function")[0])
+
+
+def test_dashboard_url_output_opens_the_dashboard_in_the_stacks_region(each: Synthesized) -> None:
+    dashboard_id, _ = each.only("AWS::CloudWatch::Dashboard")
+
+    assert _output(each, constants.OUTPUT_DASHBOARD_URL) == {
+        "Fn::Join": [
+            "",
+            [
+                "https://",
+                {"Ref": "AWS::Region"},
+                ".console.aws.amazon.com/cloudwatch/home?region=",
+                {"Ref": "AWS::Region"},
+                "#dashboards:name=",
+                ref(dashboard_id),
+            ],
+        ]
+    }
+
+
+def test_alarm_topic_output_names_the_topic_the_alarms_notify(each: Synthesized) -> None:
+    assert _output(each, constants.OUTPUT_ALARM_TOPIC_ARN) == ref(each.only("AWS::SNS::Topic")[0])

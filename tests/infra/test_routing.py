@@ -1,0 +1,153 @@
+"""EventBridge rule, schedules and the queue policy, read from the synthesized templates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, RevocationRequest
+from tests.infra.support import Synthesized, as_list, get_att, ref, statements
+
+pytestmark = pytest.mark.infra
+
+ACCOUNT_ROOT = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}
+
+
+def _rule(s: Synthesized) -> tuple[str, dict[str, Any]]:
+    rule_id, rule = s.only("AWS::Events::Rule")
+    return rule_id, rule["Properties"]
+
+
+def _queue_id(s: Synthesized, name: str = "queue") -> str:
+    return s.logical_id(getattr(s.stack.queues, name))
+
+
+def _senders(s: Synthesized, queue_id: str) -> list[tuple[Any, Any]]:
+    """(principal, condition) of every statement that allows sqs:SendMessage on the queue."""
+    found = []
+    for policy in s.resources("AWS::SQS::QueuePolicy").values():
+        if ref(queue_id) not in policy["Properties"]["Queues"]:
+            continue
+        for statement in statements(policy["Properties"]["PolicyDocument"]):
+            if statement["Effect"] == "Allow" and "sqs:SendMessage" in as_list(statement["Action"]):
+                found.append((statement["Principal"], statement.get("Condition")))
+    return found
+
+
+def test_rule_listens_on_the_default_bus_by_default(default: Synthesized) -> None:
+    _, rule = _rule(default)
+
+    assert rule.get("EventBusName", "default") == "default"
+    assert not default.resources("AWS::Events::EventBus")
+
+
+def test_rule_listens_on_the_bus_the_stack_creates_when_asked(full: Synthesized) -> None:
+    bus_id, bus = full.only("AWS::Events::EventBus")
+    _, rule = _rule(full)
+
+    assert bus["Properties"]["Name"] == full.settings.event_bus_name
+    assert rule["EventBusName"] == ref(bus_id)
+
+
+def test_rule_matches_the_revocation_events_source_and_detail_type(each: Synthesized) -> None:
+    _, rule = _rule(each)
+
+    assert rule["EventPattern"] == {"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE]}
+
+
+def test_rule_targets_the_queue_with_a_retry_policy_and_the_delivery_dead_letter_queue(each: Synthesized) -> None:
+    _, rule = _rule(each)
+
+    (target,) = rule["Targets"]
+
+    assert target["Arn"] == get_att(_queue_id(each))
+    assert "Input" not in target and "InputTransformer" not in target  # the whole event is the body
+    assert target["RetryPolicy"] == {
+        "MaximumRetryAttempts": each.settings.delivery_retry_attempts,
+        "MaximumEventAgeInSeconds": each.settings.delivery_max_event_age_seconds,
+    }
+    assert target["DeadLetterConfig"] == {"Arn": get_att(_queue_id(each, "delivery_dead_letter_queue"))}
+
+
+def test_queue_policy_lets_only_the_account_and_the_rule_send_without_schedules(default: Synthesized) -> None:
+    rule_id, _ = _rule(default)
+
+    assert sorted(map(json.dumps, _senders(default, _queue_id(default)))) == sorted(
+        map(
+            json.dumps,
+            [
+                ({"AWS": ACCOUNT_ROOT}, None),
+                ({"Service": "events.amazonaws.com"}, {"ArnEquals": {"aws:SourceArn": get_att(rule_id)}}),
+            ],
+        )
+    )
+
+
+def test_queue_policy_lets_only_the_account_the_rule_and_the_scheduler_role_send(full: Synthesized) -> None:
+    rule_id, _ = _rule(full)
+    role_id = full.logical_id(full.stack.routing.scheduler_role)
+
+    assert sorted(map(json.dumps, _senders(full, _queue_id(full)))) == sorted(
+        map(
+            json.dumps,
+            [
+                ({"AWS": ACCOUNT_ROOT}, None),
+                ({"Service": "events.amazonaws.com"}, {"ArnEquals": {"aws:SourceArn": get_att(rule_id)}}),
+                ({"AWS": get_att(role_id)}, None),
+            ],
+        )
+    )
+
+
+def test_delivery_dead_letter_queue_accepts_eventbridge_only_for_this_rule(each: Synthesized) -> None:
+    rule_id, _ = _rule(each)
+
+    assert _senders(each, _queue_id(each, "delivery_dead_letter_queue")) == [
+        ({"Service": "events.amazonaws.com"}, {"ArnEquals": {"aws:SourceArn": get_att(rule_id)}})
+    ]
+
+
+def test_no_schedule_and_no_scheduler_role_without_schedules_in_settings(default: Synthesized) -> None:
+    assert not default.resources("AWS::Scheduler::Schedule")
+    assert not default.resources("AWS::Scheduler::ScheduleGroup")
+    assert default.stack.routing.scheduler_role is None
+
+
+def test_one_schedule_per_setting_in_the_stacks_own_group(full: Synthesized) -> None:
+    _, group = full.only("AWS::Scheduler::ScheduleGroup")
+    schedules = {s["Properties"]["Name"]: s["Properties"] for s in full.resources("AWS::Scheduler::Schedule").values()}
+
+    assert group["Properties"]["Name"] == full.settings.stack_name
+    assert set(schedules) == {schedule.name for schedule in full.settings.schedules}
+    for schedule in full.settings.schedules:
+        assert schedules[schedule.name]["GroupName"] == full.settings.stack_name
+        assert schedules[schedule.name]["ScheduleExpression"] == schedule.expression
+        assert schedules[schedule.name]["ScheduleExpressionTimezone"] == schedule.timezone
+        assert schedules[schedule.name]["FlexibleTimeWindow"] == {"Mode": "OFF"}
+        assert schedules[schedule.name]["State"] == "ENABLED"
+
+
+def test_schedule_payload_is_the_static_request_the_function_accepts(full: Synthesized) -> None:
+    schedules = {s["Properties"]["Name"]: s["Properties"] for s in full.resources("AWS::Scheduler::Schedule").values()}
+
+    for schedule in full.settings.schedules:
+        payload = schedules[schedule.name]["Target"]["Input"]
+        request = RevocationRequest.model_validate_json(payload)
+        assert list(request.viewer_sessions) == list(schedule.viewer_sessions)
+        assert payload == schedule.payload()
+
+
+def test_schedules_target_the_queue_with_their_own_retry_policy_and_dead_letter_queue(full: Synthesized) -> None:
+    role_id = full.logical_id(full.stack.routing.scheduler_role)
+
+    for schedule in full.resources("AWS::Scheduler::Schedule").values():
+        target = schedule["Properties"]["Target"]
+        assert target["Arn"] == get_att(_queue_id(full))
+        assert target["RoleArn"] == get_att(role_id)
+        assert target["RetryPolicy"] == {
+            "MaximumRetryAttempts": full.settings.delivery_retry_attempts,
+            "MaximumEventAgeInSeconds": full.settings.delivery_max_event_age_seconds,
+        }
+        assert target["DeadLetterConfig"] == {"Arn": get_att(_queue_id(full, "delivery_dead_letter_queue"))}
