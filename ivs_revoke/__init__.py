@@ -1,0 +1,3 @@
+"""`ivs-revoke`: the operator's command line for the revocation pipeline (see `ivs_revoke.cli`)."""
+
+__version__ = "0.1.0"

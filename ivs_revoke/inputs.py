@@ -1,0 +1,347 @@
+"""What `submit` reads: `--viewer-sessions` in the AWS CLI's syntaxes, `--cli-input-json/yaml`, skeletons.
+
+`ivs-revoke submit` promises to accept what `aws ivs batch-start-viewer-session-revocation` accepts,
+byte for byte. The surest way to keep that promise is to run the AWS CLI's own code on the same botocore
+operation model rather than re-implement its grammar, so this module drives:
+
+- `awscli.arguments.ListArgument` with the handlers the AWS CLI registers for every operation argument:
+  `awscli.paramfile.URIArgumentHandler` (`file://`, `fileb://`) on `load-cli-arg` and
+  `awscli.argprocess.ParamShorthandParser` (shorthand, with the model-driven scalar conversion of its
+  `BackCompatVisitor`) on `process-cli-arg`, then `unpack_cli_arg`'s JSON fallback;
+- `awscli.customizations.cliinputjson.CliInputJSONArgument` for `--cli-input-json` (its precedence: a
+  value given on the command line wins, the document only fills top-level keys that are absent);
+- `awscli.customizations.generatecliskeleton.GenerateCliSkeletonArgument` for the input skeleton and
+  botocore's `ArgumentGenerator` for the output skeleton, as the AWS CLI does.
+
+The installed AWS CLI is v1; `--cli-input-yaml` and `--generate-cli-skeleton yaml-input` exist only in
+v2, so those two follow v2's documented behaviour (same precedence as JSON; v2's skeleton layout).
+
+Validation is the project's (`revocation.models`): the API's documented limits, including those botocore
+does not check, reported per item and field before anything is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import re
+import xml.dom.minidom
+from argparse import Namespace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import botocore.session
+import yaml
+from awscli.argprocess import ParamError, ParamShorthandParser
+from awscli.arguments import ListArgument
+from awscli.customizations.cliinputjson import CliInputJSONArgument
+from awscli.customizations.generatecliskeleton import GenerateCliSkeletonArgument
+from awscli.paramfile import LOCAL_PREFIX_MAP, ResourceLoadingError, URIArgumentHandler, get_paramfile
+from botocore import xform_name
+from botocore.model import OperationModel, Shape
+from botocore.utils import ArgumentGenerator
+from pydantic import ValidationError
+
+from ivs_revoke.errors import InputError, UsageError
+from revocation.models import ViewerSession
+
+SERVICE_NAME: Final = "ivs"
+OPERATION_NAME: Final = "BatchStartViewerSessionRevocation"
+CLI_OPERATION_NAME: Final = xform_name(OPERATION_NAME, "-")
+SESSIONS_MEMBER: Final = "viewerSessions"
+SESSIONS_OPTION: Final = "--" + xform_name(SESSIONS_MEMBER, "-")
+
+SKELETON_INPUT: Final = "input"
+SKELETON_YAML_INPUT: Final = "yaml-input"
+SKELETON_OUTPUT: Final = "output"
+SKELETON_CHOICES: Final = (SKELETON_INPUT, SKELETON_YAML_INPUT, SKELETON_OUTPUT)
+
+# A wave of bad input is reported in full up to here; past it the rest is counted.
+MAX_PROBLEMS_SHOWN: Final = 50
+
+# The item fields as the API spells them, taken from the model's aliases.
+_FIELDS: Final = tuple(str(field.alias) for field in ViewerSession.model_fields.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One viewer session: `raw` exactly as the AWS CLI would pass it to botocore, `session` validated."""
+
+    raw: Mapping[str, Any]
+    session: ViewerSession
+
+
+@functools.cache
+def _botocore_session() -> botocore.session.Session:
+    # A private session: only the event hooks the AWS CLI registers for argument processing, and the
+    # bundled service models. It never makes a client, so it needs no credentials or region.
+    session = botocore.session.Session()
+    session.register("load-cli-arg", URIArgumentHandler(dict(LOCAL_PREFIX_MAP)))
+    session.register("process-cli-arg", ParamShorthandParser())
+    return session
+
+
+@functools.cache
+def operation_model() -> OperationModel:
+    return _botocore_session().get_service_model(SERVICE_NAME).operation_model(OPERATION_NAME)
+
+
+def _sessions_argument() -> ListArgument:
+    model = operation_model()
+    return ListArgument(
+        name=xform_name(SESSIONS_MEMBER, "-"),
+        argument_model=model.input_shape.members[SESSIONS_MEMBER],
+        is_required=True,
+        operation_model=model,
+        serialized_name=SESSIONS_MEMBER,
+        event_emitter=_botocore_session().get_component("event_emitter"),
+    )
+
+
+def parse_viewer_sessions(values: Sequence[str]) -> Any:
+    """The `--viewer-sessions` values as the AWS CLI turns them into the operation's parameter.
+
+    Same steps as `awscli.clidriver.ServiceOperation._build_call_parameters`: `load-cli-arg` (file://),
+    then the argument's own unpacking (shorthand, else JSON).
+    """
+    argument = _sessions_argument()
+    session = _botocore_session()
+    try:
+        value: Any = list(values)
+        loaded = session.emit_first_non_none_response(
+            f"load-cli-arg.{SERVICE_NAME}.{CLI_OPERATION_NAME}.{argument.name}",
+            param=argument,
+            value=value,
+            service_name=SERVICE_NAME,
+            operation_name=CLI_OPERATION_NAME,
+            parsed_globals=None,
+        )
+        if loaded is not None:
+            value = loaded
+        parameters: dict[str, Any] = {}
+        argument.add_to_params(parameters, value)
+    except ParamError as error:
+        raise UsageError(str(error)) from error
+    except (ValueError, TypeError, IndexError) as error:
+        # The AWS CLI lets these escape (a shorthand version that is not a number, an empty value);
+        # here they are what they are: a value that cannot be parsed.
+        raise UsageError(f"Error parsing parameter '{SESSIONS_OPTION}': {error}") from error
+    return parameters.get(SESSIONS_MEMBER)
+
+
+def load_cli_input_json(value: str) -> dict[str, Any]:
+    """`--cli-input-json` read by the AWS CLI's own argument (string or file://), as a document."""
+    document: dict[str, Any] = {}
+    try:
+        CliInputJSONArgument(_botocore_session()).add_to_call_parameters(
+            call_parameters=document, parsed_args=Namespace(cli_input_json=value), parsed_globals=None
+        )
+    except ParamError as error:
+        raise UsageError(str(error)) from error
+    except (ResourceLoadingError, AttributeError) as error:
+        raise UsageError(f"Error parsing parameter 'cli-input-json': {error}") from error
+    return document
+
+
+def load_cli_input_yaml(value: str) -> dict[str, Any]:
+    """`--cli-input-yaml` (string or file://): the AWS CLI v2 reads it as a YAML mapping."""
+    try:
+        text = get_paramfile(value, LOCAL_PREFIX_MAP)
+    except ResourceLoadingError as error:
+        raise UsageError(f"Error parsing parameter 'cli-input-yaml': {error}") from error
+    if text is None:
+        text = value
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise UsageError(f"Error parsing parameter 'cli-input-yaml': Invalid YAML: {error}") from error
+    if not isinstance(document, dict):
+        raise UsageError("Error parsing parameter 'cli-input-yaml': Invalid YAML: expected a mapping at the top level")
+    return document
+
+
+def call_parameters(
+    viewer_sessions: Sequence[str] | None, cli_input_json: str | None, cli_input_yaml: str | None
+) -> dict[str, Any]:
+    """The operation's parameters: options given on the command line, then the input document's keys."""
+    if cli_input_json is not None and cli_input_yaml is not None:
+        raise UsageError("Only one of --cli-input-json or --cli-input-yaml may be given")
+    parameters: dict[str, Any] = {}
+    if viewer_sessions is not None:
+        parameters[SESSIONS_MEMBER] = parse_viewer_sessions(viewer_sessions)
+    document: dict[str, Any] = {}
+    if cli_input_json is not None:
+        document = load_cli_input_json(cli_input_json)
+    elif cli_input_yaml is not None:
+        document = load_cli_input_yaml(cli_input_yaml)
+    for key, value in document.items():
+        parameters.setdefault(key, value)
+    return parameters
+
+
+def validate(parameters: Mapping[str, Any]) -> list[Pair]:
+    """Every pair checked against the API's limits; raises `InputError` listing each problem."""
+    known = list(operation_model().input_shape.members)
+    unknown = [key for key in parameters if key not in known]
+    if unknown:
+        raise InputError(
+            [f'Unknown parameter in input: "{key}", must be one of: {", ".join(known)}' for key in unknown]
+        )
+    if SESSIONS_MEMBER not in parameters:
+        raise UsageError(
+            f"the following arguments are required: {SESSIONS_OPTION} (or --cli-input-json / --cli-input-yaml)"
+        )
+    items = parameters[SESSIONS_MEMBER]
+    if not isinstance(items, list):
+        raise InputError([f"{SESSIONS_MEMBER}: must be a list (got {_json_type(items)})"])
+    if not items:
+        raise InputError([f"{SESSIONS_MEMBER}: at least 1 item (got 0)"])
+
+    pairs: list[Pair] = []
+    problems: list[str] = []
+    for index, item in enumerate(items):
+        path = f"{SESSIONS_MEMBER}[{index}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{path}: must be an object with {', '.join(_FIELDS)} (got {_json_type(item)})")
+            continue
+        try:
+            # Aliases only: the API's names. A Python field name would pass pydantic but not botocore.
+            session = ViewerSession.model_validate(dict(item), by_alias=True, by_name=False)
+        except ValidationError as error:
+            problems.extend(f"{path}{_loc(e['loc'])}: {_problem(e)}" for e in error.errors(include_url=False))
+            continue
+        pairs.append(Pair(raw=item, session=session))
+    if problems:
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+        if len(problems) > len(shown):
+            shown.append(f"... and {len(problems) - len(shown)} more problems")
+        raise InputError(shown)
+    return pairs
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    """What is wrong and the limit it breaks, e.g. `at most 40 characters (got 41)`."""
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        return f"unknown field, expected one of: {', '.join(_FIELDS)}"
+    if kind == "string_too_long":
+        return f"at most {ctx['max_length']} characters (got {len(value)})"
+    if kind == "string_too_short":
+        return f"at least {ctx['min_length']} character{'s' if ctx['min_length'] != 1 else ''} (got {len(value)})"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx['pattern']} (got {value!r})"
+    if kind == "greater_than_equal":
+        return f"at least {ctx['ge']} (got {value})"
+    if kind == "less_than_equal":
+        return f"at most {ctx['le']} (got {value})"
+    if kind == "string_type":
+        return f"must be a string (got {_json_type(value)})"
+    if kind.startswith("int_"):
+        return f"must be an integer (got {_json_type(value)})"
+    return str(error["msg"])
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}
+    return names.get(type(value), "object" if isinstance(value, Mapping) else type(value).__name__)
+
+
+# --- Skeletons ---------------------------------------------------------------------------------
+
+
+def input_skeleton() -> str:
+    """What `aws ivs batch-start-viewer-session-revocation --generate-cli-skeleton` prints."""
+    argument = GenerateCliSkeletonArgument(_botocore_session(), operation_model())
+    buffer = io.StringIO()
+    # The AWS CLI's method writes to sys.stdout itself; it is captured here to be written where asked.
+    with contextlib.redirect_stdout(buffer):
+        argument.generate_json_skeleton(
+            call_parameters={}, parsed_args=Namespace(generate_cli_skeleton=SKELETON_INPUT), parsed_globals=None
+        )
+    return buffer.getvalue()
+
+
+def output_skeleton() -> dict[str, Any]:
+    """The sample response `--generate-cli-skeleton output` shows, built as the AWS CLI builds it."""
+    shape = operation_model().output_shape
+    if shape is None:
+        return {}
+    skeleton: dict[str, Any] = ArgumentGenerator(use_member_names=True).generate_skeleton(shape)
+    return skeleton
+
+
+def yaml_input_skeleton() -> str:
+    """AWS CLI v2's `--generate-cli-skeleton yaml-input`: the input skeleton as YAML, each member
+    commented with `[REQUIRED]` and the first sentence of its documentation.
+
+    v2 writes it with ruamel.yaml, which is not installed here; this reproduces its layout: block
+    style, a list's dash at its key's column, two spaces before the first comment of each mapping and
+    one before the others (ruamel's end-of-line comment placement).
+    """
+    shape = operation_model().input_shape
+    skeleton = ArgumentGenerator().generate_skeleton(shape)
+    lines: list[str] = []
+    _yaml_structure(shape, skeleton, indent="", first_prefix="", lines=lines)
+    return "\n".join(lines) + "\n" if lines else "{}\n"
+
+
+def _yaml_structure(shape: Shape, value: Mapping[str, Any], indent: str, first_prefix: str, lines: list[str]) -> None:
+    members = shape.members  # type: ignore[attr-defined]
+    required = set(shape.required_members)  # type: ignore[attr-defined]
+    for position, (name, member) in enumerate(members.items()):
+        lead = first_prefix if position == 0 else indent
+        comment = " ".join(part for part in ("[REQUIRED]" if name in required else "", _doc_overview(member)) if part)
+        gap = "  " if position == 0 else " "
+        suffix = f"{gap}# {comment}" if comment and not comment.isspace() else ""
+        member_value = value[name]
+        if member.type_name == "structure":
+            lines.append(f"{lead}{name}:{suffix}")
+            _yaml_structure(member, member_value, indent + "  ", indent + "  ", lines)
+        elif member.type_name == "list" and member.member.type_name == "structure":
+            lines.append(f"{lead}{name}:{suffix}")
+            _yaml_structure(member.member, member_value[0], indent + "  ", indent + "- ", lines)
+        else:
+            lines.append(f"{lead}{name}: {_yaml_scalar(member_value)}{suffix}")
+
+
+def _yaml_scalar(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1_000_000).removesuffix("\n...\n").strip()
+
+
+_SENTENCE_END = re.compile(r"[.:]+")
+
+
+def _doc_overview(shape: Shape) -> str:
+    """First sentence of a shape's documentation, without markup (as v2's `get_shape_doc_overview`)."""
+    documentation = shape.documentation or ""
+    try:
+        dom = xml.dom.minidom.parseString(f"<doc>{documentation}</doc>")
+        text = "".join(node.data for node in _text_nodes(dom))
+    except Exception:  # markup that is not well-formed: keep it as text, as v2 does
+        text = documentation
+    sentence = _SENTENCE_END.split(text, maxsplit=1)[0]
+    if sentence:
+        sentence += "."
+    return sentence.replace("\n", " ").replace("\u2028", " ")
+
+
+def _text_nodes(node: Any) -> list[Any]:
+    found: list[Any] = []
+    for child in node.childNodes:
+        if child.nodeType == child.TEXT_NODE:
+            found.append(child)
+        else:
+            found.extend(_text_nodes(child))
+    return found

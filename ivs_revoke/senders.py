@@ -1,0 +1,495 @@
+"""The three ways `submit` sends validated pairs: the queue, the event bus, or the IVS API itself.
+
+Each sender takes its client(s) from `ivs_revoke.aws` and returns a report: what was sent, and, when it
+could not send everything, why and what was left (the command prints the report either way, so a
+partial run is never silent). Ctrl-C stops a sender between calls with the same kind of report.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from ivs_revoke.errors import EXIT_INTERRUPTED, EXIT_OTHER, EXIT_SERVICE
+from ivs_revoke.inputs import OPERATION_NAME, SESSIONS_MEMBER, Pair
+from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, MAX_SESSIONS_PER_CALL, RevocationRequest, ViewerSession
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+Progress = Callable[[int, int], None]
+
+# SQS: a message, and a SendMessageBatch request (all entries together), at most 256 KiB; 10 entries.
+MAX_SQS_MESSAGE_BYTES: Final = 262_144
+MAX_SQS_BATCH_BYTES: Final = 262_144
+MAX_SQS_BATCH_ENTRIES: Final = 10
+# EventBridge PutEvents: at most 10 entries and 256 KiB per request, counted as AWS documents
+# ("Calculating Amazon EventBridge PutEvents event entry size").
+MAX_EVENTS_PER_PUT: Final = 10
+MAX_PUT_EVENTS_BYTES: Final = 262_144
+
+# Pairs per message or event, by default: one API call's worth. The function merges pairs across the
+# records of a batch, so small messages cost no extra calls; a large one can outlast an invocation's
+# time and be retried whole, re-revoking what it already revoked.
+DEFAULT_PAIRS_PER_MESSAGE: Final = MAX_SESSIONS_PER_CALL
+
+# BatchStartViewerSessionRevocation's quota: calls per second per account and region.
+DEFAULT_CALLS_PER_SECOND: Final = 2.0
+DEFAULT_MAX_ATTEMPTS: Final = 5
+# Calls are spaced a little wider than the quota, so that network jitter cannot put one call more
+# into the service's one-second window.
+PACING_MARGIN: Final = 1.02
+BACKOFF_BASE_SECONDS: Final = 0.25
+BACKOFF_MAX_SECONDS: Final = 8.0
+
+_RETRYABLE_CALL_ERRORS: Final = frozenset(
+    {"ThrottlingException", "TooManyRequestsException", "InternalServerException", "ServiceUnavailableException"}
+)
+_RETRYABLE_EVENT_ERRORS: Final = frozenset({"ThrottlingException", "InternalFailure", "InternalException"})
+_CONNECTION_ERRORS: Final = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
+
+
+@dataclass
+class Failure:
+    """Why a sender stopped or left something unsent, and the exit code it stands for."""
+
+    message: str
+    exit_code: int = EXIT_SERVICE
+
+
+@dataclass
+class SendReport:
+    """What a queue or bus sender did: `output` is printed, `failure` set when not everything went."""
+
+    output: dict[str, Any]
+    failure: Failure | None = None
+
+
+def backoff_seconds(attempt: int, rng: random.Random) -> float:
+    """Capped exponential backoff with jitter, for the `attempt`-th retry (1-based)."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def pack(
+    sizes: Sequence[int], *, max_items: int | None, max_bytes: int, overhead: int, separator: int = 1
+) -> list[range]:
+    """Cuts items (sizes in bytes) into consecutive groups of at most `max_items` whose joined size,
+    with `overhead` and a `separator` between items, stays within `max_bytes`."""
+    groups: list[range] = []
+    start = 0
+    size = overhead
+    for index, item in enumerate(sizes):
+        if overhead + item > max_bytes:
+            raise ValueError(f"item {index} is {item} bytes, over the limit of {max_bytes - overhead}")
+        count = index - start
+        added = item + (separator if count else 0)
+        if count and ((max_items is not None and count >= max_items) or size + added > max_bytes):
+            groups.append(range(start, index))
+            start, size, added = index, overhead, item
+        size += added
+    if start < len(sizes):
+        groups.append(range(start, len(sizes)))
+    return groups
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_body(sessions: Sequence[ViewerSession]) -> str:
+    """One message body or event detail: the API request shape, `{"viewerSessions": [...]}`."""
+    request = RevocationRequest(viewer_sessions=list(sessions))
+    return _compact(request.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def pack_requests(sessions: Sequence[ViewerSession], *, pairs_per_message: int | None, max_bytes: int) -> list[range]:
+    """Consecutive groups of pairs, each group one request body within `max_bytes`."""
+    sizes = [len(_compact(session.to_api()).encode()) for session in sessions]
+    overhead = len(request_body(sessions[:1]).encode()) - sizes[0] if sessions else 0
+    return pack(sizes, max_items=pairs_per_message, max_bytes=max_bytes, overhead=overhead)
+
+
+def _pairs_text(group: range) -> str:
+    return f"{SESSIONS_MEMBER}[{group.start}]" if len(group) == 1 else f"{SESSIONS_MEMBER}[{group.start}:{group.stop}]"
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+# --- Queue and event bus -----------------------------------------------------------------------
+
+
+class _BatchedSender:
+    """Shared by the queue and bus senders: pack pairs into request bodies ("items": messages or
+    events), send the items in batches, retry the items a batch answer marks as retryable, report."""
+
+    noun = "item"
+    batch_limits: tuple[int, int] = (10, 262_144)  # items per batch, bytes per batch
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        pairs_per_message: int | None = DEFAULT_PAIRS_PER_MESSAGE,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self._pairs_per_message = pairs_per_message
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    # What each kind of item needs.
+    def _body_limit(self) -> int:
+        raise NotImplementedError
+
+    def _item(self, body: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _item_size(self, item: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def _send_items(self, indexes: list[int], items: list[dict[str, Any]]) -> dict[int, _ItemResult]:
+        raise NotImplementedError
+
+    def _header(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def send(self, pairs: Sequence[Pair]) -> SendReport:
+        sessions = [pair.session for pair in pairs]
+        groups = pack_requests(sessions, pairs_per_message=self._pairs_per_message, max_bytes=self._body_limit())
+        items = [self._item(request_body(sessions[group.start : group.stop])) for group in groups]
+        ids: list[str | None] = [None] * len(items)
+        max_items, max_bytes = self.batch_limits
+        batches = pack(
+            [self._item_size(item) for item in items], max_items=max_items, max_bytes=max_bytes, overhead=0, separator=0
+        )
+        rejected: dict[int, _ItemResult] = {}
+        failure: Failure | None = None
+        try:
+            for batch in batches:
+                rejected.update(self._send_batch(list(batch), items, ids))
+        except ClientError as error:
+            failure = Failure(str(error))
+        except _CONNECTION_ERRORS as error:
+            failure = Failure(str(error), EXIT_OTHER)
+        except KeyboardInterrupt:
+            failure = Failure("interrupted", EXIT_INTERRUPTED)
+
+        sent = [index for index, item_id in enumerate(ids) if item_id is not None]
+        unsent = [index for index, item_id in enumerate(ids) if item_id is None]
+        output = self._header() | {
+            "pairs": len(pairs),
+            f"{self.noun}s": len(items),
+            "pairsSent": sum(len(groups[index]) for index in sent),
+            f"{self.noun}sSent": len(sent),
+            f"{self.noun}Ids": [ids[index] for index in sent],
+        }
+        if rejected:
+            output["failed"] = [
+                {"pairs": _pairs_text(groups[index]), "code": result.code, "reason": result.reason}
+                for index, result in sorted(rejected.items())
+            ]
+        if unsent and failure is None:
+            failure = Failure(f"{len(unsent)} of {len(items)} {self.noun}s were not accepted")
+        if failure is not None and unsent:
+            failure.message += f"; pairs not sent: {_index_ranges([i for u in unsent for i in groups[u]])}"
+        return SendReport(output, failure)
+
+    def _send_batch(
+        self, pending: list[int], items: list[dict[str, Any]], ids: list[str | None]
+    ) -> dict[int, _ItemResult]:
+        rejected: dict[int, _ItemResult] = {}
+        for attempt in range(1, self._max_attempts + 1):
+            results = self._send_items(pending, items)
+            retry: list[int] = []
+            for index, result in results.items():
+                if result.item_id is not None:
+                    ids[index] = result.item_id
+                    rejected.pop(index, None)
+                    continue
+                rejected[index] = result
+                if result.retryable:
+                    retry.append(index)
+            if not retry or attempt == self._max_attempts:
+                break
+            self._sleep(backoff_seconds(attempt, self._rng))
+            pending = retry
+        return rejected
+
+
+@dataclass(frozen=True)
+class _ItemResult:
+    item_id: str | None = None
+    code: str | None = None
+    reason: str | None = None
+    retryable: bool = False
+
+
+class QueueSender(_BatchedSender):
+    """SendMessageBatch: pairs packed into request-shaped messages, 10 messages per call."""
+
+    noun = "message"
+    batch_limits = (MAX_SQS_BATCH_ENTRIES, MAX_SQS_BATCH_BYTES)
+
+    def __init__(self, client: Any, queue_url: str, **options: Any) -> None:
+        super().__init__(client, **options)
+        self._queue_url = queue_url
+
+    def _header(self) -> dict[str, Any]:
+        return {"queueUrl": self._queue_url}
+
+    def _body_limit(self) -> int:
+        return MAX_SQS_MESSAGE_BYTES
+
+    def _item(self, body: str) -> dict[str, Any]:
+        return {"MessageBody": body}
+
+    def _item_size(self, item: dict[str, Any]) -> int:
+        return len(item["MessageBody"].encode())
+
+    def _send_items(self, indexes: list[int], items: list[dict[str, Any]]) -> dict[int, _ItemResult]:
+        entries = [{"Id": str(index), **items[index]} for index in indexes]
+        response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+        results = {
+            int(entry["Id"]): _ItemResult(item_id=entry["MessageId"]) for entry in response.get("Successful", [])
+        }
+        for entry in response.get("Failed", []):
+            # A sender's fault (size, content) fails again the same way; the rest may pass on retry.
+            results[int(entry["Id"])] = _ItemResult(
+                code=entry.get("Code"), reason=entry.get("Message"), retryable=not entry.get("SenderFault")
+            )
+        return results
+
+
+def event_entry_size(entry: dict[str, Any]) -> int:
+    """An entry's size as EventBridge counts it against PutEvents' 256 KiB."""
+    size = 14 if entry.get("Time") is not None else 0
+    size += len(entry["Source"].encode()) + len(entry["DetailType"].encode())
+    size += len(entry.get("Detail", "").encode())
+    size += sum(len(resource.encode()) for resource in entry.get("Resources", []))
+    return size
+
+
+class BusSender(_BatchedSender):
+    """PutEvents with the source and detail-type the stack's rule matches; detail = the request."""
+
+    noun = "event"
+    batch_limits = (MAX_EVENTS_PER_PUT, MAX_PUT_EVENTS_BYTES)
+
+    def __init__(self, client: Any, event_bus: str, **options: Any) -> None:
+        super().__init__(client, **options)
+        self._event_bus = event_bus
+
+    def _header(self) -> dict[str, Any]:
+        return {"eventBusName": self._event_bus}
+
+    def _body_limit(self) -> int:
+        return MAX_PUT_EVENTS_BYTES - event_entry_size(self._item(""))
+
+    def _item(self, body: str) -> dict[str, Any]:
+        return {
+            "Source": EVENT_SOURCE,
+            "DetailType": EVENT_DETAIL_TYPE,
+            "Detail": body,
+            "EventBusName": self._event_bus,
+        }
+
+    def _item_size(self, item: dict[str, Any]) -> int:
+        return event_entry_size(item)
+
+    def _send_items(self, indexes: list[int], items: list[dict[str, Any]]) -> dict[int, _ItemResult]:
+        response = self._client.put_events(Entries=[items[index] for index in indexes])
+        results: dict[int, _ItemResult] = {}
+        # PutEvents answers entry by entry, in the order of the request.
+        for index, entry in zip(indexes, response.get("Entries", []), strict=False):
+            if entry.get("EventId"):
+                results[index] = _ItemResult(item_id=entry["EventId"])
+            else:
+                code = entry.get("ErrorCode")
+                results[index] = _ItemResult(
+                    code=code, reason=entry.get("ErrorMessage"), retryable=code in _RETRYABLE_EVENT_ERRORS
+                )
+        return results
+
+
+# --- Direct: the IVS API -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    region: str
+    indexes: tuple[int, ...]
+
+
+def plan_calls(pairs: Sequence[Pair]) -> list[Call]:
+    """Calls of at most 20 pairs, in input order within each region (the API is regional: a channel ARN
+    names the region whose endpoint must be called); regions take turns, as their quotas are separate."""
+    by_region: dict[str, list[int]] = {}
+    for index, pair in enumerate(pairs):
+        by_region.setdefault(pair.session.region, []).append(index)
+    queues = [
+        deque(
+            Call(region, tuple(indexes[start : start + MAX_SESSIONS_PER_CALL]))
+            for start in range(0, len(indexes), MAX_SESSIONS_PER_CALL)
+        )
+        for region, indexes in by_region.items()
+    ]
+    calls: list[Call] = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                calls.append(queue.popleft())
+    return calls
+
+
+class QuotaPacer:
+    """At most `calls_per_second` calls per region, by a sliding window over *finished* calls.
+
+    A call reaches the service somewhere between its start and its end, so starting a call one window
+    after the end of the call `n` places earlier keeps any window of the service at `n` calls, whatever
+    the network's latency does.
+    """
+
+    def __init__(self, calls_per_second: float, *, sleep: Sleep, clock: Clock) -> None:
+        if calls_per_second <= 0:
+            raise ValueError("calls per second must be positive")
+        self._calls = max(1, int(calls_per_second))
+        self._window = self._calls / calls_per_second * PACING_MARGIN
+        self._finished: dict[str, deque[float]] = {}
+        self._sleep = sleep
+        self._clock = clock
+
+    def before_call(self, region: str) -> None:
+        finished = self._finished.setdefault(region, deque(maxlen=self._calls))
+        if len(finished) == self._calls:
+            delay = finished[0] + self._window - self._clock()
+            if delay > 0:
+                self._sleep(delay)
+
+    def after_call(self, region: str) -> None:
+        self._finished.setdefault(region, deque(maxlen=self._calls)).append(self._clock())
+
+
+@dataclass
+class DirectReport:
+    """The merged `errors` of every call made, and what was left if the run stopped early."""
+
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    calls: int = 0
+    calls_made: int = 0
+    failure: Failure | None = None
+
+    @property
+    def output(self) -> dict[str, Any]:
+        # What the AWS CLI prints for one call's response, for all calls together.
+        return {"errors": self.errors}
+
+
+class DirectSender:
+    """BatchStartViewerSessionRevocation, 20 pairs a call, paced to the quota, retrying throttling.
+
+    Each call's `viewerSessions` are the items exactly as parsed from the command line, so a call
+    carries the body `aws ivs batch-start-viewer-session-revocation` would send for those items.
+    """
+
+    def __init__(
+        self,
+        client_for_region: Callable[[str], Any],
+        *,
+        calls_per_second: float = DEFAULT_CALLS_PER_SECOND,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.monotonic,
+        rng: random.Random | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self._client_for_region = client_for_region
+        self._clients: dict[str, Any] = {}
+        self._pacer = QuotaPacer(calls_per_second, sleep=sleep, clock=clock)
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._progress = progress
+
+    def _client(self, region: str) -> Any:
+        if region not in self._clients:
+            self._clients[region] = self._client_for_region(region)
+        return self._clients[region]
+
+    def send(self, pairs: Sequence[Pair]) -> DirectReport:
+        calls = plan_calls(pairs)
+        report = DirectReport(calls=len(calls))
+        for number, call in enumerate(calls):
+            try:
+                response = self._call(call, [pairs[index].raw for index in call.indexes])
+            except ClientError as error:
+                report.failure = Failure(str(error))
+            except _CONNECTION_ERRORS as error:
+                report.failure = Failure(str(error), EXIT_OTHER)
+            except KeyboardInterrupt:
+                report.failure = Failure("interrupted", EXIT_INTERRUPTED)
+            if report.failure is not None:
+                report.failure.message += self._unsent_text(calls[number:])
+                break
+            report.calls_made += 1
+            report.errors.extend(response.get("errors", []))
+            if self._progress is not None:
+                self._progress(report.calls_made, report.calls)
+        return report
+
+    def _call(self, call: Call, sessions: list[Any]) -> Any:
+        client = self._client(call.region)
+        for attempt in range(1, self._max_attempts + 1):
+            self._pacer.before_call(call.region)
+            try:
+                return client.batch_start_viewer_session_revocation(**{SESSIONS_MEMBER: sessions})
+            except ClientError as error:
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+                retryable = _error_code(error) in _RETRYABLE_CALL_ERRORS or status == 429 or status >= 500
+                if not retryable or attempt == self._max_attempts:
+                    raise
+            except _CONNECTION_ERRORS:
+                # A revocation repeated is harmless, so an unanswered call is simply made again.
+                if attempt == self._max_attempts:
+                    raise
+            finally:
+                self._pacer.after_call(call.region)
+            self._sleep(backoff_seconds(attempt, self._rng))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _unsent_text(calls: Sequence[Call]) -> str:
+        indexes = sorted(index for call in calls for index in call.indexes)
+        return (
+            f" ({OPERATION_NAME}: {len(calls)} call(s) not completed, {len(indexes)} pairs not sent: "
+            f"{_index_ranges(indexes)})"
+        )
+
+
+def _index_ranges(indexes: Sequence[int]) -> str:
+    """`viewerSessions[0:20], viewerSessions[45]`: consecutive runs of indexes, briefly."""
+    runs: list[range] = []
+    for index in indexes:
+        if runs and runs[-1].stop == index:
+            runs[-1] = range(runs[-1].start, index + 1)
+        else:
+            runs.append(range(index, index + 1))
+    text = ", ".join(_pairs_text(run) for run in runs[:10])
+    return text + (f" and {len(runs) - 10} more ranges" if len(runs) > 10 else "")
