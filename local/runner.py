@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -421,14 +421,22 @@ class EventSourceMapping:
         )["Attributes"]
         return {name.removeprefix("ApproximateNumberOf"): int(value) for name, value in attributes.items()}
 
-    def wait_until_drained(self, timeout: float, poll_seconds: float = 0.2) -> float:
+    def wait_until_drained(
+        self,
+        timeout: float,
+        poll_seconds: float = 0.2,
+        on_poll: Callable[[Mapping[str, int]], None] | None = None,
+    ) -> float:
         """Blocks until the queue is empty and no invocation runs; returns the seconds it took.
 
-        Raises DrainTimeout (with the queue's counts and the mapping's recent errors) after `timeout`.
+        `on_poll` gets the queue's counts at every look (for a progress bar). Raises DrainTimeout
+        (with the queue's counts and the mapping's recent errors) after `timeout`.
         """
         started = time.monotonic()
         while True:
             counts = self.queue_counts()
+            if on_poll is not None:
+                on_poll(counts)
             if not any(counts.values()) and self.in_flight == 0:
                 return time.monotonic() - started
             if time.monotonic() - started > timeout:

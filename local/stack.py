@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -587,7 +587,8 @@ class LocalStack:
         """Stops the function, then moto's server, then the IVS emulator; Ctrl-C cannot cut it short."""
         with _sigint_deferred():
             if self.runner is not None:
-                self.runner.stop()
+                # No grace for invocations in flight: the queues they would settle end with the stack.
+                self.runner.stop(timeout=0)
             self._stack.close()
 
     def start_function(self) -> None:
@@ -693,11 +694,14 @@ class LocalStack:
         return event_id
 
     # --- observers ------------------------------------------------------------------------------
-    def drain(self, timeout: float = 60.0) -> float:
-        """Waits until the queue is empty and the function idle; returns the seconds it took."""
+    def drain(self, timeout: float = 60.0, on_poll: Callable[[Mapping[str, int]], None] | None = None) -> float:
+        """Waits until the queue is empty and the function idle; returns the seconds it took.
+
+        Raises local.runner.DrainTimeout after `timeout` seconds.
+        """
         if self.runner is None:
             raise RuntimeError("this stack runs no function (handler=None): nothing would drain the queue")
-        return self.runner.wait_until_drained(timeout)
+        return self.runner.wait_until_drained(timeout, on_poll=on_poll)
 
     def queue_counts(self, queue_url: str | None = None) -> dict[str, int]:
         attributes = self.sqs.get_queue_attributes(

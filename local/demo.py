@@ -1,0 +1,351 @@
+"""`make demo` (`python -m local.demo [--pairs N]`): the whole pipeline on this machine, in seconds.
+
+Starts the local stack (IVS emulator, SQS and EventBridge on moto's server, the function behind an
+event source mapping runner) with the settings of cdk.json, submits examples of every accepted body
+shape, waits until the queue is drained, prints what happened to every pair, and stops everything.
+
+The examples: the AWS CLI documentation's `batch-start-viewer-session-revocation` example, whose two
+channels the emulator does not authorize (as in that example's output), so that its two pairs end in
+the dead-letter queue with code "403"; one pair; an API request with more than 20 pairs; an
+EventBridge event put on the bus; duplicates; and a malformed message. `--pairs N` adds N generated
+one-pair messages, drained with a progress bar.
+
+Exit status: 0 when every valid pair was revoked or dead-lettered with its reason and every malformed
+message was dead-lettered with its reason; 1 otherwise; 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from infra.settings import DeploySettings
+from local.ivs_emulator import Ledger
+from local.runner import DrainTimeout
+from local.stack import ACCOUNT_ID, DeadLetterEntry, LocalStack, temporary_log_dir
+from revocation.models import CODE_INVALID_MESSAGE, MAX_SESSIONS_PER_CALL
+
+REGION = "us-west-2"
+# The AWS CLI documentation's example for `aws ivs batch-start-viewer-session-revocation`, verbatim.
+CLI_EXAMPLE_CHANNELS = (
+    "arn:aws:ivs:us-west-2:123456789012:channel/abcdABCDefgh1",
+    "arn:aws:ivs:us-west-2:123456789012:channel/abcdABCDefgh2",
+)
+CLI_EXAMPLE = [
+    {
+        "channelArn": CLI_EXAMPLE_CHANNELS[0],
+        "viewerId": "abcdefg1",
+        "viewerSessionVersionsLessThanOrEqualTo": 1234567890,
+    },
+    {
+        "channelArn": CLI_EXAMPLE_CHANNELS[1],
+        "viewerId": "abcdefg2",
+        "viewerSessionVersionsLessThanOrEqualTo": 1234567890,
+    },
+]
+# What IVS can take at most: 2 calls per second per account and region, 20 pairs per call.
+PAIRS_PER_SECOND = 2 * MAX_SESSIONS_PER_CALL
+
+Pair = tuple[str, str]
+
+
+def channel(name: str, region: str = REGION) -> str:
+    return f"arn:aws:ivs:{region}:{ACCOUNT_ID}:channel/{name}"
+
+
+@dataclass
+class Submission:
+    """What the demo sent, and what it expects: every valid pair revoked or dead-lettered."""
+
+    lines: list[tuple[str, str]] = field(default_factory=list)  # (what, how) for the printout
+    pairs_sent: int = 0
+    versions: dict[Pair, int] = field(default_factory=dict)  # highest version asked per distinct pair
+    malformed: int = 0
+
+    def add(self, what: str, how: str, sessions: Sequence[Mapping[str, Any]] = (), malformed: bool = False) -> None:
+        self.lines.append((what, how))
+        self.malformed += int(malformed)
+        self.add_pairs(sessions)
+
+    def add_pairs(self, sessions: Sequence[Mapping[str, Any]]) -> None:
+        for session in sessions:
+            key = (session["channelArn"], session["viewerId"])
+            version = int(session.get("viewerSessionVersionsLessThanOrEqualTo", 0))
+            self.pairs_sent += 1
+            self.versions[key] = max(version, self.versions.get(key, version))
+
+
+def submit_examples(stack: LocalStack) -> Submission:
+    submission = Submission()
+    news, sports = channel("NewsChannel01"), channel("SportsChannel02")
+
+    stack.send(CLI_EXAMPLE)
+    submission.add(
+        "AWS CLI documentation example: 2 pairs, their channels not authorized",
+        "SendMessage, --viewer-sessions JSON (a list of pairs)",
+        CLI_EXAMPLE,
+    )
+
+    one = {"channelArn": news, "viewerId": "viewer-0001", "viewerSessionVersionsLessThanOrEqualTo": 7}
+    stack.send(one)
+    submission.add("one pair", "SendMessage, one viewer session", [one])
+
+    many = [{"channelArn": sports, "viewerId": f"viewer-{i:04d}"} for i in range(1, 46)]
+    stack.send({"viewerSessions": many})
+    submission.add("45 pairs in one message (the API takes 20 per call)", "SendMessage, --cli-input-json shape", many)
+
+    event = [
+        {"channelArn": news, "viewerId": f"banned-{i}", "viewerSessionVersionsLessThanOrEqualTo": 3} for i in (1, 2, 3)
+    ]
+    stack.put_event({"viewerSessions": event})
+    submission.add("3 pairs as an EventBridge event", "PutEvents on the bus, the rule routes it to the queue", event)
+
+    stack.send(one)
+    submission.add("the one-pair message again", "SendMessage, exact duplicate", [one])
+    repeated = [
+        {"channelArn": news, "viewerId": "viewer-0001", "viewerSessionVersionsLessThanOrEqualTo": 9},
+        {"channelArn": sports, "viewerId": "viewer-0001"},
+    ]
+    stack.send(repeated)
+    submission.add("2 pairs sent before, one with a higher version (9)", "SendMessage, duplicates", repeated)
+
+    stack.send('{"viewerSessions": [{"channelArn": "' + news + '", "viewerId": ')
+    submission.add("a malformed message (cut-off JSON)", "SendMessage", malformed=True)
+    return submission
+
+
+def submit_generated(stack: LocalStack, submission: Submission, pairs: int, progress: Any) -> None:
+    """N one-pair messages over 50 channels: the function merges them, 20 pairs per call."""
+    sessions = (
+        {"channelArn": channel(f"LoadChannel{i % 50:02d}"), "viewerId": f"load-viewer-{i:07d}"} for i in range(pairs)
+    )
+    with progress(total=pairs, desc="submitting", unit="msg", leave=False) as bar:
+        for chunk in _chunks(sessions, 10):
+            stack.send(*chunk)
+            submission.add_pairs(chunk)
+            bar.update(len(chunk))
+    submission.lines.append((f"{pairs} generated one-pair messages", "SendMessageBatch"))
+
+
+def _chunks(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class Accounting:
+    revoked: set[Pair]
+    dead_lettered: dict[Pair, tuple[str, str]]  # pair -> (code, reason)
+    invalid: list[DeadLetterEntry]
+    bare: list[DeadLetterEntry]  # moved by the redrive policy, with no reason
+    missing: set[Pair]
+    wrong_version: dict[Pair, tuple[int, int | None]]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.bare and not self.wrong_version
+
+
+def account(submission: Submission, ledger: Ledger, dead_letters: Sequence[DeadLetterEntry]) -> Accounting:
+    dead_lettered: dict[Pair, tuple[str, str]] = {}
+    invalid, bare = [], []
+    for entry in dead_letters:
+        if entry.code is None:
+            bare.append(entry)
+        elif entry.code == CODE_INVALID_MESSAGE:
+            invalid.append(entry)
+        for arn, viewer, code, message in entry.failed_pairs():
+            dead_lettered[(arn, viewer)] = (code or "", message or "")
+    expected = set(submission.versions)
+    revoked = {key for key in expected if ledger.version(*key) is not None}
+    wrong_version = {
+        key: (version, ledger.version(*key))
+        for key, version in submission.versions.items()
+        if key in revoked and ledger.version(*key) != version
+    }
+    return Accounting(
+        revoked=revoked,
+        dead_lettered={key: value for key, value in dead_lettered.items() if key in expected},
+        invalid=invalid,
+        bare=bare,
+        missing=expected - revoked - set(dead_lettered),
+        wrong_version=wrong_version,
+    )
+
+
+def print_summary(
+    stack: LocalStack,
+    submission: Submission,
+    accounting: Accounting,
+    ledger: Ledger,
+    dead_letters: Sequence[DeadLetterEntry],
+    timings: Mapping[str, float],
+) -> None:
+    out = sys.stdout.write
+    stats = stack.runner.stats if stack.runner else None
+    sizes = sorted(ledger.pairs_per_call.items(), reverse=True)
+    call_sizes = ", ".join(f"{count} of {size}" for size, count in sizes)
+
+    out("\nSubmitted\n")
+    for number, (what, how) in enumerate(submission.lines, 1):
+        out(f"  {number}. {what}\n     {how}\n")
+    out(f"  {submission.pairs_sent} pairs in valid messages, {len(submission.versions)} distinct; ")
+    out(f"{submission.malformed} malformed message\n")
+
+    out(f"\nDrained in {timings['drain']:.1f} s\n")
+    out(f"  pairs revoked          {len(accounting.revoked)}\n")
+    out(f"  IVS API calls          {ledger.calls_accepted} accepted ({call_sizes} pairs)")
+    out(f", {ledger.calls_throttled} throttled\n")
+    out(f"  pairs per call         {sum(s * c for s, c in sizes) / max(1, ledger.calls_accepted):.1f} on average\n")
+    if stats is not None:
+        out(
+            f"  function               {stats.invocations} invocations, {stats.cold_starts} cold starts, "
+            f"{stats.records_received} records, {stats.batches_failed} batches failed\n"
+        )
+    out(
+        f"  dead-letter queue      {len(dead_letters)} messages: {len(accounting.dead_lettered)} pairs, "
+        f"{len(accounting.invalid)} malformed message, {len(accounting.bare)} without a reason\n"
+    )
+
+    out("\nDead-letter queue (code, reason, what)\n")
+    for entry in dead_letters:
+        pairs = entry.failed_pairs()
+        if pairs:
+            for arn, viewer, code, message in pairs:
+                out(f"  {code:<15} {message}\n  {'':<15} {arn}  viewer {viewer}\n")
+        elif entry.code is not None:
+            body = entry.body if len(entry.body) <= 70 else entry.body[:67] + "..."
+            out(f"  {entry.code:<15} {entry.reason}\n  {'':<15} body: {body}\n")
+        else:
+            out(f"  {'(no reason)':<15} moved by the queue's redrive policy after {entry.receive_count} receives\n")
+
+    news_version = ledger.version(channel("NewsChannel01"), "viewer-0001")
+    if news_version is not None:
+        out(f"\nDuplicates merged: viewer-0001 on NewsChannel01 revoked up to version {news_version}\n")
+
+    distinct = len(submission.versions)
+    if accounting.complete:
+        out(
+            f"\nEvery pair accounted for: {len(accounting.revoked)} revoked + {len(accounting.dead_lettered)} "
+            f"dead-lettered with a reason = {distinct} distinct pairs; "
+            f"{len(accounting.invalid)} malformed message dead-lettered with its reason.\n"
+        )
+    else:
+        out(f"\nNOT every pair accounted for: {len(accounting.missing)} missing of {distinct}")
+        out(f", {len(accounting.bare)} DLQ messages without a reason, {len(accounting.wrong_version)} wrong versions\n")
+        for key in sorted(accounting.missing)[:10]:
+            out(f"  missing: {key[0]}  viewer {key[1]}\n")
+    out(
+        f"Time: {timings['total']:.1f} s in all (start {timings['start']:.1f} s, submit {timings['submit']:.1f} s, "
+        f"drain {timings['drain']:.1f} s, stop {timings['stop']:.1f} s)\n"
+    )
+
+
+def _tqdm() -> Any:
+    from tqdm import tqdm
+
+    return tqdm
+
+
+def run(pairs: int) -> int:
+    started = time.monotonic()
+    settings = DeploySettings.from_cdk_json()
+    log_dir = temporary_log_dir("ivs-revocation-demo-")
+    out = sys.stdout.write
+    out("IVS viewer-session revocation: the whole pipeline on this machine\n")
+    timings: dict[str, float] = {}
+    with LocalStack(
+        settings, region="us-east-1", ivs_options={"unauthorized_channels": CLI_EXAMPLE_CHANNELS}, log_dir=log_dir
+    ) as stack:
+        timings["start"] = time.monotonic() - started
+        out(f"  SQS + EventBridge   moto server at {stack.endpoint_url}\n")
+        out(f"  IVS                 emulator at {stack.ivs.url}: 2 calls/s per account and region, ")
+        out("the CLI example's two channels not authorized\n")
+        out(
+            f"  function            {settings.max_concurrency} instances (max concurrency), batch size "
+            f"{settings.batch_size}, batching window {settings.max_batching_window_seconds} s, timeout "
+            f"{settings.function_timeout_seconds} s, {settings.ivs_calls_per_second:g} IVS calls/s each\n"
+        )
+        out(
+            f"  queue               visibility timeout {settings.visibility_timeout_seconds} s, to the DLQ after "
+            f"{settings.max_receive_count} receives; settings from cdk.json\n"
+        )
+        out(f"  logs                {log_dir}\n")
+
+        submitted_at = time.monotonic()
+        submission = submit_examples(stack)
+        progress = _tqdm() if pairs else None
+        if pairs:
+            submit_generated(stack, submission, pairs, progress)
+        timings["submit"] = time.monotonic() - submitted_at
+
+        drain_started = time.monotonic()
+        # Enough for the load at IVS's 40 pairs/s, with room for retries after one visibility timeout.
+        timeout = 60 + 2 * len(submission.versions) / PAIRS_PER_SECOND + settings.visibility_timeout_seconds
+        try:
+            if progress is not None:
+                expected = set(submission.versions)
+                with progress(total=len(expected), desc="revoking", unit="pair") as bar:
+
+                    def show(counts: Mapping[str, int]) -> None:
+                        done = sum(1 for key in stack.ivs.ledger().revoked if key in expected)
+                        bar.update(done - bar.n)
+
+                    stack.drain(timeout, on_poll=show)
+                    show({})
+            else:
+                stack.drain(timeout)
+        except DrainTimeout as error:
+            out(f"\nThe queue did not drain: {error}\nFunction logs: {log_dir}\n")
+            return 1
+        timings["drain"] = time.monotonic() - drain_started
+
+        ledger = stack.ivs.ledger()
+        dead_letters = stack.dead_letters()
+        accounting = account(submission, ledger, dead_letters)
+        stopping = time.monotonic()
+    timings["stop"] = time.monotonic() - stopping
+    timings["total"] = time.monotonic() - started
+    print_summary(stack, submission, accounting, ledger, dead_letters, timings)
+    return 0 if accounting.complete and len(accounting.invalid) == submission.malformed else 1
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"also submit N generated one-pair messages (IVS drains at most {PAIRS_PER_SECOND} pairs/s)",
+    )
+    args = parser.parse_args(argv)
+    if args.pairs < 0:
+        parser.error("--pairs must be 0 or more")
+    # A supervisor's SIGTERM stops the demo as Ctrl-C does: in order, leaving nothing behind.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return run(args.pairs)
+    except KeyboardInterrupt:
+        sys.stdout.write("\nInterrupted: the stack is stopped, nothing left running.\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
