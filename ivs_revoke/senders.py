@@ -130,6 +130,16 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def _client_error_text(error: ClientError) -> str:
+    """The AWS CLI's wording for a service error, without botocore's retry count: with botocore's
+    retries off, the attempts are ours and its "(reached max retries: 0)" would mislead."""
+    detail = error.response.get("Error", {})
+    return (
+        f"An error occurred ({detail.get('Code', 'Unknown')}) when calling the {error.operation_name} operation: "
+        f"{detail.get('Message', '')}"
+    )
+
+
 # --- Queue and event bus -----------------------------------------------------------------------
 
 
@@ -440,7 +450,7 @@ class DirectSender:
             try:
                 response = self._call(call, [pairs[index].raw for index in call.indexes])
             except ClientError as error:
-                report.failure = Failure(str(error))
+                report.failure = Failure(_client_error_text(error))
             except _CONNECTION_ERRORS as error:
                 report.failure = Failure(str(error), EXIT_OTHER)
             except KeyboardInterrupt:
