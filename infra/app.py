@@ -10,8 +10,11 @@ from infra.stack import RevocationStack
 
 
 def settings_from(app: App) -> DeploySettings:
-    """The settings from cdk.json context and `-c key=value` overrides (the CLI merges both)."""
-    context = {key: app.node.try_get_context(key) for key in DeploySettings.context_keys()}
+    """The settings from cdk.json context and `-c key=value` overrides (the CLI merges both).
+
+    All of the context, so that a mistyped setting is refused; null means the default.
+    """
+    context = app.node.get_all_context()
     return DeploySettings.from_context({key: value for key, value in context.items() if value is not None})
 
 

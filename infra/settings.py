@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,8 @@ IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND = 2.0
 MAX_BATCH_SIZE_WITHOUT_WINDOW = 10
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
+# How this model's context keys look; the CDK's own keys carry ':', '@', '/' or '-'.
+SETTING_KEY = re.compile(r"^[a-z][A-Za-z0-9]*$")
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 # A channel of this account, in the partition the stack deploys to; the function only calls its own account.
 CHANNEL_ARN_PATTERN = r"^arn:aws[a-z-]*:ivs:[a-z0-9-]+:\d{12}:channel/[a-zA-Z0-9-]+$"
@@ -268,7 +271,22 @@ class DeploySettings(BaseModel):
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> DeploySettings:
-        """Parses CDK context (cdk.json plus `-c` overrides); list values may come as JSON strings."""
+        """Parses CDK context (cdk.json plus `-c` overrides); list values may come as JSON strings.
+
+        A key shaped like a setting that no setting has (`-c maxConcurency=4`) is refused rather than
+        ignored; the CDK's own keys (`aws:cdk:...`, `@aws-cdk/...`, `acknowledged-issue-numbers`) are
+        left alone.
+        """
+        known = set(cls.context_keys()) | set(cls.model_fields)
+        unknown = sorted(key for key in context if SETTING_KEY.match(key) and key not in known)
+        if unknown:
+            hints = [
+                f"{key} (did you mean {', '.join(close)}?)"
+                if (close := get_close_matches(key, cls.context_keys(), n=1))
+                else key
+                for key in unknown
+            ]
+            raise SettingsError(f"invalid deploy settings in cdk.json context:\n  unknown setting: {', '.join(hints)}")
         values = {k: _from_text(v) for k, v in context.items()}
         try:
             return cls.model_validate(values)

@@ -27,3 +27,14 @@ def test_app_without_context_takes_the_defaults() -> None:
 def test_app_refuses_inconsistent_context_naming_the_setting() -> None:
     with pytest.raises(SettingsError, match="visibilityTimeoutSeconds"):
         settings_from(App(context={"visibilityTimeoutSeconds": "60"}))
+
+
+def test_app_refuses_a_mistyped_setting_and_suggests_the_right_one() -> None:
+    with pytest.raises(SettingsError, match=r"unknown setting: maxConcurency \(did you mean maxConcurrency\?\)"):
+        settings_from(App(context={"maxConcurency": "4"}))
+
+
+def test_app_leaves_the_cdks_own_context_keys_alone() -> None:
+    app = App(context={"@aws-cdk/core:newStyleStackSynthesis": True, "acknowledged-issue-numbers": [1]})
+
+    assert settings_from(app) == DeploySettings()
