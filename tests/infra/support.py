@@ -70,19 +70,29 @@ class Synthesized:
         return self.stack.get_logical_id(construct.node.default_child)
 
 
+# Revocation on every channel of listed regions, a bus that exists already, a quota share of 2/3.
+REGIONAL_CONTEXT: dict[str, Any] = {
+    "stackName": "IvsRevocationRegional",
+    "ivsRegions": json.dumps(["us-east-1", "eu-west-1"]),
+    "eventBusName": "partner-bus",
+    "maxConcurrency": "3",
+    "batchSize": "10",
+    "maxBatchingWindowSeconds": "0",
+}
+
+VARIANTS: dict[str, dict[str, Any]] = {"default": {}, "full": FULL_CONTEXT, "regional": REGIONAL_CONTEXT}
+
+
 @dataclass(frozen=True)
 class Synthesis:
     default: Synthesized
     full: Synthesized
+    regional: Synthesized
     outdir: Path
 
     @property
-    def both(self) -> tuple[Synthesized, Synthesized]:
-        return (self.default, self.full)
-
-
-def full_settings() -> DeploySettings:
-    return DeploySettings.from_cdk_json(overrides=FULL_CONTEXT)
+    def all(self) -> tuple[Synthesized, ...]:
+        return (self.default, self.full, self.regional)
 
 
 def cli_templates() -> list[Path]:

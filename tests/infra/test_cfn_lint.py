@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cfnlint.api import lint_file
 
-from tests.infra.support import Synthesis, cli_templates
+from tests.infra.support import VARIANTS, Synthesis, cli_templates
 
 pytestmark = pytest.mark.infra
 
@@ -16,7 +16,7 @@ def _findings(template: Path) -> list[str]:
     return [f"{match.rule.id} {match.message} ({match.path})" for match in lint_file(template)]
 
 
-@pytest.mark.parametrize("variant", ["default", "full"])
+@pytest.mark.parametrize("variant", list(VARIANTS))
 def test_cfn_lint_reports_nothing_on_the_synthesized_template(synthesis: Synthesis, variant: str) -> None:
     assert _findings(getattr(synthesis, variant).template_path) == []
 

@@ -111,6 +111,20 @@ def test_function_may_revoke_on_every_channel_of_the_account_in_its_region_by_de
     ]
 
 
+def test_function_may_revoke_on_every_channel_of_the_account_in_each_listed_region(regional: Synthesized) -> None:
+    grants = _role_grants(regional, _function_role(regional))
+
+    assert grants["ivs:BatchStartViewerSessionRevocation"] == [
+        {
+            "Fn::Join": [
+                "",
+                ["arn:", {"Ref": "AWS::Partition"}, f":ivs:{region}:", {"Ref": "AWS::AccountId"}, ":channel/*"],
+            ]
+        }
+        for region in ("us-east-1", "eu-west-1")
+    ]
+
+
 def test_function_may_revoke_only_on_the_channels_the_settings_list(full: Synthesized) -> None:
     grants = _role_grants(full, _function_role(full))
 

@@ -54,6 +54,10 @@ def test_bus_output_names_the_default_bus_by_default(default: Synthesized) -> No
     assert _output(default, constants.OUTPUT_BUS_NAME) == "default"
 
 
+def test_bus_output_names_an_existing_bus(regional: Synthesized) -> None:
+    assert _output(regional, constants.OUTPUT_BUS_NAME) == "partner-bus"
+
+
 def test_bus_output_names_the_bus_the_stack_creates(full: Synthesized) -> None:
     bus_id, _ = full.only("AWS::Events::EventBus")
 
@@ -84,3 +88,21 @@ def test_dashboard_url_output_opens_the_dashboard_in_the_stacks_region(each: Syn
 
 def test_alarm_topic_output_names_the_topic_the_alarms_notify(each: Synthesized) -> None:
     assert _output(each, constants.OUTPUT_ALARM_TOPIC_ARN) == ref(each.only("AWS::SNS::Topic")[0])
+
+
+def test_output_names_are_the_ones_the_operators_cli_reads() -> None:
+    from ivs_revoke import targets
+
+    assert (
+        targets.OUTPUT_QUEUE_URL,
+        targets.OUTPUT_QUEUE_ARN,
+        targets.OUTPUT_DLQ_URL,
+        targets.OUTPUT_DLQ_ARN,
+        targets.OUTPUT_EVENT_BUS_NAME,
+    ) == (
+        constants.OUTPUT_QUEUE_URL,
+        constants.OUTPUT_QUEUE_ARN,
+        constants.OUTPUT_DLQ_URL,
+        constants.OUTPUT_DLQ_ARN,
+        constants.OUTPUT_BUS_NAME,
+    )

@@ -43,6 +43,13 @@ def test_rule_listens_on_the_default_bus_by_default(default: Synthesized) -> Non
     assert not default.resources("AWS::Events::EventBus")
 
 
+def test_rule_listens_on_an_existing_bus_named_in_the_settings(regional: Synthesized) -> None:
+    _, rule = _rule(regional)
+
+    assert rule["EventBusName"] == "partner-bus"
+    assert not regional.resources("AWS::Events::EventBus")
+
+
 def test_rule_listens_on_the_bus_the_stack_creates_when_asked(full: Synthesized) -> None:
     bus_id, bus = full.only("AWS::Events::EventBus")
     _, rule = _rule(full)
