@@ -237,11 +237,14 @@ class DeploySettings(BaseModel):
                 f"deadLetterRetentionDays ({self.dead_letter_retention_days}) must be longer than "
                 f"queueRetentionDays ({self.queue_retention_days}): a message keeps its enqueue time in the DLQ"
             )
-        if self.dead_letter_age_alarm_days >= self.dead_letter_retention_days:
+        # A message SQS moves keeps its first enqueue time, and the DLQ's age metric counts from the
+        # move: in the worst case it expires deadLetterRetentionDays - queueRetentionDays after arriving.
+        shortest_life = self.dead_letter_retention_days - self.queue_retention_days
+        if self.dead_letter_age_alarm_days >= shortest_life:
             raise ValueError(
                 f"deadLetterAgeAlarmDays ({self.dead_letter_age_alarm_days}) must be less than "
-                f"deadLetterRetentionDays ({self.dead_letter_retention_days}): the alarm must fire before "
-                "dead-lettered messages expire"
+                f"deadLetterRetentionDays - queueRetentionDays ({shortest_life}): the alarm must fire before "
+                "dead-lettered messages can expire"
             )
 
     def _bus_to_create_is_named(self) -> None:

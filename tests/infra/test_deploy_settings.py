@@ -126,9 +126,9 @@ def test_rejects_dead_letter_retention_not_longer_than_the_source_queues() -> No
 
 
 def test_rejects_a_dead_letter_age_alarm_that_would_fire_after_messages_expire() -> None:
-    message = _rejected(deadLetterAgeAlarmDays=10, deadLetterRetentionDays=7)
+    message = _rejected(deadLetterAgeAlarmDays=10, deadLetterRetentionDays=14, queueRetentionDays=4)
 
-    assert "deadLetterAgeAlarmDays (10) must be less than deadLetterRetentionDays (7)" in message
+    assert "deadLetterAgeAlarmDays (10) must be less than deadLetterRetentionDays - queueRetentionDays (10)" in message
 
 
 def test_rejects_creating_a_bus_named_default() -> None:

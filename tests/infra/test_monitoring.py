@@ -122,7 +122,8 @@ def test_dead_letter_queue_alarm_on_the_age_of_its_oldest_message(each: Synthesi
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
     assert alarm["Dimensions"] == _queue_name(each, "dead_letter_queue")
     assert alarm["Threshold"] == each.settings.dead_letter_age_alarm_days * SECONDS_PER_DAY
-    assert alarm["Threshold"] < each.settings.dead_letter_retention_days * SECONDS_PER_DAY
+    shortest_life = each.settings.dead_letter_retention_days - each.settings.queue_retention_days
+    assert alarm["Threshold"] < shortest_life * SECONDS_PER_DAY
 
 
 def test_function_errors_alarm(each: Synthesized) -> None:
