@@ -1,0 +1,334 @@
+"""`ivs-revoke submit` through the queue (SendMessageBatch) and the bus (PutEvents).
+
+What is sent must be what the function accepts: each body is read back here with the function's own
+intake (`revocation.intake.read_request`), never with a second parser of the format.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from ivs_revoke.senders import MAX_PUT_EVENTS_BYTES, MAX_SQS_BATCH_BYTES, MAX_SQS_MESSAGE_BYTES, event_entry_size, pack
+from ivs_revoke.targets import ENV_EVENT_BUS, ENV_QUEUE_URL, ENV_STACK_NAME, OUTPUT_EVENT_BUS_NAME, OUTPUT_QUEUE_URL
+from revocation.intake import ValidRequest, read_request
+from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, ViewerSession
+from tests.unit.test_cli_support import (
+    FakeAws,
+    Reply,
+    Sent,
+    channel,
+    describe_stacks_reply,
+    ivs_revoke,
+    json_error,
+    shorthand,
+    xml_error,
+)
+
+pytestmark = pytest.mark.unit
+
+QUEUE_URL = "https://sqs.us-west-2.amazonaws.com/123456789012/revocations"
+REGION_ARGS = ["--region", "us-west-2"]
+
+
+def _pairs(count: int) -> list[str]:
+    return [shorthand(channel(), f"viewer-{index}", index) for index in range(count)]
+
+
+def _expected(count: int) -> list[ViewerSession]:
+    return [ViewerSession(channel_arn=channel(), viewer_id=f"viewer-{index}", version=index) for index in range(count)]
+
+
+def _sessions_in(bodies: list[str]) -> list[ViewerSession]:
+    sessions: list[ViewerSession] = []
+    for body in bodies:
+        intake = read_request(body)
+        assert isinstance(intake, ValidRequest), intake
+        sessions.extend(intake.sessions)
+    return sessions
+
+
+def _message_bodies(fake: FakeAws) -> list[str]:
+    return [entry["MessageBody"] for sent in fake.of("SendMessageBatch") for entry in sent.json()["Entries"]]
+
+
+# --- Queue -------------------------------------------------------------------------------------
+
+
+def test_pairs_go_to_the_queue_as_request_messages_the_function_reads_back() -> None:
+    fake = FakeAws()
+    result = ivs_revoke(["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--viewer-sessions", *_pairs(45)], fake)
+    assert result.code == 0, result.stderr
+    [batch] = fake.of("SendMessageBatch")
+    assert batch.json()["QueueUrl"] == QUEUE_URL
+    bodies = _message_bodies(fake)
+    assert [len(json.loads(body)["viewerSessions"]) for body in bodies] == [20, 20, 5]
+    assert _sessions_in(bodies) == _expected(45)
+    output = result.json()
+    assert output["queueUrl"] == QUEUE_URL
+    assert (output["pairs"], output["pairsSent"], output["messages"], output["messagesSent"]) == (45, 45, 3, 3)
+    assert len(output["messageIds"]) == 3
+    assert "failed" not in output
+
+
+def test_more_than_ten_messages_take_several_batches() -> None:
+    fake = FakeAws()
+    result = ivs_revoke(["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--viewer-sessions", *_pairs(230)], fake)
+    assert result.code == 0, result.stderr
+    assert [len(sent.json()["Entries"]) for sent in fake.of("SendMessageBatch")] == [10, 2]
+    assert _sessions_in(_message_bodies(fake)) == _expected(230)
+
+
+def test_pairs_per_message_0_packs_as_many_pairs_as_fit_within_sqs_limits() -> None:
+    long_ids = [shorthand(channel("c" * 80), f"{uuid.uuid4().hex}-{index:07d}") for index in range(5000)]
+    fake = FakeAws()
+    result = ivs_revoke(
+        ["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--pairs-per-message", "0", "--viewer-sessions", *long_ids],
+        fake,
+    )
+    assert result.code == 0, result.stderr
+    bodies = _message_bodies(fake)
+    assert len(bodies) > 1
+    assert all(len(body.encode()) <= MAX_SQS_MESSAGE_BYTES for body in bodies)
+    assert max(len(body.encode()) for body in bodies) > MAX_SQS_MESSAGE_BYTES * 0.95
+    for sent in fake.of("SendMessageBatch"):
+        assert sum(len(entry["MessageBody"].encode()) for entry in sent.json()["Entries"]) <= MAX_SQS_BATCH_BYTES
+    assert len(_sessions_in(bodies)) == 5000
+
+
+def test_a_message_the_queue_failed_to_take_is_retried() -> None:
+    fake = FakeAws()
+    first = {"Successful": [], "Failed": [{"Id": "0", "SenderFault": False, "Code": "InternalError", "Message": "x"}]}
+    answers = [Reply(first)]
+
+    def flaky(sent: Sent) -> Reply:
+        if answers:
+            return answers.pop()
+        entries = sent.json()["Entries"]
+        return Reply({"Successful": [{"Id": e["Id"], "MessageId": "m", "MD5OfMessageBody": "0"} for e in entries]})
+
+    fake.on("SendMessageBatch", flaky)
+    result = ivs_revoke(["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--viewer-sessions", *_pairs(3)], fake)
+    assert result.code == 0, result.stderr
+    assert len(fake.of("SendMessageBatch")) == 2
+
+
+def test_a_message_refused_as_the_sender_s_fault_is_reported_and_exits_254() -> None:
+    def refuse_second(sent: Sent) -> Reply:
+        entries = sent.json()["Entries"]
+        return Reply(
+            {
+                "Successful": [
+                    {"Id": e["Id"], "MessageId": "m", "MD5OfMessageBody": "0"} for e in entries if e["Id"] != "1"
+                ],
+                "Failed": [{"Id": "1", "SenderFault": True, "Code": "InvalidMessageContents", "Message": "bad"}],
+            }
+        )
+
+    fake = FakeAws()
+    fake.on("SendMessageBatch", refuse_second)
+    result = ivs_revoke(["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--viewer-sessions", *_pairs(45)], fake)
+    assert result.code == 254
+    assert len(fake.of("SendMessageBatch")) == 1
+    output = result.json()
+    assert output["failed"] == [{"pairs": "viewerSessions[20:40]", "code": "InvalidMessageContents", "reason": "bad"}]
+    assert output["pairsSent"] == 25
+    assert "pairs not sent: viewerSessions[20:40]" in result.stderr
+
+
+def test_a_queue_that_does_not_exist_is_a_service_error() -> None:
+    fake = FakeAws()
+    fake.on("SendMessageBatch", [json_error("AWS.SimpleQueueService.NonExistentQueue", "no queue")])
+    result = ivs_revoke(["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--viewer-sessions", *_pairs(2)], fake)
+    assert result.code == 254
+    assert "NonExistentQueue" in result.stderr
+
+
+def test_the_queue_url_comes_from_the_environment() -> None:
+    fake = FakeAws()
+    result = ivs_revoke(
+        ["submit", *REGION_ARGS, "--viewer-sessions", *_pairs(2)], fake, environ={ENV_QUEUE_URL: QUEUE_URL}
+    )
+    assert result.code == 0, result.stderr
+    assert fake.of("SendMessageBatch")[0].json()["QueueUrl"] == QUEUE_URL
+
+
+def test_the_queue_url_comes_from_the_stack_outputs() -> None:
+    fake = FakeAws()
+    fake.on("DescribeStacks", [describe_stacks_reply("IvsRevocation", {OUTPUT_QUEUE_URL: QUEUE_URL})])
+    result = ivs_revoke(
+        ["submit", *REGION_ARGS, "--stack-name", "IvsRevocation", "--viewer-sessions", *_pairs(2)], fake
+    )
+    assert result.code == 0, result.stderr
+    assert "StackName=IvsRevocation" in fake.of("DescribeStacks")[0].body.decode()
+    assert fake.of("SendMessageBatch")[0].json()["QueueUrl"] == QUEUE_URL
+    # The stack name may also come from the environment.
+    fake = FakeAws()
+    fake.on("DescribeStacks", [describe_stacks_reply("Other", {OUTPUT_QUEUE_URL: QUEUE_URL})])
+    result = ivs_revoke(
+        ["submit", *REGION_ARGS, "--viewer-sessions", *_pairs(2)], fake, environ={ENV_STACK_NAME: "Other"}
+    )
+    assert result.code == 0, result.stderr
+
+
+def test_a_missing_stack_or_output_is_a_configuration_error_and_nothing_is_sent() -> None:
+    fake = FakeAws()
+    fake.on("DescribeStacks", [xml_error("ValidationError", "Stack with id Nope does not exist")])
+    result = ivs_revoke(["submit", *REGION_ARGS, "--stack-name", "Nope", "--viewer-sessions", *_pairs(2)], fake)
+    assert result.code == 253
+    assert "Stack with id Nope does not exist" in result.stderr
+    assert fake.of("SendMessageBatch") == []
+
+    fake = FakeAws()
+    fake.on("DescribeStacks", [describe_stacks_reply("S", {})])
+    result = ivs_revoke(["submit", *REGION_ARGS, "--stack-name", "S", "--viewer-sessions", *_pairs(2)], fake)
+    assert result.code == 253
+    assert f"stack S has no output {OUTPUT_QUEUE_URL}" in result.stderr
+
+
+def test_no_queue_named_anywhere_is_a_configuration_error() -> None:
+    result = ivs_revoke(["submit", *REGION_ARGS, "--viewer-sessions", *_pairs(2)], FakeAws())
+    assert result.code == 253
+    assert "--queue-url" in result.stderr and ENV_QUEUE_URL in result.stderr and "--stack-name" in result.stderr
+
+
+def test_no_region_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    fake = FakeAws()
+    result = ivs_revoke(["submit", "--queue-url", QUEUE_URL, "--viewer-sessions", *_pairs(2)], fake)
+    assert result.code == 253
+    assert "You must specify a region" in result.stderr
+    assert fake.sent == []
+
+
+# --- Event bus ---------------------------------------------------------------------------------
+
+
+def _details(fake: FakeAws) -> list[dict[str, str]]:
+    return [entry for sent in fake.of("PutEvents") for entry in sent.json()["Entries"]]
+
+
+def test_pairs_go_to_the_bus_as_events_the_stack_s_rule_matches_and_the_function_reads_back() -> None:
+    fake = FakeAws()
+    result = ivs_revoke(["submit", "--event-bus", "revocations", *REGION_ARGS, "--viewer-sessions", *_pairs(45)], fake)
+    assert result.code == 0, result.stderr
+    entries = _details(fake)
+    assert len(entries) == 3
+    assert {(e["Source"], e["DetailType"], e["EventBusName"]) for e in entries} == {
+        (EVENT_SOURCE, EVENT_DETAIL_TYPE, "revocations")
+    }
+    # What a rule delivers to the queue: the whole event, its detail as a JSON object.
+    delivered = [
+        json.dumps(
+            {
+                "version": "0",
+                "id": f"id-{index}",
+                "detail-type": e["DetailType"],
+                "source": e["Source"],
+                "account": "123456789012",
+                "time": "2024-01-01T00:00:00Z",
+                "region": "us-west-2",
+                "resources": [],
+                "detail": json.loads(e["Detail"]),
+            }
+        )
+        for index, e in enumerate(entries)
+    ]
+    assert _sessions_in(delivered) == _expected(45)
+    output = result.json()
+    assert (output["eventBusName"], output["pairsSent"], output["eventsSent"]) == ("revocations", 45, 3)
+
+
+def test_many_events_go_ten_per_put_events_call() -> None:
+    fake = FakeAws()
+    result = ivs_revoke(["submit", "--event-bus", "b", *REGION_ARGS, "--viewer-sessions", *_pairs(410)], fake)
+    assert result.code == 0, result.stderr
+    assert [len(sent.json()["Entries"]) for sent in fake.of("PutEvents")] == [10, 10, 1]
+
+
+def test_large_events_stay_within_put_events_limit() -> None:
+    long_ids = [shorthand(channel("c" * 80), f"{uuid.uuid4().hex}-{index:07d}") for index in range(5000)]
+    fake = FakeAws()
+    result = ivs_revoke(
+        ["submit", "--event-bus", "b", *REGION_ARGS, "--pairs-per-message", "0", "--viewer-sessions", *long_ids], fake
+    )
+    assert result.code == 0, result.stderr
+    for sent in fake.of("PutEvents"):
+        assert sum(event_entry_size(entry) for entry in sent.json()["Entries"]) <= MAX_PUT_EVENTS_BYTES
+
+
+def test_a_throttled_event_is_retried_and_a_refused_one_reported() -> None:
+    answers = [
+        Reply(
+            {
+                "FailedEntryCount": 2,
+                "Entries": [
+                    {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow"},
+                    {"EventId": "e-1"},
+                    {"ErrorCode": "AccessDeniedException", "ErrorMessage": "no"},
+                ],
+            }
+        ),
+        Reply({"FailedEntryCount": 0, "Entries": [{"EventId": "e-0"}]}),
+    ]
+    fake = FakeAws()
+    fake.on("PutEvents", answers)
+    result = ivs_revoke(["submit", "--event-bus", "b", *REGION_ARGS, "--viewer-sessions", *_pairs(45)], fake)
+    assert result.code == 254
+    calls = fake.of("PutEvents")
+    assert [len(sent.json()["Entries"]) for sent in calls] == [3, 1]
+    assert calls[1].json()["Entries"][0] == calls[0].json()["Entries"][0]
+    output = result.json()
+    assert output["eventIds"] == ["e-0", "e-1"]
+    assert output["failed"] == [{"pairs": "viewerSessions[40:45]", "code": "AccessDeniedException", "reason": "no"}]
+
+
+def test_the_bus_name_comes_from_the_environment_or_the_stack() -> None:
+    fake = FakeAws()
+    result = ivs_revoke(
+        ["submit", "--event-bus", *REGION_ARGS, "--viewer-sessions", *_pairs(1)],
+        fake,
+        environ={ENV_EVENT_BUS: "env-bus"},
+    )
+    assert result.code == 0, result.stderr
+    assert _details(fake)[0]["EventBusName"] == "env-bus"
+
+    fake = FakeAws()
+    fake.on("DescribeStacks", [describe_stacks_reply("S", {OUTPUT_EVENT_BUS_NAME: "stack-bus"})])
+    result = ivs_revoke(
+        ["submit", "--event-bus", "--stack-name", "S", *REGION_ARGS, "--viewer-sessions", *_pairs(1)], fake
+    )
+    assert result.code == 0, result.stderr
+    assert _details(fake)[0]["EventBusName"] == "stack-bus"
+
+
+def test_destinations_are_mutually_exclusive() -> None:
+    result = ivs_revoke(["submit", "--direct", "--queue-url", QUEUE_URL, "--viewer-sessions", *_pairs(1)], FakeAws())
+    assert result.code == 252
+    assert "not allowed with argument" in result.stderr
+
+
+# --- Packing -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sizes", "max_items", "max_bytes", "expected"),
+    [
+        ([10] * 5, 2, 1000, [range(0, 2), range(2, 4), range(4, 5)]),
+        ([10] * 5, None, 35, [range(0, 3), range(3, 5)]),  # 2 + 10 + 1 + 10 + 1 + 10 = 34
+        ([30, 1, 30], None, 35, [range(0, 2), range(2, 3)]),
+        ([], None, 10, []),
+    ],
+)
+def test_pack_cuts_consecutive_groups_within_both_limits(
+    sizes: list[int], max_items: int | None, max_bytes: int, expected: list[range]
+) -> None:
+    assert pack(sizes, max_items=max_items, max_bytes=max_bytes, overhead=2) == expected
+
+
+def test_pack_refuses_an_item_that_cannot_fit_alone() -> None:
+    with pytest.raises(ValueError, match="item 1"):
+        pack([1, 100], max_items=None, max_bytes=50, overhead=2)
