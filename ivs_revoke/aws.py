@@ -58,7 +58,7 @@ def default_session(options: AwsOptions) -> botocore.session.Session:
 
 def _timeout(value: int | None) -> int | None:
     if value is None:
-        return DEFAULT_TIMEOUT
+        return int(DEFAULT_TIMEOUT)
     return None if value == 0 else value
 
 
@@ -105,7 +105,7 @@ class Aws:
             user_agent_extra=USER_AGENT_EXTRA,
         )
         return self.session.client(
-            service,  # type: ignore[call-overload]
+            service,
             region_name=region or self.region,
             endpoint_url=self.options.endpoint_url,
             verify=self.options.verify,

@@ -228,7 +228,7 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 def _problem(error: Mapping[str, Any]) -> str:
     """What is wrong and the limit it breaks, e.g. `at most 40 characters (got 41)`."""
     kind = error["type"]
-    value = error.get("input")
+    value: Any = error.get("input")
     ctx = error.get("ctx") or {}
     if kind == "missing":
         return "required"
@@ -298,8 +298,8 @@ def yaml_input_skeleton() -> str:
 
 
 def _yaml_structure(shape: Shape, value: Mapping[str, Any], indent: str, first_prefix: str, lines: list[str]) -> None:
-    members = shape.members  # type: ignore[attr-defined]
-    required = set(shape.required_members)  # type: ignore[attr-defined]
+    members = shape.members
+    required = set(shape.required_members)
     for position, (name, member) in enumerate(members.items()):
         lead = first_prefix if position == 0 else indent
         comment = " ".join(part for part in ("[REQUIRED]" if name in required else "", _doc_overview(member)) if part)
@@ -317,7 +317,8 @@ def _yaml_structure(shape: Shape, value: Mapping[str, Any], indent: str, first_p
 
 
 def _yaml_scalar(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, width=1_000_000).removesuffix("\n...\n").strip()
+    text: str = yaml.safe_dump(value, default_flow_style=True, width=1_000_000)
+    return text.removesuffix("\n...\n").strip()
 
 
 _SENTENCE_END = re.compile(r"[.:]+")

@@ -79,7 +79,7 @@ class SendReport:
 
 def backoff_seconds(attempt: int, rng: random.Random) -> float:
     """Capped exponential backoff with jitter, for the `attempt`-th retry (1-based)."""
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** (attempt - 1))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 

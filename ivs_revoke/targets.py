@@ -12,6 +12,9 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
+# The stack's output names, defined once with the stack (a module without CDK imports).
+from infra.constants import OUTPUT_BUS_NAME as OUTPUT_EVENT_BUS_NAME
+from infra.constants import OUTPUT_DLQ_URL, OUTPUT_QUEUE_URL
 from ivs_revoke.errors import ConfigurationError
 
 ENV_QUEUE_URL: Final = "IVS_REVOKE_QUEUE_URL"
@@ -19,12 +22,18 @@ ENV_DLQ_URL: Final = "IVS_REVOKE_DLQ_URL"
 ENV_EVENT_BUS: Final = "IVS_REVOKE_EVENT_BUS"
 ENV_STACK_NAME: Final = "IVS_REVOKE_STACK_NAME"
 
-# The stack's output names (CfnOutput ids), as the stack declares them.
-OUTPUT_QUEUE_URL: Final = "QueueUrl"
-OUTPUT_QUEUE_ARN: Final = "QueueArn"
-OUTPUT_DLQ_URL: Final = "DeadLetterQueueUrl"
-OUTPUT_DLQ_ARN: Final = "DeadLetterQueueArn"
-OUTPUT_EVENT_BUS_NAME: Final = "EventBusName"
+__all__ = [
+    "ENV_DLQ_URL",
+    "ENV_EVENT_BUS",
+    "ENV_QUEUE_URL",
+    "ENV_STACK_NAME",
+    "OUTPUT_DLQ_URL",
+    "OUTPUT_EVENT_BUS_NAME",
+    "OUTPUT_QUEUE_URL",
+    "Environment",
+    "StackOutputs",
+    "resolve",
+]
 
 
 @dataclass(frozen=True)
