@@ -1,9 +1,10 @@
 """A stand-in function for testing the event source mapping runner on its own terms.
 
 Each record's body says what to do with it: {"do": "ok" | "fail" | "raise" | "sleep" | "exit" |
-"bad-identifier", "seconds": s}. Every invocation is appended to the journal file named by
-STAND_IN_JOURNAL as one JSON line: the process id, this process's invocation number (module state
-that a warm instance keeps), the context's remaining time, and the records as received.
+"bad-identifier", "seconds": s}. Every invocation is written to the journal file named by
+STAND_IN_JOURNAL when it starts (the process id, this process's invocation number, which is module
+state that a warm instance keeps, the context's remaining time, the records as received) and again
+when it ends, so that an invocation cut short by a timeout or a crash is in the journal too.
 """
 
 from __future__ import annotations
@@ -14,31 +15,29 @@ import time
 from typing import Any
 
 INVOCATIONS = 0  # module level: kept across the invocations of one instance, reset by a cold start
-COLD_START_AT = time.time()
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global INVOCATIONS
     INVOCATIONS += 1
-    started = time.time()
-    remaining_ms = context.get_remaining_time_in_millis()
-    actions = [json.loads(record["body"]) for record in event["Records"]]
-    entry = {
-        "pid": os.getpid(),
-        "cold_start_at": COLD_START_AT,
-        "invocation": INVOCATIONS,
-        "started": started,
-        "remaining_ms": remaining_ms,
-        "request_id": context.aws_request_id,
-        "function_name": context.function_name,
-        "invoked_function_arn": context.invoked_function_arn,
-        "memory_limit_in_mb": context.memory_limit_in_mb,
-        "environment": {key: os.environ.get(key) for key in ("AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", "HOME")},
-        "records": event["Records"],
-    }
+    _journal(
+        {
+            "request_id": context.aws_request_id,
+            "pid": os.getpid(),
+            "invocation": INVOCATIONS,
+            "started": time.time(),
+            "remaining_ms": context.get_remaining_time_in_millis(),
+            "function_name": context.function_name,
+            "invoked_function_arn": context.invoked_function_arn,
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "environment": {key: os.environ.get(key) for key in ("AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", "HOME")},
+            "records": event["Records"],
+        }
+    )
     failures = []
     try:
-        for record, action in zip(event["Records"], actions, strict=True):
+        for record in event["Records"]:
+            action = json.loads(record["body"])
             kind = action.get("do", "ok")
             if kind == "fail":
                 failures.append({"itemIdentifier": record["messageId"]})
@@ -47,13 +46,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             elif kind == "sleep":
                 time.sleep(action["seconds"])
             elif kind == "exit":
-                _journal(entry)
                 os._exit(3)
             elif kind == "raise":
                 raise RuntimeError("the stand-in was told to raise")
     finally:
-        entry["ended"] = time.time()
-        _journal(entry)
+        _journal({"request_id": context.aws_request_id, "ended": time.time()})
     return {"batchItemFailures": failures}
 
 

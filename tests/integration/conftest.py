@@ -1,0 +1,96 @@
+"""Integration layer: the local stack (moto's server, the IVS emulator, the event source mapping runner).
+
+One moto server serves the whole session; every stack provisions its own queues on it under a stack
+name of its own, so stacks never see each other's messages. Every fixture that starts processes
+checks, when it ends, that none of them is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.settings import DeploySettings
+from local.stack import MotoServer
+
+HERE = Path(__file__).resolve().parent
+STAND_IN_HANDLER = "stand_in_function.lambda_handler"
+
+
+def fast_settings(**overrides: Any) -> DeploySettings:
+    """cdk.json's settings with timeouts short enough that a redelivery comes back in seconds.
+
+    Function timeout 3 s: two IVS calls fit in one invocation at one call per second (per instance,
+    the default 2 calls/s shared by 2 instances), with 1 s per call and 0.5 s kept back. The
+    visibility timeout is the 6 x that the settings require; 20 one-pair records fit a batch.
+    """
+    values: dict[str, Any] = {
+        "stackName": f"It{uuid.uuid4().hex[:10]}",
+        "functionTimeoutSeconds": 3,
+        "visibilityTimeoutSeconds": 18,
+        "batchSize": 20,
+        "maxBatchingWindowSeconds": 1,
+        "maxReceiveCount": 3,
+        "timeSafetyMarginSeconds": 0.5,
+        "ivsCallTimeoutSeconds": 1.0,
+    }
+    values.update(overrides)
+    return DeploySettings.from_cdk_json(overrides=values)
+
+
+def assert_processes_gone(pids: list[int]) -> None:
+    alive = [pid for pid in pids if _alive(pid)]
+    assert alive == [], f"processes left behind: {alive}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # A zombie has exited; it only waits to be reaped.
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The stand-in function's invocations in the order they started; `ended` is missing for one that
+    was cut short (timed out or crashed)."""
+    if not path.exists():
+        return []
+    invocations: dict[str, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        entry = json.loads(line)
+        invocations.setdefault(entry["request_id"], {}).update(entry)
+    return sorted(invocations.values(), key=lambda invocation: invocation["started"])
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
+    pid = server.pid
+    assert pid is not None
+    try:
+        yield server
+    finally:
+        server.stop()
+        assert_processes_gone([pid])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hermetic_aws_configuration() -> Iterator[None]:
+    """The test process's own boto3 clients must not read a developer's ~/.aws."""
+    saved = {key: os.environ.get(key) for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
