@@ -93,16 +93,8 @@ def test_alarm_topic_output_names_the_topic_the_alarms_notify(each: Synthesized)
 def test_output_names_are_the_ones_the_operators_cli_reads() -> None:
     from ivs_revoke import targets
 
-    assert (
-        targets.OUTPUT_QUEUE_URL,
-        targets.OUTPUT_QUEUE_ARN,
-        targets.OUTPUT_DLQ_URL,
-        targets.OUTPUT_DLQ_ARN,
-        targets.OUTPUT_EVENT_BUS_NAME,
-    ) == (
+    assert (targets.OUTPUT_QUEUE_URL, targets.OUTPUT_DLQ_URL, targets.OUTPUT_EVENT_BUS_NAME) == (
         constants.OUTPUT_QUEUE_URL,
-        constants.OUTPUT_QUEUE_ARN,
         constants.OUTPUT_DLQ_URL,
-        constants.OUTPUT_DLQ_ARN,
         constants.OUTPUT_BUS_NAME,
     )
