@@ -1,0 +1,197 @@
+"""`ivs-revoke submit --direct` over HTTP: the installed console script against the IVS emulator, and
+against the real AWS CLI (`aws`, the awscli package) through a recorder of request bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.ivs_emulator import IvsEmulator
+
+pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+IVS_REVOKE = str(BIN / "ivs-revoke")
+AWS = str(BIN / "aws")
+REGION = "us-west-2"
+ACCOUNT = "123456789012"
+DENIED = f"arn:aws:ivs:{REGION}:{ACCOUNT}:channel/deniedChannel"
+
+
+def channel(name: str) -> str:
+    return f"arn:aws:ivs:{REGION}:{ACCOUNT}:channel/{name}"
+
+
+def _environment() -> dict[str, str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "IVS_REVOKE_"))}
+    environment.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return environment
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, env=_environment(), timeout=120, check=False)
+
+
+class Recorder:
+    """An HTTP endpoint that records each request body and answers as IVS does when all pairs pass."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                recorder.bodies.append(self.rfile.read(length))
+                payload = b'{"errors":[]}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def take(self) -> list[bytes]:
+        bodies, self.bodies = self.bodies, []
+        return bodies
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[IvsEmulator]:
+    with IvsEmulator(tps=2, unauthorized_channels=[DENIED]) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def fresh_emulator(emulator: IvsEmulator) -> IvsEmulator:
+    emulator.reset()
+    return emulator
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Iterator[Recorder]:
+    with Recorder() as recorder:
+        yield recorder
+
+
+def _shorthand(count: int, prefix: str = "viewer") -> list[str]:
+    return [
+        f"channelArn={channel('chanA')},viewerId={prefix}-{index},viewerSessionVersionsLessThanOrEqualTo={index}"
+        for index in range(count)
+    ]
+
+
+def test_45_pairs_go_as_calls_of_20_20_and_5_within_the_quota(fresh_emulator: IvsEmulator) -> None:
+    result = run(
+        IVS_REVOKE, "submit", "--direct", "--endpoint-url", fresh_emulator.url, "--viewer-sessions", *_shorthand(45)
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"errors": []}
+    ledger = fresh_emulator.ledger()
+    assert [call.pairs for call in ledger.accepted_calls] == [20, 20, 5]
+    assert ledger.calls_throttled == 0
+    assert {viewer: version for (_, viewer), version in ledger.revoked.items()} == {
+        f"viewer-{index}": index for index in range(45)
+    }
+
+
+def test_a_41_character_viewer_id_is_refused_before_anything_is_sent(fresh_emulator: IvsEmulator) -> None:
+    values = _shorthand(30)
+    values[25] = f"channelArn={channel('chanA')},viewerId={'v' * 41}"
+    result = run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", fresh_emulator.url, "--viewer-sessions", *values)
+    assert result.returncode == 252
+    assert "viewerSessions[25].viewerId: at most 40 characters (got 41)" in result.stderr
+    ledger = fresh_emulator.ledger()
+    assert (ledger.calls_accepted, ledger.calls_rejected, ledger.calls_throttled) == (0, 0, 0)
+
+
+def test_denied_pairs_come_back_in_errors_exit_1_as_the_aws_cli_prints_them(fresh_emulator: IvsEmulator) -> None:
+    values = [f"channelArn={DENIED},viewerId=banned", *_shorthand(2)]
+    ours = run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", fresh_emulator.url, "--viewer-sessions", *values)
+    theirs = run(
+        AWS,
+        "ivs",
+        "batch-start-viewer-session-revocation",
+        "--region",
+        REGION,
+        "--endpoint-url",
+        fresh_emulator.url,
+        "--viewer-sessions",
+        *values,
+    )
+    assert ours.returncode == 1
+    assert theirs.returncode == 0
+    assert ours.stdout == theirs.stdout
+    assert json.loads(ours.stdout)["errors"] == [
+        {"channelArn": DENIED, "viewerId": "banned", "code": "403", "message": "not authorized"}
+    ]
+
+
+@pytest.mark.parametrize("syntax", ["shorthand", "json", "file"])
+def test_each_syntax_sends_the_body_the_aws_cli_sends(recorder: Recorder, tmp_path: Path, syntax: str) -> None:
+    pairs = [
+        {"channelArn": channel("chanA"), "viewerId": "viewer-1", "viewerSessionVersionsLessThanOrEqualTo": 7},
+        {"channelArn": channel("chanB"), "viewerId": "viewer-2"},
+    ]
+    path = tmp_path / "sessions.json"
+    path.write_text(json.dumps(pairs))
+    values = {
+        "shorthand": [",".join(f"{key}={value}" for key, value in pair.items()) for pair in pairs],
+        "json": [json.dumps(pairs)],
+        "file": [f"file://{path}"],
+    }[syntax]
+    recorder.take()
+    ours = run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", recorder.url, "--viewer-sessions", *values)
+    assert ours.returncode == 0, ours.stderr
+    our_bodies = recorder.take()
+    theirs = run(
+        AWS,
+        "ivs",
+        "batch-start-viewer-session-revocation",
+        "--region",
+        REGION,
+        "--endpoint-url",
+        recorder.url,
+        "--viewer-sessions",
+        *values,
+    )
+    assert theirs.returncode == 0, theirs.stderr
+    assert our_bodies == recorder.take()
+    assert json.loads(our_bodies[0]) == {"viewerSessions": pairs}
+
+
+def test_the_skeleton_is_the_aws_cli_s() -> None:
+    ours = run(IVS_REVOKE, "submit", "--generate-cli-skeleton")
+    theirs = run(AWS, "ivs", "batch-start-viewer-session-revocation", "--generate-cli-skeleton")
+    assert ours.returncode == theirs.returncode == 0
+    assert ours.stdout == theirs.stdout
