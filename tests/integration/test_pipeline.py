@@ -1,0 +1,302 @@
+"""End to end on the local stack: producers -> SQS (or EventBridge) -> the real function -> IVS emulator / DLQ.
+
+One stack for the module (the real handler, two instances); each test starts from empty queues and
+an empty IVS ledger. The settings are cdk.json's with a 5-second function timeout, in which a message
+of 45 pairs (three calls at one call per second per instance) fits one invocation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.ivs_emulator import Ledger
+from local.stack import ACCOUNT_ID, DeadLetterEntry, LocalStack, MotoServer
+from revocation import names
+from revocation.models import (
+    ATTR_ATTEMPTS,
+    ATTR_ERROR_CODE,
+    ATTR_SOURCE_MESSAGE_ID,
+    CODE_INVALID_MESSAGE,
+    EVENT_DETAIL_TYPE,
+    EVENT_SOURCE,
+    DeadLetterMessage,
+)
+from tests.integration.conftest import assert_processes_gone, fast_settings
+
+pytestmark = pytest.mark.integration
+
+REGION = "us-west-2"
+CLI_EXAMPLE = [
+    {
+        "channelArn": "arn:aws:ivs:us-west-2:123456789012:channel/abcdABCDefgh1",
+        "viewerId": "abcdefg1",
+        "viewerSessionVersionsLessThanOrEqualTo": 1234567890,
+    },
+    {
+        "channelArn": "arn:aws:ivs:us-west-2:123456789012:channel/abcdABCDefgh2",
+        "viewerId": "abcdefg2",
+        "viewerSessionVersionsLessThanOrEqualTo": 1234567890,
+    },
+]
+FORBIDDEN = f"arn:aws:ivs:{REGION}:{ACCOUNT_ID}:channel/Forbidden"
+DRAIN_SECONDS = 30
+
+
+def channel(name: str = "Channel1", region: str = REGION) -> str:
+    return f"arn:aws:ivs:{region}:{ACCOUNT_ID}:channel/{name}"
+
+
+def pair(viewer: str, version: int | None = None, chan: str | None = None) -> dict[str, Any]:
+    session: dict[str, Any] = {"channelArn": chan or channel(), "viewerId": viewer}
+    if version is not None:
+        session["viewerSessionVersionsLessThanOrEqualTo"] = version
+    return session
+
+
+@pytest.fixture(scope="module")
+def module_stack(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    settings = fast_settings(
+        functionTimeoutSeconds=5, visibilityTimeoutSeconds=30, maxReceiveCount=2, maxBatchingWindowSeconds=1
+    )
+    stack = LocalStack(
+        settings,
+        moto=moto_server,
+        ivs_options={"unauthorized_channels": [*(p["channelArn"] for p in CLI_EXAMPLE), FORBIDDEN]},
+        log_dir=tmp_path_factory.mktemp("pipeline-logs"),
+    )
+    with stack:
+        pids = stack.pids
+        yield stack
+    assert_processes_gone(pids)
+
+
+@pytest.fixture
+def stack(module_stack: LocalStack) -> LocalStack:
+    module_stack.drain(DRAIN_SECONDS)
+    module_stack.purge()
+    return module_stack
+
+
+def drained(stack: LocalStack) -> tuple[Ledger, list[DeadLetterEntry]]:
+    stack.drain(DRAIN_SECONDS)
+    return stack.ivs.ledger(), stack.dead_letters()
+
+
+def test_the_stack_is_provisioned_from_the_deploy_settings(stack: LocalStack) -> None:
+    settings, resources = stack.settings, stack.resources
+    queue = stack.sqs.get_queue_attributes(QueueUrl=resources.queue_url, AttributeNames=["All"])["Attributes"]
+    dlq = stack.sqs.get_queue_attributes(QueueUrl=resources.dead_letter_queue_url, AttributeNames=["All"])["Attributes"]
+    assert int(queue["VisibilityTimeout"]) == settings.visibility_timeout_seconds
+    assert int(queue["MessageRetentionPeriod"]) == settings.queue_retention_days * 86400
+    assert json.loads(queue["RedrivePolicy"]) == {
+        "deadLetterTargetArn": resources.dead_letter_queue_arn,
+        "maxReceiveCount": settings.max_receive_count,
+    }
+    assert int(dlq["MessageRetentionPeriod"]) == settings.dead_letter_retention_days * 86400
+    rule = stack.events.describe_rule(Name=resources.rule_name, EventBusName=resources.event_bus_name)
+    assert json.loads(rule["EventPattern"]) == {"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE]}
+    (target,) = stack.events.list_targets_by_rule(Rule=resources.rule_name, EventBusName=resources.event_bus_name)[
+        "Targets"
+    ]
+    assert target["Arn"] == resources.queue_arn
+
+    environment = stack.function_environment
+    assert environment[names.ENV_MAX_RECEIVE_COUNT] == str(settings.max_receive_count)
+    assert environment[names.ENV_DEAD_LETTER_QUEUE_URL] == resources.dead_letter_queue_url
+    assert float(environment[names.ENV_IVS_CALLS_PER_SECOND]) == settings.ivs_calls_per_second
+    assert environment["AWS_ENDPOINT_URL_IVS"] == stack.ivs.url
+    assert environment["AWS_ENDPOINT_URL_SQS"] == stack.endpoint_url
+    assert stack.runner is not None
+    assert stack.runner.mapping.batch_size == settings.batch_size
+    assert stack.runner.mapping.max_concurrency == settings.max_concurrency
+    assert stack.runner.function.timeout_seconds == settings.function_timeout_seconds
+
+
+def _event(detail: Any) -> dict[str, Any]:
+    """An event as an EventBridge rule delivers it to SQS."""
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": EVENT_DETAIL_TYPE,
+        "source": EVENT_SOURCE,
+        "account": ACCOUNT_ID,
+        "time": "2026-11-25T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+SHAPES: dict[str, tuple[Any, list[dict[str, Any]]]] = {
+    "one pair": (pair("solo", 7), [pair("solo", 7)]),
+    "one pair, version omitted": (pair("no-version"), [pair("no-version", 0)]),
+    "list of pairs (--viewer-sessions)": ([pair("l1", 1), pair("l2", 2)], [pair("l1", 1), pair("l2", 2)]),
+    "API request (--cli-input-json)": (
+        {"viewerSessions": [pair("r1", 3), pair("r2")]},
+        [pair("r1", 3), pair("r2", 0)],
+    ),
+    "EventBridge event, detail a pair": (_event(pair("e1", 4)), [pair("e1", 4)]),
+    "EventBridge event, detail a list": (_event([pair("e2"), pair("e3", 5)]), [pair("e2", 0), pair("e3", 5)]),
+    "EventBridge event, detail a request": (_event({"viewerSessions": [pair("e4", 6)]}), [pair("e4", 6)]),
+    "dead-letter message (redriven)": (
+        {"viewerSessions": [pair("d1", 8)], "errors": [{**pair("d1"), "code": "500", "message": "internal"}]},
+        [pair("d1", 8)],
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_every_accepted_body_shape_is_revoked(stack: LocalStack, shape: str) -> None:
+    body, expected = SHAPES[shape]
+    stack.send(body)
+
+    ledger, dead_letters = drained(stack)
+
+    assert dead_letters == []
+    assert ledger.revoked == {
+        (p["channelArn"], p["viewerId"]): p["viewerSessionVersionsLessThanOrEqualTo"] for p in expected
+    }
+
+
+def test_an_event_put_on_the_bus_reaches_the_function_through_the_rule(stack: LocalStack) -> None:
+    stack.put_event({"viewerSessions": [pair("bus1", 2), pair("bus2", 3)]})
+    stack.put_event(pair("ignored"), source="someone.else")
+
+    ledger, dead_letters = drained(stack)
+
+    assert dead_letters == []
+    assert ledger.revoked == {(channel(), "bus1"): 2, (channel(), "bus2"): 3}
+
+
+def test_the_aws_cli_example_ends_in_the_dlq_as_403_not_authorized(stack: LocalStack) -> None:
+    (message_id,) = stack.send(CLI_EXAMPLE)
+
+    ledger, dead_letters = drained(stack)
+
+    assert ledger.revoked == {}
+    assert ledger.pair_errors == {"403": 2}
+    failed = [p for entry in dead_letters for p in entry.failed_pairs()]
+    assert sorted(failed) == [
+        (p["channelArn"], p["viewerId"], "403", "not authorized") for p in sorted(CLI_EXAMPLE, key=str)
+    ]
+    (entry,) = dead_letters
+    assert entry.code == "403"
+    assert entry.reason == "not authorized"
+    assert entry.source_message_id == message_id
+    assert entry.attempts == 1
+    # Peeking leaves the DLQ as it was.
+    assert [e.message_id for e in stack.dead_letters()] == [entry.message_id]
+
+
+def test_unauthorized_pairs_are_dead_lettered_and_the_rest_of_the_message_revoked(stack: LocalStack) -> None:
+    (message_id,) = stack.send([pair("ok1", 1), pair("no", 2, FORBIDDEN), pair("ok2", 3)])
+
+    ledger, dead_letters = drained(stack)
+
+    assert ledger.revoked == {(channel(), "ok1"): 1, (channel(), "ok2"): 3}
+    (entry,) = dead_letters
+    assert entry.attributes[ATTR_ERROR_CODE] == "403"
+    assert entry.attributes[ATTR_SOURCE_MESSAGE_ID] == message_id
+    assert entry.attributes[ATTR_ATTEMPTS] == "1"
+    # The DLQ body is itself a valid request for the failed pairs, so that a redrive simply retries them.
+    message = DeadLetterMessage.model_validate_json(entry.body)
+    assert [s.to_api() for s in message.viewer_sessions] == [pair("no", 2, FORBIDDEN)]
+
+
+def test_a_message_of_more_than_20_pairs_is_cut_into_calls_of_at_most_20(stack: LocalStack) -> None:
+    sessions = [pair(f"viewer-{i:02d}", i, channel("Big")) for i in range(45)]
+    stack.send({"viewerSessions": sessions})
+
+    ledger, dead_letters = drained(stack)
+
+    assert dead_letters == []
+    assert ledger.revoked == {
+        (s["channelArn"], s["viewerId"]): s["viewerSessionVersionsLessThanOrEqualTo"] for s in sessions
+    }
+    assert ledger.pairs_per_call == {5: 1, 20: 2}
+
+
+def test_one_pair_records_are_merged_into_few_calls(stack: LocalStack) -> None:
+    stack.stop_function()
+    stack.send(*[pair(f"merge-{i:02d}") for i in range(60)])
+    stack.start_function()
+
+    ledger, dead_letters = drained(stack)
+
+    assert dead_letters == []
+    assert len(ledger.revoked) == 60
+    # Batches of 20 records, one call each: 3 calls; never one call per record.
+    assert ledger.calls_accepted <= 4, ledger.pairs_per_call
+
+
+def test_duplicates_are_revoked_with_the_highest_version(stack: LocalStack) -> None:
+    stack.stop_function()
+    stack.send(pair("dup", 1), [pair("dup", 5), pair("dup", 5)], {"viewerSessions": [pair("dup", 3)]}, pair("dup", 5))
+    stack.start_function()
+
+    ledger, dead_letters = drained(stack)
+
+    assert dead_letters == []
+    assert ledger.revoked == {(channel(), "dup"): 5}
+    # Within an invocation the pair is sent once, whatever the number of records that name it.
+    assert sum(size * count for size, count in ledger.pairs_per_call.items()) <= stack.settings.max_concurrency
+
+
+INVALID: dict[str, tuple[str, str]] = {
+    "not JSON": ('{"viewerSessions": [', "not JSON"),
+    "channel ARN of another service": (json.dumps(pair("x", 1, "arn:aws:s3:::bucket")), "channelArn"),
+    "viewer ID of 41 characters": (json.dumps(pair("v" * 41)), "viewerId: 41 characters"),
+    "negative version": (json.dumps(pair("neg", -1)), "viewerSessionVersionsLessThanOrEqualTo"),
+    "empty list": ("[]", "at least 1"),
+    "unknown shape": (json.dumps({"hello": "world"}), "expected"),
+    "a bad item among good ones": (
+        json.dumps({"viewerSessions": [pair("ok"), {"channelArn": channel(), "viewerId": ""}]}),
+        "viewerSessions[1].viewerId",
+    ),
+}
+
+
+def test_invalid_messages_go_to_the_dlq_at_once_with_a_reason_naming_the_field(stack: LocalStack) -> None:
+    ids = stack.send(*[body for body, _ in INVALID.values()])
+    by_id = dict(zip(ids, INVALID.items(), strict=True))
+
+    ledger, dead_letters = drained(stack)
+
+    assert ledger.calls_accepted == 0
+    assert len(dead_letters) == len(INVALID)
+    for entry in dead_letters:
+        name, (body, reason_part) = by_id[entry.source_message_id or ""]
+        assert entry.code == CODE_INVALID_MESSAGE, name
+        assert entry.body == body, name
+        assert entry.attempts == 1, name
+        assert reason_part in (entry.reason or ""), f"{name}: {entry.reason}"
+
+
+def test_an_event_bus_of_its_own_routes_revocation_events_to_the_queue(moto_server: MotoServer) -> None:
+    settings = fast_settings(createEventBus=True, eventBusName="revocations")
+    with LocalStack(settings, moto=moto_server, handler=None) as stack:
+        stack.put_event(pair("on-own-bus"))
+        stack.put_event(pair("other"), detail_type="Something Else")
+        messages = stack.sqs.receive_message(
+            QueueUrl=stack.resources.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+
+    assert stack.resources.event_bus_name == "revocations"
+    (message,) = messages
+    event = json.loads(message["Body"])
+    assert event["source"] == EVENT_SOURCE
+    assert event["detail-type"] == EVENT_DETAIL_TYPE
+    assert event["detail"] == pair("on-own-bus")
+
+
+def test_function_logs_are_written_per_instance(module_stack: LocalStack) -> None:
+    log_dir = module_stack.log_dir
+    assert log_dir is not None
+    logs = sorted(Path(log_dir).glob("instance-*.log"))
+    assert len(logs) == module_stack.settings.max_concurrency
+    assert any("REPORT RequestId" in log.read_text() for log in logs)
