@@ -1,0 +1,186 @@
+"""`ivs-revoke` end to end on the local stack: submit through the queue and the bus, watch the pairs
+revoked by the function, find a denied pair in `dlq list`, and `dlq redrive` it back.
+
+The CLI runs as an operator runs it: the installed console script, in a process of its own, pointed at
+the local stack with --endpoint-url (moto's server serves SQS and EventBridge).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.settings import DeploySettings
+from local.stack import LocalStack
+from revocation.intake import ValidRequest, read_request
+
+pytestmark = pytest.mark.integration
+
+IVS_REVOKE = str(Path(sys.executable).parent / "ivs-revoke")
+REGION = "us-west-2"
+ACCOUNT = "123456789012"
+DENIED = f"arn:aws:ivs:{REGION}:{ACCOUNT}:channel/deniedChannel"
+DRAIN_SECONDS = 60.0
+
+
+def channel(name: str) -> str:
+    return f"arn:aws:ivs:{REGION}:{ACCOUNT}:channel/{name}"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    # A function timeout that fits the few calls of each test in one invocation (one call per second
+    # per instance), so that no test waits for a redelivery.
+    settings = DeploySettings.from_cdk_json(
+        overrides={
+            "stackName": f"Cli{uuid.uuid4().hex[:10]}",
+            "functionTimeoutSeconds": 6,
+            "visibilityTimeoutSeconds": 36,
+            "batchSize": 20,
+            "maxBatchingWindowSeconds": 1,
+            "maxReceiveCount": 3,
+            "timeSafetyMarginSeconds": 0.5,
+            "ivsCallTimeoutSeconds": 1.0,
+        }
+    )
+    with LocalStack(settings, region=REGION, ivs_options={"unauthorized_channels": [DENIED]}) as stack:
+        yield stack
+
+
+@pytest.fixture
+def clean(stack: LocalStack) -> LocalStack:
+    stack.purge()
+    return stack
+
+
+def ivs_revoke(stack: LocalStack, *argv: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "IVS_REVOKE_"))}
+    environment.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_DEFAULT_REGION=REGION,
+        IVS_REVOKE_QUEUE_URL=stack.resources.queue_url,
+        IVS_REVOKE_DLQ_URL=stack.resources.dead_letter_queue_url,
+    )
+    return subprocess.run(
+        [IVS_REVOKE, *argv, "--endpoint-url", stack.endpoint_url],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+def _shorthand(chan: str, viewers: list[str], version: int = 5) -> list[str]:
+    return [
+        f"channelArn={chan},viewerId={viewer},viewerSessionVersionsLessThanOrEqualTo={version}" for viewer in viewers
+    ]
+
+
+def _revoked(stack: LocalStack) -> dict[tuple[str, str], int]:
+    return dict(stack.ivs.ledger().revoked)
+
+
+def _json(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_pairs_submitted_through_the_queue_are_revoked_and_a_denied_one_is_in_dlq_list(clean: LocalStack) -> None:
+    allowed = [f"q-{index}" for index in range(44)]
+    submitted = _json(
+        ivs_revoke(
+            clean,
+            "submit",
+            "--viewer-sessions",
+            *_shorthand(channel("chanQ"), allowed),
+            *_shorthand(DENIED, ["banned"]),
+        )
+    )
+    assert (submitted["pairsSent"], submitted["messagesSent"]) == (45, 3)
+
+    clean.drain(DRAIN_SECONDS)
+
+    assert _revoked(clean) == {(channel("chanQ"), viewer): 5 for viewer in allowed}
+    listing = _json(ivs_revoke(clean, "dlq", "list"))
+    assert listing["invalidMessages"] == []
+    [row] = listing["failedPairs"]
+    assert (row["channelArn"], row["viewerId"], row["code"], row["message"]) == (
+        DENIED,
+        "banned",
+        "403",
+        "not authorized",
+    )
+    assert row["sourceMessageId"] in submitted["messageIds"]
+    assert isinstance(row["attempts"], int) and row["attempts"] >= 1
+    # Listing consumed nothing: the message is still there, visible.
+    assert clean.queue_counts(clean.resources.dead_letter_queue_url)["Messages"] == 1
+
+    stats = _json(ivs_revoke(clean, "dlq", "stats"))
+    assert stats["byCode"] == [{"code": "403", "pairs": 1, "invalidMessages": 0}]
+
+    table = ivs_revoke(clean, "dlq", "list", "--output", "table", "--color", "off")
+    assert table.returncode == 0
+    assert table.stdout.startswith("---") and "failedPairs" in table.stdout
+    assert all(value in table.stdout for value in ("banned", "403", "not authorized", row["sourceMessageId"]))
+
+
+def test_pairs_put_on_the_bus_reach_the_queue_through_the_rule_and_are_revoked(clean: LocalStack) -> None:
+    viewers = [f"b-{index}" for index in range(25)]
+    put = _json(
+        ivs_revoke(
+            clean,
+            "submit",
+            "--event-bus",
+            clean.resources.event_bus_name,
+            "--viewer-sessions",
+            *_shorthand(channel("chanB"), viewers, version=9),
+        )
+    )
+    assert (put["pairsSent"], put["eventsSent"]) == (25, 2)
+
+    clean.drain(DRAIN_SECONDS)
+
+    assert _revoked(clean) == {(channel("chanB"), viewer): 9 for viewer in viewers}
+    assert _json(ivs_revoke(clean, "dlq", "list"))["failedPairs"] == []
+
+
+def test_dlq_redrive_moves_the_denied_pair_back_to_the_queue_where_it_is_tried_again(clean: LocalStack) -> None:
+    _json(ivs_revoke(clean, "submit", "--viewer-sessions", *_shorthand(DENIED, ["banned"])))
+    clean.drain(DRAIN_SECONDS)
+    [first] = _json(ivs_revoke(clean, "dlq", "list"))["failedPairs"]
+
+    clean.stop_function()
+    try:
+        redriven = ivs_revoke(clean, "dlq", "redrive", "--wait")
+        assert redriven.returncode == 0, redriven.stderr
+        assert json.loads(redriven.stdout)["messagesMoved"] == 1
+        # Back in the source queue, as a request the function reads; gone from the DLQ.
+        assert clean.queue_counts(clean.resources.dead_letter_queue_url)["Messages"] == 0
+        messages = clean.sqs.receive_message(
+            QueueUrl=clean.resources.queue_url, VisibilityTimeout=0, WaitTimeSeconds=1
+        ).get("Messages", [])
+        assert len(messages) == 1
+        intake = read_request(messages[0]["Body"])
+        assert isinstance(intake, ValidRequest)
+        assert [(s.channel_arn, s.viewer_id) for s in intake.sessions] == [(DENIED, "banned")]
+    finally:
+        clean.start_function()
+
+    clean.drain(DRAIN_SECONDS)
+    # Tried again: still denied (nothing fixed the cause), so it is back in the DLQ with its reason.
+    assert clean.ivs.ledger().pair_errors.get("403") == 2
+    [again] = _json(ivs_revoke(clean, "dlq", "list"))["failedPairs"]
+    assert (again["viewerId"], again["code"]) == ("banned", "403")
+    assert again["messageId"] != first["messageId"]
