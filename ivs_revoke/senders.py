@@ -370,28 +370,37 @@ def plan_calls(pairs: Sequence[Pair]) -> list[Call]:
 
 
 class QuotaPacer:
-    """At most `calls_per_second` calls per region, by a sliding window over *finished* calls.
+    """At most `calls_per_second` calls per region, whichever way the service counts them.
 
-    A call reaches the service somewhere between its start and its end, so starting a call one window
-    after the end of the call `n` places earlier keeps any window of the service at `n` calls, whatever
-    the network's latency does.
+    Two rules, both kept:
+    - calls start evenly spaced, 1/rate apart (a token bucket that holds one call, or a fixed
+      interval, sees no burst);
+    - a call starts one window after the *end* of the call `n` places earlier (`n` = the calls a
+      window allows): a call reaches the service somewhere between its start and its end, so no
+      one-second window of the service's, sliding or on the clock's seconds, ever holds more than `n`,
+      whatever the latency of each call was.
     """
 
     def __init__(self, calls_per_second: float, *, sleep: Sleep, clock: Clock) -> None:
         if calls_per_second <= 0:
             raise ValueError("calls per second must be positive")
         self._calls = max(1, int(calls_per_second))
-        self._window = self._calls / calls_per_second * PACING_MARGIN
+        self._interval = PACING_MARGIN / calls_per_second
+        self._window = self._calls * self._interval
+        self._last_start: dict[str, float] = {}
         self._finished: dict[str, deque[float]] = {}
         self._sleep = sleep
         self._clock = clock
 
     def before_call(self, region: str) -> None:
+        ready = self._last_start.get(region, float("-inf")) + self._interval
         finished = self._finished.setdefault(region, deque(maxlen=self._calls))
         if len(finished) == self._calls:
-            delay = finished[0] + self._window - self._clock()
-            if delay > 0:
-                self._sleep(delay)
+            ready = max(ready, finished[0] + self._window)
+        delay = ready - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+        self._last_start[region] = self._clock()
 
     def after_call(self, region: str) -> None:
         self._finished.setdefault(region, deque(maxlen=self._calls)).append(self._clock())
