@@ -7,16 +7,21 @@ running the handler. The queue is filled first (SendMessageBatch), then the mapp
 
 Figures come from the emulator's ledger, the service's side of the story:
 - sustained rate: pairs in accepted calls after the first one, over the time from the first accepted
-  call to the last (the mapping's cold starts come before the first call, so they are excluded), and
-  its ratio to the bound (quota x 20 pairs per call);
+  call to the last (the mapping's cold starts come before the first call, so they are excluded; the
+  tail, when one instance has run out of batches, is included), and its ratio to the bound (quota x 20
+  pairs per call). It is the product of two shares: calls per second over the quota, and pairs per
+  call over 20. The steady-state rate, between 10% and 90% of the pairs, is reported beside it;
 - distinct pairs revoked per second over the same time (repeats merged by the function cost nothing);
 - throttled calls, and their share of all calls that reached the emulator;
 - lost pairs: distinct pairs neither revoked at their highest version nor in the dead-letter queue
-  with it. Only meaningful once the queue is drained; a run cut at its time cap reports what was still
-  unsettled instead.
+  with it. Only meaningful once the queue is drained; a run cut at its time cap (the peer's) reports
+  how many were still unsettled instead.
 
 `--quick` compresses time: the emulator's quota and the function's per-instance rate are both doubled,
 the most the function's settings allow (IVS_CALLS_PER_SECOND is refused above 2, the API's own quota).
+
+`--ivs-url` sends the function's calls to another IVS endpoint (e.g. one written apart from this
+project); with no ledger to read there, the figures come from the function's own logs.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,45 +42,62 @@ PRODUCT_HANDLER = "revocation.handler.lambda_handler"
 PEER_HANDLER = "benchmarks.peer.handler.lambda_handler"
 FULL_QUOTA = 2
 PROGRESS_SECONDS = 5.0
+# The steady-state window: from the time 10% of the pairs were revoked to the time 90% were.
+STEADY_FROM, STEADY_TO = 0.10, 0.90
 
 
 def run(
     *,
     pairs: int,
-    mix: str,
+    mixes: Iterable[str],
     quick: bool,
     peer_cap_seconds: float,
     progress: Callable[[str], None],
     targets: Iterable[str] = ("product", "peer"),
+    ivs_url: str | None = None,
 ) -> dict[str, Any]:
+    """Drains a backlog of each mix with each target; `ivs_url` runs against another IVS endpoint."""
     from infra.settings import DeploySettings
 
     settings = DeploySettings.from_cdk_json()
-    scale = 2 if quick else 1
+    scale = 2 if quick and ivs_url is None else 1
     quota = FULL_QUOTA * scale
-    backlog = make_backlog(mix, pairs)
     result: dict[str, Any] = {
-        "mode": "quick" if quick else "full",
+        "mode": "quick" if scale > 1 else "full",
         "time_scale": scale,
+        "ivs": ivs_url or "local emulator (local/ivs_emulator)",
         "quota_calls_per_second": quota,
         "bound_pairs_per_second": quota * PAIRS_PER_CALL,
-        "mix": mix,
-        "messages": len(backlog.bodies),
-        "pair_entries": backlog.entries,
-        "unique_pairs": backlog.unique_pairs,
+        "pairs": pairs,
         "batch_size": settings.batch_size,
         "batching_window_seconds": settings.max_batching_window_seconds,
         "max_concurrency": settings.max_concurrency,
         "per_instance_calls_per_second": settings.ivs_calls_per_second * scale,
-        "floor_calls_backlog": backlog.floor_calls(),
-        "floor_calls_per_batch": backlog.floor_calls(settings.batch_size),
+        "peer_cap_seconds": peer_cap_seconds,
+        "mixes": {},
     }
-    for target in targets:
-        handler = PRODUCT_HANDLER if target == "product" else PEER_HANDLER
-        # The peer never ends on its own at this quota (throttled records come back only after the
-        # visibility timeout), so its run stops at a cap; the function's runs until drained.
-        cap = peer_cap_seconds if target == "peer" else _expected_seconds(backlog, quota) * 4 + 120
-        result[target] = _drain(settings, backlog, handler, quota, scale, cap, progress, target)
+    for mix in mixes:
+        backlog = make_backlog(mix, pairs)
+        entry: dict[str, Any] = {
+            "messages": len(backlog.bodies),
+            "pair_entries": backlog.entries,
+            "unique_pairs": backlog.unique_pairs,
+            "floor_calls_backlog": backlog.floor_calls(),
+            "floor_calls_per_batch": backlog.floor_calls(settings.batch_size),
+        }
+        for target in targets:
+            handler = PRODUCT_HANDLER if target == "product" else PEER_HANDLER
+            # The peer never ends on its own at this quota (throttled records come back only after the
+            # visibility timeout), so its run stops at a cap; the function's runs until drained.
+            cap = peer_cap_seconds if target == "peer" else _expected_seconds(backlog, quota) * 4 + 120
+            entry[target] = _drain(settings, backlog, handler, quota, scale, cap, progress, f"{target}, {mix}", ivs_url)
+            summary = entry[target]
+            progress(
+                f"drain {target}, {mix}: {summary.get('sustained_pairs_per_second', 0):.1f} pairs/s "
+                f"({summary.get('ratio_to_bound', 0):.3f} of the bound), {summary['calls_throttled']} throttled, "
+                f"lost {summary['pairs_lost']}"
+            )
+        result["mixes"][mix] = entry
     return result
 
 
@@ -91,12 +114,16 @@ def _drain(
     cap_seconds: float,
     progress: Callable[[str], None],
     label: str,
+    ivs_url: str | None,
 ) -> dict[str, Any]:
     from local.ivs_emulator import IvsEmulator
     from local.stack import LocalStack
 
-    log_dir = Path(tempfile.mkdtemp(prefix=f"bench-drain-{label}-"))
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     environment = {"IVS_CALLS_PER_SECOND": repr(settings.ivs_calls_per_second * scale)}
+    if ivs_url is not None:
+        # botocore's standard endpoint variable, as the stack sets it for its own emulator.
+        environment["AWS_ENDPOINT_URL_IVS"] = ivs_url
     with contextlib.ExitStack() as stack_of:
         emulator = stack_of.enter_context(IvsEmulator(tps=quota))
         stack = stack_of.enter_context(
@@ -118,15 +145,30 @@ def _drain(
         started = time.time()
         stack.start_function()
         polling = time.time()
-        drained, elapsed = _watch(stack, emulator, backlog, cap_seconds, started, progress, label)
+        watched = None if ivs_url else emulator
+        drained, elapsed = _watch(stack, watched, backlog, cap_seconds, started, progress, label)
         stack.stop_function()
-        ledger = emulator.ledger()
         runner = stack.runner.stats if stack.runner else None
         dead_letters = stack.dead_letters()
         counts = stack.queue_counts()
-    return _figures(
-        backlog, ledger, dead_letters, counts, runner, quota, started, polling, drained, elapsed, cap_seconds, log_dir
-    )
+        if ivs_url is None:
+            calls = [(call.at, call.pairs) for call in emulator.ledger().accepted_calls]
+            service: dict[str, Any] = _ledger_figures(backlog, emulator.ledger())
+        else:
+            calls, service = _log_figures(log_dir)
+    figures = _figures(backlog, calls, service, dead_letters, counts, quota, polling, drained, elapsed, cap_seconds)
+    figures["cold_start_seconds"] = polling - started
+    figures["log_dir"] = str(log_dir)
+    if runner is not None:
+        figures["mapping"] = {
+            "invocations": runner.invocations,
+            "records_received": runner.records_received,
+            "records_deleted": runner.records_deleted,
+            "records_failed": runner.records_failed,
+            "batches_failed": runner.batches_failed,
+            "cold_starts": runner.cold_starts,
+        }
+    return figures
 
 
 def _watch(
@@ -148,10 +190,15 @@ def _watch(
         if elapsed > cap_seconds:
             return False, elapsed
         if time.time() >= next_report:
-            ledger = emulator.ledger()
+            revoked = ""
+            if emulator is not None:
+                ledger = emulator.ledger()
+                revoked = (
+                    f"{len(ledger.revoked)}/{backlog.unique_pairs} pairs revoked, "
+                    f"{ledger.calls_accepted} calls (+{ledger.calls_throttled} throttled), "
+                )
             progress(
-                f"drain {label}: {elapsed:5.0f} s, {len(ledger.revoked)}/{backlog.unique_pairs} pairs revoked, "
-                f"{ledger.calls_accepted} calls (+{ledger.calls_throttled} throttled), "
+                f"drain {label}: {elapsed:5.0f} s, {revoked}"
                 f"queue {counts.get('Messages', 0)} waiting / {counts.get('MessagesNotVisible', 0)} in flight"
             )
             next_report += PROGRESS_SECONDS
@@ -180,59 +227,101 @@ def _dead_lettered(entries: Iterable[Any]) -> dict[tuple[str, str], int]:
     return held
 
 
+def _ledger_figures(backlog: Backlog, ledger: Any) -> dict[str, Any]:
+    """What the emulator saw: calls accepted and throttled, and which version of each pair it revoked."""
+    return {
+        "source": "emulator ledger",
+        "calls_accepted": ledger.calls_accepted,
+        "calls_throttled": ledger.calls_throttled,
+        "calls_rejected": ledger.calls_rejected,
+        "revoked": dict(ledger.revoked),
+        "pairs_per_call_histogram": {str(size): count for size, count in ledger.pairs_per_call.items()},
+    }
+
+
+def _log_figures(log_dir: Path) -> tuple[list[tuple[float, int]], dict[str, Any]]:
+    """What the function's own logs say, for an IVS endpoint without a ledger to read.
+
+    Each invocation's `batch settled` line gives its calls, throttled calls and pairs revoked; its
+    REPORT line gives its duration. Calls are placed evenly over the invocation, which is what the
+    rate limiter does. Pairs revoked are per invocation: a pair repeated in two batches counts twice.
+    """
+    durations: dict[str, float] = {}
+    settled: list[dict[str, Any]] = []
+    for path in sorted(log_dir.glob("instance-*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("REPORT RequestId:"):
+                fields = dict(part.split(": ", 1) for part in line.split("\t") if ": " in part)
+                durations[fields["REPORT RequestId"]] = float(fields["Duration"].split()[0]) / 1000
+            elif '"batch settled"' in line:
+                with contextlib.suppress(ValueError):
+                    settled.append(json.loads(line))
+    calls: list[tuple[float, int]] = []
+    throttled = accepted = 0
+    for record in settled:
+        ended = datetime.strptime(record["timestamp"], "%Y-%m-%d %H:%M:%S,%f%z").timestamp()
+        began = ended - durations.get(record.get("function_request_id", ""), 0.0)
+        made = max(0, record["ivs_calls"] - record["throttled_calls"])
+        accepted += made
+        throttled += record["throttled_calls"]
+        for index in range(made):
+            share = record["pairs_revoked"] // made + (1 if index < record["pairs_revoked"] % made else 0)
+            calls.append((began + (ended - began) * (index + 1) / made, share))
+    return calls, {
+        "source": "function logs (batch settled lines)",
+        "calls_accepted": accepted,
+        "calls_throttled": throttled,
+        "calls_rejected": None,
+        "revoked": None,
+        "pairs_per_call_histogram": None,
+    }
+
+
 def _figures(
     backlog: Backlog,
-    ledger: Any,
+    calls: list[tuple[float, int]],
+    service: dict[str, Any],
     dead_letters: list[Any],
     counts: dict[str, int],
-    runner: Any,
     quota: int,
-    started: float,
     polling: float,
     drained: bool,
     elapsed: float,
     cap_seconds: float,
-    log_dir: Path,
 ) -> dict[str, Any]:
-    calls = sorted(ledger.accepted_calls, key=lambda call: call.at)
+    calls = sorted(calls)
     bound = quota * PAIRS_PER_CALL
     held = _dead_lettered(dead_letters)
-    revoked = ledger.revoked
-    unsettled = [
-        key
-        for key, version in backlog.expected.items()
-        if revoked.get(key, -1) < version and held.get(key, -1) < version
-    ]
+    revoked = service.pop("revoked")
+    accepted, throttled = service["calls_accepted"], service["calls_throttled"]
     figures: dict[str, Any] = {
+        **service,
         "drained": drained,
         "cap_seconds": None if drained else cap_seconds,
         "elapsed_seconds": elapsed,
-        "cold_start_seconds": polling - started,
-        "calls_accepted": ledger.calls_accepted,
-        "calls_throttled": ledger.calls_throttled,
-        "calls_rejected": ledger.calls_rejected,
-        "throttled_share": ledger.calls_throttled / max(1, ledger.calls_accepted + ledger.calls_throttled),
-        "pairs_in_accepted_calls": sum(call.pairs for call in calls),
-        "pairs_per_call_histogram": {str(size): count for size, count in ledger.pairs_per_call.items()},
-        "unique_pairs_revoked": sum(1 for key in backlog.expected if key in revoked),
-        "unique_pairs_revoked_at_highest_version": sum(
-            1 for key, version in backlog.expected.items() if revoked.get(key, -1) >= version
-        ),
-        "pairs_revoked_not_in_backlog": sum(1 for key in revoked if key not in backlog.expected),
+        "throttled_share": throttled / max(1, accepted + throttled),
+        "pairs_in_accepted_calls": sum(pairs for _, pairs in calls),
         "dead_letter_messages": len(dead_letters),
         "unique_pairs_dead_lettered": sum(1 for key in backlog.expected if key in held),
         "queue_left": counts,
-        "log_dir": str(log_dir),
     }
-    if runner is not None:
-        figures["mapping"] = {
-            "invocations": runner.invocations,
-            "records_received": runner.records_received,
-            "records_deleted": runner.records_deleted,
-            "records_failed": runner.records_failed,
-            "batches_failed": runner.batches_failed,
-            "cold_starts": runner.cold_starts,
-        }
+    if revoked is not None:
+        unsettled = [
+            key
+            for key, version in backlog.expected.items()
+            if revoked.get(key, -1) < version and held.get(key, -1) < version
+        ]
+        figures["unique_pairs_revoked"] = sum(1 for key in backlog.expected if key in revoked)
+        figures["unique_pairs_revoked_at_highest_version"] = sum(
+            1 for key, version in backlog.expected.items() if revoked.get(key, -1) >= version
+        )
+        figures["pairs_revoked_not_in_backlog"] = sum(1 for key in revoked if key not in backlog.expected)
+    else:
+        # Without the service's ledger, a pair is accounted for when its message left the queue
+        # (deleted after success, or moved to the dead-letter queue).
+        left = sum(counts.values())
+        unsettled = [None] * (left if drained else 0)
+        figures["unique_pairs_revoked"] = None
     if drained:
         figures["pairs_lost"] = len(unsettled)
     else:
@@ -240,25 +329,45 @@ def _figures(
         figures["pairs_lost"] = None
         figures["pairs_unsettled_at_cap"] = len(unsettled)
     if len(calls) >= 2:
-        span = calls[-1].at - calls[0].at
-        pairs_after_first = sum(call.pairs for call in calls[1:])
-        rate = pairs_after_first / span if span > 0 else 0.0
-        figures["sustained_seconds"] = span
-        figures["sustained_pairs_per_second"] = rate
-        figures["ratio_to_bound"] = rate / bound
-        figures["calls_per_second"] = (len(calls) - 1) / span if span > 0 else 0.0
-        figures["unique_pairs_per_second"] = figures["unique_pairs_revoked"] / span if span > 0 else 0.0
-        figures["end_to_end_seconds"] = calls[-1].at - polling
-        figures["end_to_end_pairs_per_second"] = figures["pairs_in_accepted_calls"] / (calls[-1].at - polling)
+        span = calls[-1][0] - calls[0][0]
+        if span > 0:
+            figures["sustained_seconds"] = span
+            figures["sustained_pairs_per_second"] = sum(pairs for _, pairs in calls[1:]) / span
+            figures["ratio_to_bound"] = figures["sustained_pairs_per_second"] / bound
+            figures["calls_per_second"] = (len(calls) - 1) / span
+            figures["calls_share_of_quota"] = figures["calls_per_second"] / quota
+            figures["pairs_per_call"] = figures["pairs_in_accepted_calls"] / len(calls)
+            if figures["unique_pairs_revoked"] is not None:
+                figures["unique_pairs_per_second"] = figures["unique_pairs_revoked"] / span
+        steady = _steady(calls)
+        if steady is not None:
+            figures["steady_pairs_per_second"] = steady
+            figures["steady_ratio_to_bound"] = steady / bound
+        figures["end_to_end_seconds"] = calls[-1][0] - polling
+        figures["end_to_end_pairs_per_second"] = figures["pairs_in_accepted_calls"] / (calls[-1][0] - polling)
     figures["timeline"] = _timeline(calls, polling)
     return figures
 
 
-def _timeline(calls: list[Any], origin: float) -> list[list[float]]:
+def _steady(calls: list[tuple[float, int]]) -> float | None:
+    """Pairs per second between the calls that took the total past 10% and past 90% of the pairs."""
+    total = sum(pairs for _, pairs in calls)
+    running = 0
+    begin: tuple[float, int] | None = None
+    for at, pairs in calls:
+        running += pairs
+        if begin is None and running >= STEADY_FROM * total:
+            begin = (at, running)
+        if begin is not None and running >= STEADY_TO * total:
+            return (running - begin[1]) / (at - begin[0]) if at > begin[0] else None
+    return None
+
+
+def _timeline(calls: list[tuple[float, int]], origin: float) -> list[list[float]]:
     """(seconds since the mapping started polling, pairs revoked so far) after each accepted call."""
     points: list[list[float]] = []
     total = 0
-    for call in calls:
-        total += call.pairs
-        points.append([round(call.at - origin, 3), total])
+    for at, pairs in calls:
+        total += pairs
+        points.append([round(at - origin, 3), total])
     return points

@@ -106,8 +106,8 @@ def _profile(args: dict[str, Any]) -> dict[str, Any]:
     stats = pstats.Stats(profiler)
     total = stats.total_tt  # type: ignore[attr-defined]
     groups: dict[str, float] = {}
-    for (filename, _, _), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
-        group = _group(filename)
+    for (filename, _, function), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        group = _group(filename, function)
         groups[group] = groups.get(group, 0.0) + own
     text = io.StringIO()
     text.write(
@@ -129,8 +129,17 @@ def _profile(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _group(filename: str) -> str:
-    """The package a profiled function belongs to, for the where-the-time-goes summary."""
+def _group(filename: str, function: str) -> str:
+    """The package a profiled function belongs to, for the where-the-time-goes summary.
+
+    C functions have no file: they are named by the type they belong to (pydantic-core's validators,
+    the json module's scanner) where that says whose work they do.
+    """
+    if filename == "~":
+        for marker, name in (("pydantic_core", "pydantic"), ("json", "json (stdlib)"), ("re.Pattern", "re (stdlib)")):
+            if marker in function:
+                return name
+        return "builtins (C)"
     path = filename.replace(os.sep, "/")
     if "/revocation/" in path:
         return "revocation." + Path(path).stem
@@ -147,7 +156,7 @@ def _group(filename: str) -> str:
     ):
         if marker in path:
             return name
-    if filename.startswith("~") or filename.startswith("<"):
+    if filename.startswith("<"):
         return "builtins (C)"
     return "other stdlib"
 
