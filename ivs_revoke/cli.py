@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Final, NoReturn
+from urllib.parse import urlparse
 
 from awscli.clidriver import LOG_FORMAT
 from botocore.exceptions import (
@@ -360,6 +361,13 @@ def run(
             return int(exit_.code or 0)
         if args.debug:
             debug_handler = _start_debug_log(err)
+        if args.endpoint_url:
+            endpoint = urlparse(args.endpoint_url)
+            if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
+                raise UsageError(
+                    f'Bad value for --endpoint-url "{args.endpoint_url}": '
+                    "must be of the form http://<hostname>/ or https://<hostname>/"
+                )
         options = AwsOptions(
             region=args.region,
             profile=args.profile,

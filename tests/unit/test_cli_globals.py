@@ -134,6 +134,14 @@ def test_usage_errors_exit_252() -> None:
         assert "usage:" in result.stderr
 
 
+def test_an_endpoint_url_without_scheme_is_a_usage_error() -> None:
+    fake = FakeAws()
+    result = _direct("--endpoint-url", "localhost:4566", fake=fake)
+    assert result.code == 252
+    assert "Bad value for --endpoint-url" in result.stderr
+    assert fake.sent == []
+
+
 def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert main(["submit", "--help"]) == 0
