@@ -45,7 +45,7 @@ from botocore.utils import ArgumentGenerator
 from pydantic import ValidationError
 
 from ivs_revoke.errors import InputError, UsageError
-from revocation.models import ViewerSession
+from revocation.models import ViewerSession, describe_errors, json_type
 
 SERVICE_NAME: Final = "ivs"
 OPERATION_NAME: Final = "BatchStartViewerSessionRevocation"
@@ -195,7 +195,7 @@ def validate(parameters: Mapping[str, Any]) -> list[Pair]:
         )
     items = parameters[SESSIONS_MEMBER]
     if not isinstance(items, list):
-        raise InputError([f"{SESSIONS_MEMBER}: must be a list (got {_json_type(items)})"])
+        raise InputError([f"{SESSIONS_MEMBER}: must be a list (got {json_type(items)})"])
     if not items:
         raise InputError([f"{SESSIONS_MEMBER}: at least 1 item (got 0)"])
 
@@ -204,13 +204,13 @@ def validate(parameters: Mapping[str, Any]) -> list[Pair]:
     for index, item in enumerate(items):
         path = f"{SESSIONS_MEMBER}[{index}]"
         if not isinstance(item, Mapping):
-            problems.append(f"{path}: must be an object with {', '.join(_FIELDS)} (got {_json_type(item)})")
+            problems.append(f"{path}: must be an object with {', '.join(_FIELDS)} (got {json_type(item)})")
             continue
         try:
             # Aliases only: the API's names. A Python field name would pass pydantic but not botocore.
             session = ViewerSession.model_validate(dict(item), by_alias=True, by_name=False)
         except ValidationError as error:
-            problems.extend(f"{path}{_loc(e['loc'])}: {_problem(e)}" for e in error.errors(include_url=False))
+            problems.extend(describe_errors(error, path))
             continue
         pairs.append(Pair(raw=item, session=session))
     if problems:
@@ -219,43 +219,6 @@ def validate(parameters: Mapping[str, Any]) -> list[Pair]:
             shown.append(f"... and {len(problems) - len(shown)} more problems")
         raise InputError(shown)
     return pairs
-
-
-def _loc(loc: tuple[int | str, ...]) -> str:
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
-
-
-def _problem(error: Mapping[str, Any]) -> str:
-    """What is wrong and the limit it breaks, e.g. `at most 40 characters (got 41)`."""
-    kind = error["type"]
-    value: Any = error.get("input")
-    ctx = error.get("ctx") or {}
-    if kind == "missing":
-        return "required"
-    if kind == "extra_forbidden":
-        return f"unknown field, expected one of: {', '.join(_FIELDS)}"
-    if kind == "string_too_long":
-        return f"at most {ctx['max_length']} characters (got {len(value)})"
-    if kind == "string_too_short":
-        return f"at least {ctx['min_length']} character{'s' if ctx['min_length'] != 1 else ''} (got {len(value)})"
-    if kind == "string_pattern_mismatch":
-        return f"must match {ctx['pattern']} (got {value!r})"
-    if kind == "greater_than_equal":
-        return f"at least {ctx['ge']} (got {value})"
-    if kind == "less_than_equal":
-        return f"at most {ctx['le']} (got {value})"
-    if kind == "string_type":
-        return f"must be a string (got {_json_type(value)})"
-    if kind.startswith("int_"):
-        return f"must be an integer (got {_json_type(value)})"
-    return str(error["msg"])
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}
-    return names.get(type(value), "object" if isinstance(value, Mapping) else type(value).__name__)
 
 
 # --- Skeletons ---------------------------------------------------------------------------------

@@ -18,15 +18,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from revocation.models import (
-    CHANNEL_ARN_MAX_LENGTH,
-    CHANNEL_ARN_PATTERN,
-    VERSION_MAX,
-    VIEWER_ID_MAX_LENGTH,
-    RevocationEvent,
-    RevocationRequest,
-    ViewerSession,
-)
+from revocation.models import RevocationEvent, RevocationRequest, ViewerSession, describe_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,70 +86,9 @@ def _read_sessions(data: Any, prefix: str, request_id: str | None) -> Intake:
     return InvalidRequest(f"{prefix or 'body'}: expected {_SHAPES}", request_id)
 
 
-# Field-specific wording: pydantic's own messages do not say the limit for every case.
-_LIMITS = {
-    "channelArn": f"a string of 1 to {CHANNEL_ARN_MAX_LENGTH} characters matching {CHANNEL_ARN_PATTERN}",
-    "viewerId": f"a string of 1 to {VIEWER_ID_MAX_LENGTH} characters",
-    "viewerSessionVersionsLessThanOrEqualTo": f"an integer from 0 to {VERSION_MAX}",
-    "viewerSessions": "a list of at least 1 viewer session",
-    "requestId": "a string of at most 256 characters",
-}
-
-
 def _describe(error: ValidationError, prefix: str, *, list_root: bool = False) -> str:
-    """One line per problem: `<path>: <what is wrong> (must be <limit>)`."""
-    problems = []
-    errors = error.errors(include_url=False)
-    for item in errors[:_MAX_PROBLEMS]:
-        loc = item["loc"]
-        path = _path(loc, prefix, list_root)
-        field = next((part for part in reversed(loc) if isinstance(part, str)), "")
-        problem = _problem(item)
-        limit = _LIMITS.get(field)
-        problems.append(f"{path}: {problem}" + (f" (must be {limit})" if limit and item["type"] != "missing" else ""))
-    if len(errors) > _MAX_PROBLEMS:
-        problems.append(f"and {len(errors) - _MAX_PROBLEMS} more problems")
+    root = prefix + "viewerSessions" if list_root else prefix.rstrip(".")
+    problems = describe_errors(error, root)
+    if len(problems) > _MAX_PROBLEMS:
+        problems = [*problems[:_MAX_PROBLEMS], f"and {len(problems) - _MAX_PROBLEMS} more problems"]
     return "; ".join(problems)
-
-
-def _path(loc: tuple[int | str, ...], prefix: str, list_root: bool) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + part
-    if list_root and loc and isinstance(loc[0], int):
-        text = "viewerSessions" + text
-    return prefix + text if text else prefix.rstrip(".") or "body"
-
-
-def _problem(item: Any) -> str:
-    kind = item["type"]
-    value = item.get("input")
-    ctx = item.get("ctx") or {}
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "string_too_long":
-        return f"{len(value)} characters, over the maximum of {ctx['max_length']}"
-    if kind == "string_too_short":
-        return "empty"
-    if kind == "string_pattern_mismatch":
-        return f"{value!r} does not match the pattern"
-    if kind in ("less_than_equal", "greater_than_equal"):
-        return f"{value} is out of range"
-    if kind in ("int_type", "string_type", "list_type", "model_type", "dict_type", "model_attributes_type"):
-        return f"wrong type ({_json_type(value)})"
-    if kind == "too_short":
-        return "empty list"
-    return str(item["msg"])
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}.get(
-        type(value), type(value).__name__
-    )

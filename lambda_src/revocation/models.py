@@ -8,9 +8,10 @@ botocore does not check), so that a request this model accepts is one the servic
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 # --- The API's limits --------------------------------------------------------------------------
 MAX_SESSIONS_PER_CALL: Final = 20
@@ -126,3 +127,62 @@ class RevocationEvent(BaseModel):
     source: str
     detail_type: str = Field(alias="detail-type")
     detail: Any
+
+
+# --- How a broken request is described: one wording for the function's reasons and the CLI's errors --
+
+
+def describe_errors(error: ValidationError, root: str = "") -> list[str]:
+    """One line per problem, naming the path (item index included), what is wrong, and the limit.
+
+    For example `viewerSessions[3].viewerId: at most 40 characters (got 41)`.
+    """
+    return [f"{_path(root, item['loc'])}: {_problem(item)}" for item in error.errors(include_url=False)]
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type, as a producer would call it."""
+    if value is None:
+        return "null"
+    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}
+    return names.get(type(value), "object" if isinstance(value, Mapping) else type(value).__name__)
+
+
+_FIELDS = ("channelArn", "viewerId", "viewerSessionVersionsLessThanOrEqualTo")
+
+
+def _path(root: str, loc: tuple[int | str, ...]) -> str:
+    text = root
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "body"
+
+
+def _problem(item: Any) -> str:
+    kind = item["type"]
+    value: Any = item.get("input")
+    ctx = item.get("ctx") or {}
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        return f"unknown field, expected one of: {', '.join(_FIELDS)}"
+    if kind == "string_too_long":
+        return f"at most {ctx['max_length']} characters (got {len(value)})"
+    if kind == "string_too_short":
+        return f"at least {ctx['min_length']} character{'s' if ctx['min_length'] != 1 else ''} (got {len(value)})"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx['pattern']} (got {value!r})"
+    if kind == "greater_than_equal":
+        return f"at least {ctx['ge']} (got {value})"
+    if kind == "less_than_equal":
+        return f"at most {ctx['le']} (got {value})"
+    if kind == "too_short":
+        plural = "s" if ctx["min_length"] != 1 else ""
+        return f"at least {ctx['min_length']} item{plural} (got {ctx.get('actual_length', 0)})"
+    if kind == "string_type":
+        return f"must be a string (got {json_type(value)})"
+    if kind.startswith("int_"):
+        return f"must be an integer (got {json_type(value)})"
+    if kind in ("list_type", "model_type", "dict_type", "model_attributes_type"):
+        return f"must be {'a list' if kind == 'list_type' else 'an object'} (got {json_type(value)})"
+    return str(item["msg"])

@@ -88,18 +88,20 @@ def test_intake_accepts_every_documented_shape(body: Any, expected_pairs: list[A
         pytest.param("42", ["body: expected"], id="a number"),
         pytest.param("{}", ["body: expected"], id="an empty object"),
         pytest.param("[]", ["at least 1"], id="an empty list"),
-        pytest.param(json.dumps({"viewerSessions": []}), ["viewerSessions", "empty"], id="no sessions"),
-        pytest.param(json.dumps({"channelArn": A}), ["viewerId", "missing"], id="viewer ID missing"),
-        pytest.param(json.dumps({"viewerId": "v"}), ["channelArn", "missing"], id="channel missing"),
+        pytest.param(json.dumps({"viewerSessions": []}), ["viewerSessions: at least 1 item (got 0)"], id="no sessions"),
+        pytest.param(json.dumps({"channelArn": A}), ["viewerId: required"], id="viewer ID missing"),
+        pytest.param(json.dumps({"viewerId": "v"}), ["channelArn: required"], id="channel missing"),
         pytest.param(
             json.dumps([PAIR_A, {**PAIR_B, "viewerId": "x" * 41}]),
-            ["viewerSessions[1].viewerId", "41", "40"],
+            ["viewerSessions[1].viewerId: at most 40 characters (got 41)"],
             id="viewer ID of 41 characters names index, field and limit",
         ),
-        pytest.param(json.dumps({**PAIR_A, "viewerId": ""}), ["viewerId", "empty"], id="empty viewer ID"),
+        pytest.param(
+            json.dumps({**PAIR_A, "viewerId": ""}), ["viewerId: at least 1 character (got 0)"], id="empty viewer ID"
+        ),
         pytest.param(
             json.dumps({"viewerSessions": [{**PAIR_A, "channelArn": "arn:aws:ivs:us-west-2:1:stream/x"}]}),
-            ["viewerSessions[0].channelArn", "pattern"],
+            ["viewerSessions[0].channelArn: must match ^arn:aws:ivs:[a-z0-9-]+:[0-9]+:channel/"],
             id="not a channel ARN",
         ),
         pytest.param(
@@ -109,12 +111,12 @@ def test_intake_accepts_every_documented_shape(body: Any, expected_pairs: list[A
         ),
         pytest.param(
             json.dumps({**PAIR_A, "viewerSessionVersionsLessThanOrEqualTo": -1}),
-            ["-1", "0 to 2147483647"],
+            ["viewerSessionVersionsLessThanOrEqualTo: at least 0 (got -1)"],
             id="negative version",
         ),
         pytest.param(
             json.dumps({**PAIR_A, "viewerSessionVersionsLessThanOrEqualTo": 2**31}),
-            ["2147483648", "0 to 2147483647"],
+            ["viewerSessionVersionsLessThanOrEqualTo: at most 2147483647 (got 2147483648)"],
             id="version over 32 bits",
         ),
         pytest.param(
