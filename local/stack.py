@@ -461,38 +461,62 @@ def _wait_for_move_task(sqs: Any, resources: Resources, timeout: float) -> int:
 
 
 def _move_by_hand(sqs: Any, resources: Resources, timeout: float) -> int:
-    moved = 0
+    """Moves the messages that are in the DLQ now; not those that arrive while it runs.
+
+    A redriven message that fails again at once (an invalid one, say) is written to the DLQ anew
+    while the move goes on; moving it again would go round in circles. Those stay hidden until the
+    move is done, then are made visible again.
+    """
+    to_move = {entry.message_id for entry in peek_dead_letters(sqs, resources.dead_letter_queue_url)}
+    moved: set[str] = set()
+    newcomers: list[str] = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        messages = sqs.receive_message(
-            QueueUrl=resources.dead_letter_queue_url,
-            MaxNumberOfMessages=SQS_BATCH,
-            VisibilityTimeout=60,
-            WaitTimeSeconds=0,
-            MessageAttributeNames=["All"],
-        ).get("Messages")
-        if not messages:
-            return moved
-        entries = [
-            {
-                "Id": str(i),
-                "MessageBody": message["Body"],
-                "MessageAttributes": {
-                    name: {key: value[key] for key in ("DataType", "StringValue", "BinaryValue") if key in value}
-                    for name, value in (message.get("MessageAttributes") or {}).items()
-                },
-            }
-            for i, message in enumerate(messages)
-        ]
-        sent = sqs.send_message_batch(QueueUrl=resources.queue_url, Entries=entries)
-        if sent.get("Failed"):
-            raise RuntimeError(f"redrive: messages not sent: {sent['Failed']}")
-        sqs.delete_message_batch(
-            QueueUrl=resources.dead_letter_queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-        )
-        moved += len(messages)
-    raise TimeoutError(f"redrive not done after {timeout:g} s ({moved} moved)")
+    try:
+        while moved != to_move:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"redrive not done after {timeout:g} s ({len(moved)} of {len(to_move)} moved)")
+            messages = sqs.receive_message(
+                QueueUrl=resources.dead_letter_queue_url,
+                MaxNumberOfMessages=SQS_BATCH,
+                VisibilityTimeout=max(60, int(timeout) + 10),
+                WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
+            ).get("Messages")
+            if not messages:
+                break
+            newcomers += [m["ReceiptHandle"] for m in messages if m["MessageId"] not in to_move]
+            batch = [m for m in messages if m["MessageId"] in to_move]
+            if batch:
+                _send_and_delete(sqs, resources, batch)
+                moved.update(m["MessageId"] for m in batch)
+    finally:
+        for chunk in _chunks(newcomers, SQS_BATCH):
+            sqs.change_message_visibility_batch(
+                QueueUrl=resources.dead_letter_queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)],
+            )
+    return len(moved)
+
+
+def _send_and_delete(sqs: Any, resources: Resources, messages: Sequence[Mapping[str, Any]]) -> None:
+    entries = [
+        {
+            "Id": str(i),
+            "MessageBody": message["Body"],
+            "MessageAttributes": {
+                name: {key: value[key] for key in ("DataType", "StringValue", "BinaryValue") if key in value}
+                for name, value in (message.get("MessageAttributes") or {}).items()
+            },
+        }
+        for i, message in enumerate(messages)
+    ]
+    sent = sqs.send_message_batch(QueueUrl=resources.queue_url, Entries=entries)
+    if sent.get("Failed"):
+        raise RuntimeError(f"redrive: messages not sent: {sent['Failed']}")
+    sqs.delete_message_batch(
+        QueueUrl=resources.dead_letter_queue_url,
+        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+    )
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
