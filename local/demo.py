@@ -276,7 +276,7 @@ def run(pairs: int) -> int:
         out(
             f"  function            {settings.max_concurrency} instances (max concurrency), batch size "
             f"{settings.batch_size}, batching window {settings.max_batching_window_seconds} s, timeout "
-            f"{settings.function_timeout_seconds} s, {settings.ivs_calls_per_second:g} IVS calls/s each\n"
+            f"{settings.function_timeout_seconds} s, {settings.ivs_calls_per_second:g} IVS call(s) per second each\n"
         )
         out(
             f"  queue               visibility timeout {settings.visibility_timeout_seconds} s, to the DLQ after "
