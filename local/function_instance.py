@@ -12,7 +12,8 @@ its configured variables and its own reserved ones. Like Lambda:
   invocation.
 
 The runner talks to this process over an inherited socket (length-prefixed frames), so the function
-may print whatever it likes. A closed socket, whether the runner stopped or died, ends the process.
+may print whatever it likes. A closed socket, whether the runner stopped or died, ends the process;
+so does the runner's death in the middle of an invocation (a watchdog sees the process re-parented).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -109,6 +112,17 @@ def serve(connection: Connection, handler_path: str) -> None:
             return
 
 
+def _exit_when_orphaned(parent: int) -> None:
+    """Ends the process when the runner is gone, even while the handler is busy: nothing is left."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="orphan-watchdog", daemon=True).start()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fd", type=int, required=True, help="inherited socket to the runner")
@@ -116,6 +130,7 @@ def main() -> int:
     args = parser.parse_args()
     # Ctrl-C goes to the runner, which stops its instances in order; a runner that dies closes the socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_when_orphaned(os.getppid())
     connection = Connection(args.fd)
     try:
         serve(connection, args.handler)
