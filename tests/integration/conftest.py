@@ -8,7 +8,6 @@ checks, when it ends, that none of them is left.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,17 +79,3 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
     finally:
         server.stop()
         assert_processes_gone([pid])
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _hermetic_aws_configuration() -> Iterator[None]:
-    """The test process's own boto3 clients must not read a developer's ~/.aws."""
-    saved = {key: os.environ.get(key) for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
-    os.environ["AWS_CONFIG_FILE"] = os.devnull
-    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
