@@ -108,7 +108,7 @@ def submit_examples(stack: LocalStack) -> Submission:
 
     stack.send(one)
     submission.add("the one-pair message again", "SendMessage, exact duplicate", [one])
-    repeated = [
+    repeated: list[dict[str, Any]] = [
         {"channelArn": news, "viewerId": "viewer-0001", "viewerSessionVersionsLessThanOrEqualTo": 9},
         {"channelArn": sports, "viewerId": "viewer-0001"},
     ]

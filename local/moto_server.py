@@ -33,7 +33,7 @@ def _patch_moto_sqs() -> None:
     clock is `time.time()`; the retention check reads the one attribute it needs instead of all of
     them; reading named attributes computes the queue's attributes once rather than three times each.
     """
-    original_unix_time = sqs_models.unix_time
+    original_unix_time = sqs_models.unix_time  # type: ignore[attr-defined]
 
     def unix_time(dt: Any = None) -> float:
         return time.time() if dt is None else original_unix_time(dt)
@@ -41,8 +41,9 @@ def _patch_moto_sqs() -> None:
     def unix_time_millis(dt: Any = None) -> float:
         return unix_time(dt) * 1000.0
 
-    sqs_models.unix_time = unix_time
-    sqs_models.unix_time_millis = unix_time_millis
+    # moto.sqs.models imported these names from moto.core.utils; rebinding them there is enough.
+    setattr(sqs_models, "unix_time", unix_time)  # noqa: B010
+    setattr(sqs_models, "unix_time_millis", unix_time_millis)  # noqa: B010
 
     backend = sqs_models.SQSBackend
 
@@ -56,12 +57,12 @@ def _patch_moto_sqs() -> None:
         queue = self.get_queue(queue_name)
         valid = {*queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES}
         if "All" in attribute_names or not set(attribute_names) <= valid:
-            return original_get_queue_attributes(self, queue_name, attribute_names)  # type: ignore[no-any-return]
+            return original_get_queue_attributes(self, queue_name, attribute_names)
         attributes = queue.attributes
         return {name: attributes[name] for name in attribute_names if attributes.get(name) is not None}
 
-    backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
-    backend.get_queue_attributes = get_queue_attributes
+    setattr(backend, "is_message_valid_based_on_retention_period", is_message_valid_based_on_retention_period)  # noqa: B010
+    setattr(backend, "get_queue_attributes", get_queue_attributes)  # noqa: B010
 
 
 def main() -> int:
