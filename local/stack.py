@@ -230,8 +230,8 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
                 "Arn": queue_arn,
                 "DeadLetterConfig": {"Arn": delivery_dlq_arn},
                 "RetryPolicy": {
-                    "MaximumRetryAttempts": getattr(settings, "delivery_retry_attempts", 185),
-                    "MaximumEventAgeInSeconds": getattr(settings, "delivery_max_event_age_seconds", 86_400),
+                    "MaximumRetryAttempts": settings.delivery_retry_attempts,
+                    "MaximumEventAgeInSeconds": settings.delivery_max_event_age_seconds,
                 },
             }
         ],
@@ -299,13 +299,9 @@ def function_environment(settings: DeploySettings, resources: Resources, ivs_end
         "AWS_DEFAULT_REGION": resources.region,
         "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
         "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+        names.ENV_IVS_MAX_ATTEMPTS: str(settings.ivs_max_attempts),
+        "POWERTOOLS_LOG_LEVEL": settings.log_level,
     }
-    max_attempts = getattr(settings, "ivs_max_attempts", None)
-    if max_attempts is not None:
-        environment[names.ENV_IVS_MAX_ATTEMPTS] = str(max_attempts)
-    log_level = getattr(settings, "log_level", None)
-    if log_level is not None:
-        environment["POWERTOOLS_LOG_LEVEL"] = str(log_level)
     return environment
 
 
