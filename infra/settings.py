@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from revocation import names
 from revocation.models import MAX_SESSIONS_PER_CALL, RevocationRequest, ViewerSession
 
 PAIRS_PER_CALL = MAX_SESSIONS_PER_CALL
@@ -164,6 +165,28 @@ class DeploySettings(BaseModel):
             + self.time_safety_margin_seconds
             + self.ivs_call_timeout_seconds
         )
+
+    def function_environment(self, *, dead_letter_queue_url: str, source_queue_url: str) -> dict[str, str]:
+        """The function's environment, defined once for the stack and the local stack.
+
+        The URLs are CloudFormation references in the stack and real URLs locally.
+        """
+        return {
+            names.ENV_DEAD_LETTER_QUEUE_URL: dead_letter_queue_url,
+            # Pairs not started before the invocation ran out of time go back here as a new message.
+            names.ENV_SOURCE_QUEUE_URL: source_queue_url,
+            # Equal to the redrive policy's: on that delivery the function dead-letters retryable
+            # failures itself, with their reason, before SQS would move the message bare.
+            names.ENV_MAX_RECEIVE_COUNT: str(self.max_receive_count),
+            # repr keeps every digit, so that rate x maximum concurrency stays within the quota.
+            names.ENV_IVS_CALLS_PER_SECOND: repr(self.ivs_calls_per_second),
+            names.ENV_IVS_MAX_ATTEMPTS: str(self.ivs_max_attempts),
+            names.ENV_IVS_CALL_TIMEOUT_SECONDS: repr(self.ivs_call_timeout_seconds),
+            names.ENV_TIME_SAFETY_MARGIN_SECONDS: repr(self.time_safety_margin_seconds),
+            names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
+            names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
+            names.ENV_POWERTOOLS_LOG_LEVEL: self.log_level,
+        }
 
     @model_validator(mode="after")
     def _consistent(self) -> DeploySettings:

@@ -283,14 +283,10 @@ def function_environment(settings: DeploySettings, resources: Resources, ivs_end
     The endpoints reach the function through botocore's standard variables; the function has no
     branch of its own for running locally.
     """
-    environment = {
-        names.ENV_DEAD_LETTER_QUEUE_URL: resources.dead_letter_queue_url,
-        names.ENV_MAX_RECEIVE_COUNT: str(settings.max_receive_count),
-        names.ENV_IVS_CALLS_PER_SECOND: repr(settings.ivs_calls_per_second),
-        names.ENV_IVS_CALL_TIMEOUT_SECONDS: repr(settings.ivs_call_timeout_seconds),
-        names.ENV_TIME_SAFETY_MARGIN_SECONDS: repr(settings.time_safety_margin_seconds),
-        "POWERTOOLS_SERVICE_NAME": names.SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": names.METRICS_NAMESPACE,
+    return {
+        **settings.function_environment(
+            dead_letter_queue_url=resources.dead_letter_queue_url, source_queue_url=resources.queue_url
+        ),
         # X-Ray has no local daemon here.
         "POWERTOOLS_TRACE_DISABLED": "true",
         "AWS_ENDPOINT_URL_IVS": ivs_endpoint_url,
@@ -299,10 +295,7 @@ def function_environment(settings: DeploySettings, resources: Resources, ivs_end
         "AWS_DEFAULT_REGION": resources.region,
         "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
         "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
-        names.ENV_IVS_MAX_ATTEMPTS: str(settings.ivs_max_attempts),
-        "POWERTOOLS_LOG_LEVEL": settings.log_level,
     }
-    return environment
 
 
 def client(service: str, endpoint_url: str, region: str = DEFAULT_REGION, **config: Any) -> Any:

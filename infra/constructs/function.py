@@ -39,7 +39,7 @@ class RevocationFunction(Construct):
         self.role = self._build_role()
         self.function = self._build_function()
         self._grant_revocation()
-        self._grant_dead_letter_writes()
+        self._grant_queue_writes()
         self.event_source = self._build_event_source()
         self._drop_redundant_role_dependency()
         self._acknowledge_findings()
@@ -79,21 +79,9 @@ class RevocationFunction(Construct):
         return lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)
 
     def _environment(self) -> dict[str, str]:
-        settings = self._settings
-        return {
-            names.ENV_DEAD_LETTER_QUEUE_URL: self._dead_letter_queue.queue_url,
-            # Equal to the redrive policy's: on that delivery the function dead-letters retryable
-            # failures itself, with their reason, before SQS would move the message bare.
-            names.ENV_MAX_RECEIVE_COUNT: str(settings.max_receive_count),
-            # repr keeps every digit, so that rate x maximum concurrency stays within the quota.
-            names.ENV_IVS_CALLS_PER_SECOND: repr(settings.ivs_calls_per_second),
-            names.ENV_IVS_MAX_ATTEMPTS: str(settings.ivs_max_attempts),
-            names.ENV_IVS_CALL_TIMEOUT_SECONDS: repr(settings.ivs_call_timeout_seconds),
-            names.ENV_TIME_SAFETY_MARGIN_SECONDS: repr(settings.time_safety_margin_seconds),
-            constants.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
-            constants.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
-            constants.ENV_POWERTOOLS_LOG_LEVEL: settings.log_level,
-        }
+        return self._settings.function_environment(
+            dead_letter_queue_url=self._dead_letter_queue.queue_url, source_queue_url=self._queue.queue_url
+        )
 
     def _build_function(self) -> lambda_.Function:
         settings = self._settings
@@ -137,11 +125,14 @@ class RevocationFunction(Construct):
             iam.PolicyStatement(sid="RevokeViewerSessions", actions=[IVS_REVOKE_ACTION], resources=self._channel_arns())
         )
 
-    def _grant_dead_letter_writes(self) -> None:
-        # SendMessageBatch is authorized as sqs:SendMessage; SSE-SQS needs no KMS permission.
+    def _grant_queue_writes(self) -> None:
+        # SendMessageBatch is authorized as sqs:SendMessage; SSE-SQS needs no KMS permission. The
+        # source queue takes back the pairs an invocation had no time to start.
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="WriteDeadLetters", actions=["sqs:SendMessage"], resources=[self._dead_letter_queue.queue_arn]
+                sid="WriteDeadLettersAndRequeue",
+                actions=["sqs:SendMessage"],
+                resources=[self._dead_letter_queue.queue_arn, self._queue.queue_arn],
             )
         )
 

@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from revocation.adapters.dead_letter import SqsDeadLetterWriter
 from revocation.adapters.ivs import Boto3IvsGateway
+from revocation.adapters.queue_writer import SqsMessageWriter
 from revocation.observability import logger, metrics, tracer
 from revocation.processor import WholeBatchProcessor
 from revocation.service import RevocationService
@@ -26,7 +26,8 @@ def build_service(settings: FunctionSettings) -> RevocationService:
     return RevocationService(
         settings,
         gateway=Boto3IvsGateway(settings.ivs_call_timeout_seconds),
-        dead_letters=SqsDeadLetterWriter(settings.dead_letter_queue_url),
+        dead_letters=SqsMessageWriter(settings.dead_letter_queue_url),
+        requeue=SqsMessageWriter(settings.source_queue_url) if settings.source_queue_url else None,
     )
 
 

@@ -102,20 +102,25 @@ class RevocationRequest(BaseModel):
     errors: Any = None
     request_id: Annotated[StrictStr, Field(max_length=256)] | None = Field(None, alias="requestId")
 
+    def to_json(self) -> str:
+        return json.dumps(self._body(), separators=(",", ":"), ensure_ascii=False)
+
+    def _body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"viewerSessions": [session.to_api() for session in self.viewer_sessions]}
+        if self.request_id is not None:
+            body["requestId"] = self.request_id
+        return body
+
 
 class DeadLetterMessage(RevocationRequest):
     """A dead-letter message body: a valid request for the failed pairs, with why each failed."""
 
     errors: list[RevocationError] = Field(default_factory=list)
 
-    def to_json(self) -> str:
-        body: dict[str, Any] = {
-            "viewerSessions": [session.to_api() for session in self.viewer_sessions],
-            "errors": [error.to_api() for error in self.errors],
-        }
-        if self.request_id is not None:
-            body["requestId"] = self.request_id
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    def _body(self) -> dict[str, Any]:
+        body = super()._body()
+        body["errors"] = [error.to_api() for error in self.errors]
+        return body
 
 
 class RevocationEvent(BaseModel):

@@ -19,12 +19,12 @@ from revocation.observability import logger, metrics, tracer
 from revocation.plan import plan_calls
 from revocation.revoke import RevocationGateway, Revoker
 from revocation.settings import FunctionSettings
-from revocation.settle import DeadLetter, RecordVerdict, SourceRecord, settle
+from revocation.settle import OutboundMessage, RecordVerdict, Settlement, SourceRecord, settle
 
 
-class DeadLetterWriter(Protocol):
-    def send(self, letters: Sequence[DeadLetter]) -> set[int]:
-        """Writes the letters; returns the indexes of those that could not be written."""
+class MessageWriter(Protocol):
+    def send(self, messages: Sequence[OutboundMessage]) -> set[int]:
+        """Writes the messages to its queue; returns the indexes of those that could not be written."""
         ...
 
 
@@ -37,13 +37,15 @@ class RevocationService:
         self,
         settings: FunctionSettings,
         gateway: RevocationGateway,
-        dead_letters: DeadLetterWriter,
+        dead_letters: MessageWriter,
+        requeue: MessageWriter | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
         self._dead_letters = dead_letters
+        self._requeue = requeue
         self._clock = clock
         self._revoker = Revoker(
             gateway,
@@ -74,18 +76,36 @@ class RevocationService:
         valid = [source.intake for source in sources if isinstance(source.intake, ValidRequest)]
         calls = plan_calls(intake.sessions for intake in valid)
         report = self._revoker.run(calls, deadline)
-        settlement = settle(sources, report.revoked, report.failures, self._settings.max_receive_count)
+        settlement = settle(
+            sources,
+            report.revoked,
+            report.failures,
+            self._settings.max_receive_count,
+            # Only when this invocation made progress: requeueing without a single call would go round.
+            requeue_not_started=self._requeue is not None and report.calls > 0,
+        )
 
-        unwritten = self._dead_letters.send(settlement.dead_letters) if settlement.dead_letters else set()
+        unwritten = self._write(self._dead_letters, settlement.dead_letters, settlement.verdicts, "dead-letter")
+        unrequeued = (
+            self._write(self._requeue, settlement.requeued, settlement.verdicts, "requeued")
+            if self._requeue is not None
+            else set()
+        )
+        self._publish(sources, valid, calls, report, settlement, unwritten, unrequeued)
+        return settlement.verdicts
+
+    @staticmethod
+    def _write(
+        writer: MessageWriter, messages: list[OutboundMessage], verdicts: dict[str, RecordVerdict], what: str
+    ) -> set[int]:
+        unwritten = writer.send(messages) if messages else set()
         for index in unwritten:
             # Nothing is deleted without a trace: the record comes back, and on its last attempt
             # SQS's own redrive moves it to the dead-letter queue whole.
-            verdict = settlement.verdicts[settlement.dead_letters[index].source_message_id]
+            verdict = verdicts[messages[index].source_message_id]
             verdict.retry = True
-            verdict.reason = "its dead-letter message could not be written"
-
-        self._publish(sources, valid, calls, report, settlement.dead_letters, unwritten, settlement.verdicts)
-        return settlement.verdicts
+            verdict.reason = f"its {what} message could not be written"
+        return unwritten
 
     def _publish(
         self,
@@ -93,10 +113,12 @@ class RevocationService:
         valid: Sequence[ValidRequest],
         calls: Sequence[Any],
         report: Any,
-        letters: Sequence[DeadLetter],
+        settlement: Settlement,
         unwritten: set[int],
-        verdicts: dict[str, RecordVerdict],
+        unrequeued: set[int],
     ) -> None:
+        letters, verdicts = settlement.dead_letters, settlement.verdicts
+        requeued = sum(message.pairs for index, message in enumerate(settlement.requeued) if index not in unrequeued)
         pairs_received = sum(len(intake.sessions) for intake in valid)
         invalid = len(sources) - len(valid)
         retried = sum(1 for verdict in verdicts.values() if verdict.retry)
@@ -106,6 +128,7 @@ class RevocationService:
         metrics.add_metric(name=names.METRIC_IVS_CALLS, unit=MetricUnit.Count, value=report.calls)
         metrics.add_metric(name=names.METRIC_THROTTLED_CALLS, unit=MetricUnit.Count, value=report.throttled_calls)
         metrics.add_metric(name=names.METRIC_RECORDS_RETRIED, unit=MetricUnit.Count, value=retried)
+        metrics.add_metric(name=names.METRIC_PAIRS_REQUEUED, unit=MetricUnit.Count, value=requeued)
 
         by_code: dict[str, int] = {}
         for index, letter in enumerate(letters):
@@ -125,7 +148,7 @@ class RevocationService:
 
         for source in sources:
             verdict = verdicts[source.message_id]
-            if verdict.retry or verdict.dead_lettered:
+            if verdict.retry or verdict.dead_lettered or verdict.requeued:
                 logger.info(
                     "record settled",
                     extra={
@@ -136,6 +159,7 @@ class RevocationService:
                         "reason": verdict.reason or None,
                         "pairs_revoked": verdict.revoked,
                         "pairs_dead_lettered": verdict.dead_lettered,
+                        "pairs_requeued": verdict.requeued,
                     },
                 )
         logger.info(
@@ -152,5 +176,6 @@ class RevocationService:
                 "dead_letter_messages": len(letters) - len(unwritten),
                 "dead_letter_messages_unwritten": len(unwritten),
                 "records_retried": retried,
+                "pairs_requeued": requeued,
             },
         )

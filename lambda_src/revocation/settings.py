@@ -21,6 +21,9 @@ class FunctionSettings(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     dead_letter_queue_url: str = Field(alias=names.ENV_DEAD_LETTER_QUEUE_URL, pattern=r"^https?://\S+$")
+    # The queue the function drains. When set, pairs not started before the invocation ran out of time
+    # are put back on it as a new request instead of the whole record being delivered again.
+    source_queue_url: str | None = Field(None, alias=names.ENV_SOURCE_QUEUE_URL, pattern=r"^https?://\S+$")
     # Must equal the source queue's redrive maxReceiveCount: at that attempt the function
     # dead-letters retryable failures itself, with their reason, instead of SQS moving them bare.
     max_receive_count: int = Field(alias=names.ENV_MAX_RECEIVE_COUNT, ge=1, le=1000)

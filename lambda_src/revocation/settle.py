@@ -10,6 +10,11 @@ Per record, exactly the outcome table of the design:
 A record that is retried and also had pairs dead-lettered at once is delivered again whole; its
 permanently failing pairs are then tried and dead-lettered again. Revocation is idempotent, so a
 redrive of both copies is harmless; the alternative, holding them back, would delay the alarm.
+
+Pairs that were not started because the invocation ran out of time did not fail. When the service can
+requeue them (`requeue_not_started`), they go back to the source queue as a new request, and their
+record is done: redelivering the record whole would make the same first calls again and never reach
+the tail of a message that needs more calls than one invocation can make.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from revocation.models import (
     ATTR_REQUEST_ID,
     ATTR_SOURCE_MESSAGE_ID,
     CODE_INVALID_MESSAGE,
+    CODE_NOT_STARTED,
     DeadLetterMessage,
     RevocationError,
+    RevocationRequest,
     ViewerSession,
 )
 from revocation.plan import merge_sessions
@@ -38,6 +45,7 @@ MAX_DEAD_LETTER_BODY_BYTES = 200_000
 # Attribute values are for filtering and reading, not for whole documents.
 MAX_ATTRIBUTE_CHARS = 1_000
 _UNSETTLED = Failure("Unsettled", "no outcome was recorded for this pair", retryable=True)
+_NOT_STARTED = Failure(CODE_NOT_STARTED, "", retryable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +59,8 @@ class SourceRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """One message for the dead-letter queue, on behalf of one source record."""
+class OutboundMessage:
+    """A message to write on behalf of one source record: a dead letter, or a requeued request."""
 
     source_message_id: str
     body: str
@@ -67,12 +75,14 @@ class RecordVerdict:
     reason: str = ""
     revoked: int = 0
     dead_lettered: int = 0
+    requeued: int = 0
 
 
 @dataclass(slots=True)
 class Settlement:
     verdicts: dict[str, RecordVerdict] = field(default_factory=dict)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
+    dead_letters: list[OutboundMessage] = field(default_factory=list)
+    requeued: list[OutboundMessage] = field(default_factory=list)
 
 
 def settle(
@@ -80,6 +90,8 @@ def settle(
     revoked: set[PairKey],
     failures: Mapping[PairKey, Failure],
     max_receive_count: int,
+    *,
+    requeue_not_started: bool = False,
 ) -> Settlement:
     settlement = Settlement()
     for record in records:
@@ -93,6 +105,7 @@ def settle(
 
         to_dead_letter: list[tuple[ViewerSession, Failure]] = []
         retryable: list[Failure] = []
+        not_started: list[ViewerSession] = []
         for session in merge_sessions(intake.sessions).values():
             failure = failures.get(session.key)
             if failure is None and session.key not in revoked:
@@ -100,22 +113,40 @@ def settle(
                 failure = _UNSETTLED
             if failure is None:
                 verdict.revoked += 1
+            elif failure.code == CODE_NOT_STARTED and requeue_not_started:
+                not_started.append(session)
             elif failure.retryable and not last_attempt:
                 retryable.append(failure)
             else:
                 to_dead_letter.append((session, failure))
 
         if retryable:
+            # Delivered again whole, its not-started pairs with it.
             verdict.retry = True
             verdict.reason = f"{len(retryable)} pairs to retry, first: {retryable[0].code}: {retryable[0].message}"
+        elif not_started:
+            verdict.requeued = len(not_started)
+            settlement.requeued.extend(_requeued(record, intake.request_id, not_started))
         verdict.dead_lettered = len(to_dead_letter)
         settlement.dead_letters.extend(_failed_pairs(record, intake.request_id, to_dead_letter))
     return settlement
 
 
-def _invalid(record: SourceRecord, intake: InvalidRequest) -> DeadLetter:
+def _requeued(record: SourceRecord, request_id: str | None, sessions: list[ViewerSession]) -> list[OutboundMessage]:
+    """The pairs not started, as new requests for the source queue (split to stay within its size)."""
+    messages = []
+    for chunk in _chunks_within_size([(session, _NOT_STARTED) for session in sessions]):
+        request = RevocationRequest(viewer_sessions=[session for session, _ in chunk], request_id=request_id)
+        attributes = {ATTR_SOURCE_MESSAGE_ID: record.message_id}
+        if request_id:
+            attributes[ATTR_REQUEST_ID] = request_id[:MAX_ATTRIBUTE_CHARS]
+        messages.append(OutboundMessage(record.message_id, request.to_json(), attributes, CODE_NOT_STARTED, len(chunk)))
+    return messages
+
+
+def _invalid(record: SourceRecord, intake: InvalidRequest) -> OutboundMessage:
     """The original body, untouched: the producer's message is what an operator needs to fix."""
-    return DeadLetter(
+    return OutboundMessage(
         source_message_id=record.message_id,
         body=record.body,
         attributes=_attributes(CODE_INVALID_MESSAGE, intake.reason, record, intake.request_id),
@@ -126,7 +157,7 @@ def _invalid(record: SourceRecord, intake: InvalidRequest) -> DeadLetter:
 
 def _failed_pairs(
     record: SourceRecord, request_id: str | None, failed: list[tuple[ViewerSession, Failure]]
-) -> list[DeadLetter]:
+) -> list[OutboundMessage]:
     """One message per error code (what operators filter on), each a valid request to redrive."""
     by_code: dict[str, list[tuple[ViewerSession, Failure]]] = {}
     for session, failure in failed:
@@ -149,7 +180,7 @@ def _failed_pairs(
                 request_id=request_id,
             )
             letters.append(
-                DeadLetter(
+                OutboundMessage(
                     source_message_id=record.message_id,
                     body=message.to_json(),
                     attributes=_attributes(code, chunk[0][1].message, record, request_id),

@@ -97,6 +97,7 @@ def test_function_logs_to_its_own_log_group_with_retention_from_settings(each: S
 def test_environment_holds_exactly_the_variables_the_function_reads(each: Synthesized) -> None:
     assert set(_environment(each)) == {
         names.ENV_DEAD_LETTER_QUEUE_URL,
+        names.ENV_SOURCE_QUEUE_URL,
         names.ENV_MAX_RECEIVE_COUNT,
         names.ENV_IVS_CALLS_PER_SECOND,
         names.ENV_IVS_MAX_ATTEMPTS,
@@ -113,6 +114,13 @@ def test_environment_dead_letter_queue_url_is_the_redrive_target(each: Synthesiz
     dlq_id = queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
 
     assert _environment(each)[names.ENV_DEAD_LETTER_QUEUE_URL] == ref(dlq_id)
+
+
+def test_environment_source_queue_url_is_the_queue_the_mapping_drains(each: Synthesized) -> None:
+    mapping = each.only("AWS::Lambda::EventSourceMapping")[1]
+    queue_id = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+
+    assert _environment(each)[names.ENV_SOURCE_QUEUE_URL] == ref(queue_id)
 
 
 def test_environment_max_receive_count_equals_the_redrive_policy(each: Synthesized) -> None:

@@ -84,10 +84,12 @@ def test_function_role_allows_exactly_revocation_consumption_dead_letters_logs_a
         assert grants[action] == ["*"], action
 
 
-def test_function_may_send_only_to_its_dead_letter_queue(each: Synthesized) -> None:
+def test_function_may_send_only_to_its_dead_letter_queue_and_back_to_its_queue(each: Synthesized) -> None:
+    ids = _ids(each)
+
     grants = _role_grants(each, _function_role(each))
 
-    assert grants["sqs:SendMessage"] == [get_att(_ids(each)["dlq"])]
+    assert sorted(grants["sqs:SendMessage"], key=str) == sorted([get_att(ids["dlq"]), get_att(ids["queue"])], key=str)
 
 
 def test_function_may_revoke_on_every_channel_of_the_account_in_its_region_by_default(default: Synthesized) -> None:

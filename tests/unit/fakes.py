@@ -12,7 +12,7 @@ from typing import Any
 from revocation.models import RevocationError, ViewerSession
 from revocation.revoke import CallFailed
 from revocation.settings import FunctionSettings
-from revocation.settle import DeadLetter
+from revocation.settle import OutboundMessage
 
 ACCOUNT = "123456789012"
 
@@ -82,13 +82,13 @@ def denied_pairs(*viewers: str, code: str = "403", message: str = "not authorize
 
 
 @dataclass
-class FakeDeadLetters:
-    """The dead-letter port in memory; `fail` names letter indexes (per call) that are not written."""
+class FakeQueueWriter:
+    """A queue-writer port (dead letters, requeue) in memory; `fail` names indexes (per call) not written."""
 
     fail: set[int] = field(default_factory=set)
-    written: list[DeadLetter] = field(default_factory=list)
+    written: list[OutboundMessage] = field(default_factory=list)
 
-    def send(self, letters: Sequence[DeadLetter]) -> set[int]:
+    def send(self, letters: Sequence[OutboundMessage]) -> set[int]:
         self.written.extend(letter for index, letter in enumerate(letters) if index not in self.fail)
         return {index for index in self.fail if index < len(letters)}
 

@@ -10,11 +10,11 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 
-from revocation.adapters.dead_letter import SqsDeadLetterWriter
 from revocation.adapters.ivs import Boto3IvsGateway
+from revocation.adapters.queue_writer import SqsMessageWriter
 from revocation.plan import plan_calls
 from revocation.revoke import CallErrorKind, CallFailed, Revoker
-from revocation.settle import DeadLetter
+from revocation.settle import OutboundMessage
 from tests.unit.fakes import FakeClock, channel, session
 
 pytestmark = pytest.mark.unit
@@ -148,8 +148,8 @@ def test_revoker_over_stubbed_client_respects_the_time_budget(ivs: tuple[Any, St
     assert len(report.revoked) == 20
 
 
-def letter(index: int, body_size: int = 10) -> DeadLetter:
-    return DeadLetter(f"m{index}", "x" * body_size, {"ErrorCode": "403", "SourceMessageId": f"m{index}"}, "403", 1)
+def letter(index: int, body_size: int = 10) -> OutboundMessage:
+    return OutboundMessage(f"m{index}", "x" * body_size, {"ErrorCode": "403", "SourceMessageId": f"m{index}"}, "403", 1)
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def test_dead_letter_writer_sends_batches_of_ten_with_attributes(sqs: tuple[Any,
     stubber.add_response("send_message_batch", {"Successful": [], "Failed": []}, first)
     stubber.add_response("send_message_batch", {"Successful": [], "Failed": []}, {"QueueUrl": QUEUE, "Entries": ANY})
 
-    assert SqsDeadLetterWriter(QUEUE, client).send(letters) == set()
+    assert SqsMessageWriter(QUEUE, client).send(letters) == set()
 
 
 def test_dead_letter_writer_splits_batches_by_size(sqs: tuple[Any, Stubber]) -> None:
@@ -194,7 +194,7 @@ def test_dead_letter_writer_splits_batches_by_size(sqs: tuple[Any, Stubber]) -> 
             "send_message_batch", {"Successful": [], "Failed": []}, {"QueueUrl": QUEUE, "Entries": ANY}
         )
 
-    assert SqsDeadLetterWriter(QUEUE, client).send(letters) == set()
+    assert SqsMessageWriter(QUEUE, client).send(letters) == set()
 
 
 def test_dead_letter_writer_returns_entries_sqs_refused(sqs: tuple[Any, Stubber]) -> None:
@@ -204,11 +204,11 @@ def test_dead_letter_writer_returns_entries_sqs_refused(sqs: tuple[Any, Stubber]
         "send_message_batch", {"Successful": [], "Failed": failed}, {"QueueUrl": QUEUE, "Entries": ANY}
     )
 
-    assert SqsDeadLetterWriter(QUEUE, client).send([letter(0), letter(1)]) == {1}
+    assert SqsMessageWriter(QUEUE, client).send([letter(0), letter(1)]) == {1}
 
 
 def test_dead_letter_writer_returns_every_entry_of_a_failed_call(sqs: tuple[Any, Stubber]) -> None:
     client, stubber = sqs
     stubber.add_client_error("send_message_batch", "AWS.SimpleQueueService.NonExistentQueue", "gone", 400)
 
-    assert SqsDeadLetterWriter(QUEUE, client).send([letter(0), letter(1)]) == {0, 1}
+    assert SqsMessageWriter(QUEUE, client).send([letter(0), letter(1)]) == {0, 1}

@@ -22,7 +22,7 @@ from revocation.models import RevocationError
 from revocation.revoke import CallErrorKind, CallFailed
 from revocation.service import RevocationService
 from tests.unit import fakes
-from tests.unit.fakes import FakeClock, FakeContext, FakeDeadLetters, FakeGateway, sqs_event, sqs_record
+from tests.unit.fakes import FakeClock, FakeContext, FakeGateway, FakeQueueWriter, sqs_event, sqs_record
 
 pytestmark = pytest.mark.unit
 
@@ -57,10 +57,22 @@ CALL_FAILURES = [
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(batch=records, data=st.data(), timeout=st.floats(5, 120), unwritten=st.sets(st.integers(0, 15), max_size=3))
+@given(
+    batch=records,
+    data=st.data(),
+    timeout=st.floats(5, 120),
+    unwritten=st.sets(st.integers(0, 15), max_size=3),
+    requeue=st.none() | st.sets(st.integers(0, 15), max_size=2),
+)
 def test_no_pair_vanishes(
-    handler_module: ModuleType, batch: list[tuple[Any, int]], data: st.DataObject, timeout: float, unwritten: set[int]
+    handler_module: ModuleType,
+    batch: list[tuple[Any, int]],
+    data: st.DataObject,
+    timeout: float,
+    unwritten: set[int],
+    requeue: set[int] | None,
 ) -> None:
+    """Every valid pair is revoked, dead-lettered, requeued, or in a record reported failed."""
     clock = FakeClock()
     accepted: list[tuple[str, str, int]] = []
 
@@ -78,9 +90,11 @@ def test_no_pair_vanishes(
         return errors
 
     gateway = FakeGateway(default=service_answer, clock=clock, call_seconds=0.1)
-    dead_letters = FakeDeadLetters(fail=unwritten)
+    dead_letters = FakeQueueWriter(fail=unwritten)
+    # None: no source queue configured; otherwise the indexes whose requeue write fails.
+    requeued = FakeQueueWriter(fail=requeue) if requeue is not None else None
     service = RevocationService(
-        fakes.settings(MAX_RECEIVE_COUNT=3), gateway, dead_letters, clock=clock, sleep=clock.sleep
+        fakes.settings(MAX_RECEIVE_COUNT=3), gateway, dead_letters, requeued, clock=clock, sleep=clock.sleep
     )
     sqs_records = [sqs_record(body, receive_count=count) for body, count in batch]
 
@@ -97,6 +111,13 @@ def test_no_pair_vanishes(
     letters_by_source: dict[str, list[Any]] = {}
     for letter in dead_letters.written:
         letters_by_source.setdefault(letter.source_message_id, []).append(letter)
+    requeued_by_source: dict[str, set[tuple[str, str, int]]] = {}
+    for message in requeued.written if requeued else []:
+        assert isinstance(read_request(message.body), ValidRequest), "a requeued message is a valid request"
+        requeued_by_source.setdefault(message.source_message_id, set()).update(
+            (s["channelArn"], s["viewerId"], s["viewerSessionVersionsLessThanOrEqualTo"])
+            for s in json.loads(message.body)["viewerSessions"]
+        )
 
     for record in sqs_records:
         message_id = record["messageId"]
@@ -121,6 +142,9 @@ def test_no_pair_vanishes(
         for s in intake.sessions:
             covered = revoked_up_to.get(s.key, -1) >= s.version
             in_dlq = any(key[:2] == s.key and key[2] >= s.version for key in dead_lettered)
-            assert covered or in_dlq, f"pair {s.key} of record {message_id} vanished"
+            back_on_queue = any(
+                key[:2] == s.key and key[2] >= s.version for key in requeued_by_source.get(message_id, ())
+            )
+            assert covered or in_dlq or back_on_queue, f"pair {s.key} of record {message_id} vanished"
             if in_dlq:
                 assert all(reasons[s.key]), "a dead-lettered pair carries its code and message"

@@ -17,8 +17,8 @@ from revocation.service import RevocationService
 from tests.unit.fakes import (
     FakeClock,
     FakeContext,
-    FakeDeadLetters,
     FakeGateway,
+    FakeQueueWriter,
     channel,
     denied_pairs,
     settings,
@@ -42,7 +42,8 @@ class Harness:
         self.handler = handler
         self.clock = clock
         self.gateway = gateway
-        self.dead_letters = FakeDeadLetters()
+        self.dead_letters = FakeQueueWriter()
+        self.requeued = FakeQueueWriter()
 
     def invoke(self, *records: dict[str, Any], timeout: float = 60.0) -> Any:
         return self.handler.lambda_handler(sqs_event(*records), FakeContext(self.clock, timeout))
@@ -158,6 +159,88 @@ def test_handler_leaves_records_it_had_no_time_for_to_sqs(harness: Harness) -> N
 
     assert failures(response) == [record["messageId"] for record in records[3:]]
     assert len(harness.gateway.calls) == 3
+
+
+@pytest.fixture
+def requeuing(harness: Harness, handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """The harness with a source queue to put back what an invocation had no time to start."""
+    service = RevocationService(
+        settings(MAX_RECEIVE_COUNT=3),
+        harness.gateway,
+        harness.dead_letters,
+        harness.requeued,
+        clock=harness.clock,
+        sleep=harness.clock.sleep,
+    )
+    monkeypatch.setattr(handler_module, "service", service)
+    return harness
+
+
+def requeued_pairs(writer: FakeQueueWriter) -> list[tuple[str, str]]:
+    return [(s["channelArn"], s["viewerId"]) for body in writer.bodies() for s in body["viewerSessions"]]
+
+
+def test_handler_requeues_the_tail_of_a_message_larger_than_one_invocation(requeuing: Harness) -> None:
+    pairs = [{"channelArn": A, "viewerId": f"v{i}"} for i in range(120)]
+    big = sqs_record({"viewerSessions": pairs, "requestId": "wave-7"})
+
+    # Time for 3 calls of 20 (see the test above): 60 pairs revoked, the other 60 back on the queue.
+    response = requeuing.invoke(big, timeout=11.0)
+
+    assert failures(response) == []
+    assert len(requeuing.gateway.calls) == 3
+    assert requeued_pairs(requeuing.requeued) == [(A, f"v{i}") for i in range(60, 120)]
+    (message,) = requeuing.requeued.written
+    assert isinstance(read_request(message.body), ValidRequest)
+    assert json.loads(message.body)["requestId"] == "wave-7"
+    assert message.attributes["SourceMessageId"] == big["messageId"]
+    assert requeuing.dead_letters.written == []
+
+
+def test_handler_requeues_not_started_pairs_on_the_last_attempt_instead_of_dead_lettering(
+    requeuing: Harness,
+) -> None:
+    records = [
+        sqs_record([{"channelArn": A, "viewerId": f"r{r}-{i}"} for i in range(20)], receive_count=3) for r in range(6)
+    ]
+
+    response = requeuing.invoke(*records, timeout=11.0)
+
+    assert failures(response) == []
+    assert requeuing.dead_letters.written == []
+    assert {m.source_message_id for m in requeuing.requeued.written} == {r["messageId"] for r in records[3:]}
+
+
+def test_handler_retries_a_record_whose_requeue_could_not_be_written(requeuing: Harness) -> None:
+    requeuing.requeued.fail = {0}
+    fine = sqs_record({"channelArn": A, "viewerId": "fine"})
+    big = sqs_record([{"channelArn": A, "viewerId": f"v{i}"} for i in range(120)])
+
+    response = requeuing.invoke(fine, big, timeout=11.0)
+
+    assert failures(response) == [big["messageId"]]
+
+
+def test_handler_without_progress_leaves_the_record_to_sqs_rather_than_requeue_it(requeuing: Harness) -> None:
+    record = sqs_record({"channelArn": A, "viewerId": "late"})
+
+    # 7 s: less than the 3 s margin plus the 5 s call budget, so no call can start.
+    with pytest.raises(BatchProcessingError):
+        requeuing.invoke(record, timeout=7.0)
+
+    assert requeuing.gateway.calls == []
+    assert requeuing.requeued.written == []
+
+
+def test_handler_retries_whole_a_record_with_a_retryable_failure_and_requeues_nothing(requeuing: Harness) -> None:
+    requeuing.gateway.script = [denied_pairs("v0", code="500", message="internal")]
+    fine = sqs_record({"channelArn": A, "viewerId": "fine"})
+    big = sqs_record([{"channelArn": A, "viewerId": f"v{i}"} for i in range(120)])
+
+    response = requeuing.invoke(fine, big, timeout=11.0)
+
+    assert failures(response) == [big["messageId"]]
+    assert requeuing.requeued.written == []
 
 
 def test_handler_merges_duplicates_and_dead_letters_each_record_its_own_pairs(harness: Harness) -> None:

@@ -1,4 +1,4 @@
-"""The dead-letter writer: the only code that writes to the dead-letter queue."""
+"""The queue writer: the only code that writes to SQS (dead letters, and requests put back on the queue)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from revocation.observability import logger
-from revocation.settle import DeadLetter
+from revocation.settle import OutboundMessage
 
 # SendMessageBatch takes at most 10 entries and 256 KiB of bodies and attributes together.
 MAX_BATCH_ENTRIES = 10
 MAX_BATCH_BYTES = 262_144
 
 
-class SqsDeadLetterWriter:
+class SqsMessageWriter:
     def __init__(self, queue_url: str, client: Any | None = None) -> None:
         self._queue_url = queue_url
-        self._client = client  # made on first use: most invocations write nothing here
+        self._client = client  # made on first use: most invocations write nothing
 
     @property
     def client(self) -> Any:
@@ -30,7 +30,7 @@ class SqsDeadLetterWriter:
             self._client = boto3.client("sqs", config=Config(retries={"mode": "standard", "max_attempts": 4}))
         return self._client
 
-    def send(self, letters: Sequence[DeadLetter]) -> set[int]:
+    def send(self, letters: Sequence[OutboundMessage]) -> set[int]:
         """Sends every letter; returns the indexes of those that could not be written."""
         failed: set[int] = set()
         for batch in _batches(letters):
@@ -48,16 +48,18 @@ class SqsDeadLetterWriter:
             try:
                 response = self.client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
             except (ClientError, BotoCoreError):
-                logger.exception("dead-letter batch not written", extra={"entries": len(entries)})
+                logger.exception(
+                    "message batch not written", extra={"queue_url": self._queue_url, "entries": len(entries)}
+                )
                 failed.update(batch)
                 continue
             for entry in response.get("Failed") or []:
-                logger.error("dead-letter entry not written", extra={"code": entry.get("Code")})
+                logger.error("message not written", extra={"queue_url": self._queue_url, "code": entry.get("Code")})
                 failed.add(int(entry["Id"]))
         return failed
 
 
-def _batches(letters: Sequence[DeadLetter]) -> list[list[int]]:
+def _batches(letters: Sequence[OutboundMessage]) -> list[list[int]]:
     batches: list[list[int]] = [[]]
     size = 0
     for index, letter in enumerate(letters):
@@ -70,7 +72,7 @@ def _batches(letters: Sequence[DeadLetter]) -> list[list[int]]:
     return [batch for batch in batches if batch]
 
 
-def _size(letter: DeadLetter) -> int:
+def _size(letter: OutboundMessage) -> int:
     # SQS counts the body plus each attribute's name, type and value.
     return len(letter.body.encode()) + sum(
         len(name.encode()) + len("String") + len(value.encode()) for name, value in letter.attributes.items()
