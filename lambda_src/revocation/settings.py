@@ -26,7 +26,8 @@ class FunctionSettings(BaseModel):
     source_queue_url: str | None = Field(None, alias=names.ENV_SOURCE_QUEUE_URL, pattern=r"^https?://\S+$")
     # Must equal the source queue's redrive maxReceiveCount: at that attempt the function
     # dead-letters retryable failures itself, with their reason, instead of SQS moving them bare.
-    max_receive_count: int = Field(alias=names.ENV_MAX_RECEIVE_COUNT, ge=1, le=1000)
+    # The stack always sets it; the default is the stack's default, so a hand-made setup still works.
+    max_receive_count: int = Field(5, alias=names.ENV_MAX_RECEIVE_COUNT, ge=1, le=1000)
     # This instance's share of the account-and-region quota (2 calls/s / maximum concurrency).
     ivs_calls_per_second: float = Field(1.0, alias=names.ENV_IVS_CALLS_PER_SECOND, gt=0, le=2)
     # Attempts per call within one invocation before the pairs are left to SQS's redelivery.

@@ -12,9 +12,10 @@ VALID = {"DEAD_LETTER_QUEUE_URL": "https://sqs.us-west-2.amazonaws.com/1/dlq", "
 
 
 def test_settings_defaults() -> None:
-    settings = FunctionSettings.from_environ(VALID)
+    settings = FunctionSettings.from_environ({"DEAD_LETTER_QUEUE_URL": VALID["DEAD_LETTER_QUEUE_URL"]})
 
     assert settings.max_receive_count == 5
+    assert settings.source_queue_url is None
     assert settings.ivs_calls_per_second == 1.0
     assert settings.ivs_max_attempts == 4
 
@@ -38,7 +39,6 @@ def test_settings_read_every_variable() -> None:
     ("environ", "named"),
     [
         ({"MAX_RECEIVE_COUNT": "5"}, "DEAD_LETTER_QUEUE_URL"),
-        ({"DEAD_LETTER_QUEUE_URL": VALID["DEAD_LETTER_QUEUE_URL"]}, "MAX_RECEIVE_COUNT"),
         ({**VALID, "MAX_RECEIVE_COUNT": "zero"}, "MAX_RECEIVE_COUNT"),
         ({**VALID, "MAX_RECEIVE_COUNT": "0"}, "MAX_RECEIVE_COUNT"),
         ({**VALID, "DEAD_LETTER_QUEUE_URL": "my-dlq"}, "DEAD_LETTER_QUEUE_URL"),
