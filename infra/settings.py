@@ -52,6 +52,8 @@ class Schedule(BaseModel):
     expression: str = Field(min_length=1, pattern=SCHEDULE_EXPRESSION_PATTERN)
     timezone: str = Field("UTC", min_length=1, max_length=50)
     description: str | None = Field(None, max_length=512)
+    # A disabled schedule is deployed but never runs: how cdk.json ships its example.
+    enabled: bool = True
     viewer_sessions: list[ViewerSession] = Field(alias="viewerSessions", min_length=1)
 
     def payload(self) -> str:

@@ -110,6 +110,7 @@ class RevocationRouting(Construct):
             schedule_name=schedule.name,
             schedule_group=self.schedule_group,
             description=schedule.description,
+            enabled=schedule.enabled,
             schedule=scheduler.ScheduleExpression.expression(schedule.expression, TimeZone.of(schedule.timezone)),
             time_window=scheduler.TimeWindow.off(),
             target=scheduler_targets.SqsSendMessage(

@@ -78,6 +78,8 @@ REGIONAL_CONTEXT: dict[str, Any] = {
     "maxConcurrency": "3",
     "batchSize": "10",
     "maxBatchingWindowSeconds": "0",
+    # The variant without schedules (cdk.json ships a disabled example).
+    "schedules": "[]",
 }
 
 VARIANTS: dict[str, dict[str, Any]] = {"default": {}, "full": FULL_CONTEXT, "regional": REGIONAL_CONTEXT}

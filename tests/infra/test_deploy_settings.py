@@ -20,11 +20,13 @@ def _rejected(**overrides: Any) -> str:
     return str(error.value)
 
 
-def test_cdk_json_context_holds_every_setting_at_its_default() -> None:
+def test_cdk_json_context_holds_every_setting_at_its_default_but_a_disabled_example_schedule() -> None:
     context = json.loads(CDK_JSON.read_text())["context"]
+    shipped = DeploySettings.from_cdk_json()
 
     assert set(context) == set(DeploySettings.context_keys())
-    assert DeploySettings.from_cdk_json() == DeploySettings()
+    assert shipped.model_copy(update={"schedules": []}) == DeploySettings()
+    assert shipped.schedules and not any(schedule.enabled for schedule in shipped.schedules)
 
 
 def test_cdk_json_names_the_app_entry_point() -> None:

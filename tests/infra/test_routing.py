@@ -8,11 +8,17 @@ from typing import Any
 import pytest
 
 from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, RevocationRequest
-from tests.infra.support import Synthesized, as_list, get_att, ref, statements
+from tests.infra.support import Synthesis, Synthesized, as_list, get_att, ref, statements
 
 pytestmark = pytest.mark.infra
 
 ACCOUNT_ROOT = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}
+
+
+@pytest.fixture(params=["default", "full"], scope="session")
+def scheduled(request: pytest.FixtureRequest, synthesis: Synthesis) -> Synthesized:
+    """The stacks with schedules: the default (its disabled example) and the full one."""
+    return getattr(synthesis, request.param)
 
 
 def _rule(s: Synthesized) -> tuple[str, dict[str, Any]]:
@@ -78,10 +84,10 @@ def test_rule_targets_the_queue_with_a_retry_policy_and_the_delivery_dead_letter
     assert target["DeadLetterConfig"] == {"Arn": get_att(_queue_id(each, "delivery_dead_letter_queue"))}
 
 
-def test_queue_policy_lets_only_the_account_and_the_rule_send_without_schedules(default: Synthesized) -> None:
-    rule_id, _ = _rule(default)
+def test_queue_policy_lets_only_the_account_and_the_rule_send_without_schedules(regional: Synthesized) -> None:
+    rule_id, _ = _rule(regional)
 
-    assert sorted(map(json.dumps, _senders(default, _queue_id(default)))) == sorted(
+    assert sorted(map(json.dumps, _senders(regional, _queue_id(regional)))) == sorted(
         map(
             json.dumps,
             [
@@ -92,11 +98,11 @@ def test_queue_policy_lets_only_the_account_and_the_rule_send_without_schedules(
     )
 
 
-def test_queue_policy_lets_only_the_account_the_rule_and_the_scheduler_role_send(full: Synthesized) -> None:
-    rule_id, _ = _rule(full)
-    role_id = full.logical_id(full.stack.routing.scheduler_role)
+def test_queue_policy_lets_only_the_account_the_rule_and_the_scheduler_role_send(scheduled: Synthesized) -> None:
+    rule_id, _ = _rule(scheduled)
+    role_id = scheduled.logical_id(scheduled.stack.routing.scheduler_role)
 
-    assert sorted(map(json.dumps, _senders(full, _queue_id(full)))) == sorted(
+    assert sorted(map(json.dumps, _senders(scheduled, _queue_id(scheduled)))) == sorted(
         map(
             json.dumps,
             [
@@ -116,10 +122,20 @@ def test_delivery_dead_letter_queue_accepts_eventbridge_only_for_this_rule(each:
     ]
 
 
-def test_no_schedule_and_no_scheduler_role_without_schedules_in_settings(default: Synthesized) -> None:
-    assert not default.resources("AWS::Scheduler::Schedule")
-    assert not default.resources("AWS::Scheduler::ScheduleGroup")
-    assert default.stack.routing.scheduler_role is None
+def test_no_schedule_and_no_scheduler_role_without_schedules_in_settings(regional: Synthesized) -> None:
+    assert not regional.settings.schedules
+    assert not regional.resources("AWS::Scheduler::Schedule")
+    assert not regional.resources("AWS::Scheduler::ScheduleGroup")
+    assert regional.stack.routing.scheduler_role is None
+
+
+def test_the_shipped_example_schedule_is_deployed_disabled(default: Synthesized) -> None:
+    (example,) = default.settings.schedules
+    _, schedule = default.only("AWS::Scheduler::Schedule")
+
+    assert example.enabled is False
+    assert schedule["Properties"]["Name"] == example.name
+    assert schedule["Properties"]["State"] == "DISABLED"
 
 
 def test_one_schedule_per_setting_in_the_stacks_own_group(full: Synthesized) -> None:
@@ -146,15 +162,17 @@ def test_schedule_payload_is_the_static_request_the_function_accepts(full: Synth
         assert payload == schedule.payload()
 
 
-def test_schedules_target_the_queue_with_their_own_retry_policy_and_dead_letter_queue(full: Synthesized) -> None:
-    role_id = full.logical_id(full.stack.routing.scheduler_role)
+def test_schedules_target_the_queue_with_their_own_retry_policy_and_dead_letter_queue(scheduled: Synthesized) -> None:
+    role_id = scheduled.logical_id(scheduled.stack.routing.scheduler_role)
 
-    for schedule in full.resources("AWS::Scheduler::Schedule").values():
+    schedules = scheduled.resources("AWS::Scheduler::Schedule")
+    assert schedules
+    for schedule in schedules.values():
         target = schedule["Properties"]["Target"]
-        assert target["Arn"] == get_att(_queue_id(full))
+        assert target["Arn"] == get_att(_queue_id(scheduled))
         assert target["RoleArn"] == get_att(role_id)
         assert target["RetryPolicy"] == {
-            "MaximumRetryAttempts": full.settings.delivery_retry_attempts,
-            "MaximumEventAgeInSeconds": full.settings.delivery_max_event_age_seconds,
+            "MaximumRetryAttempts": scheduled.settings.delivery_retry_attempts,
+            "MaximumEventAgeInSeconds": scheduled.settings.delivery_max_event_age_seconds,
         }
-        assert target["DeadLetterConfig"] == {"Arn": get_att(_queue_id(full, "delivery_dead_letter_queue"))}
+        assert target["DeadLetterConfig"] == {"Arn": get_att(_queue_id(scheduled, "delivery_dead_letter_queue"))}
