@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
+import colorama
 import jmespath
 import yaml
 from awscli.formatter import get_formatter
-from awscli.utils import json_encoder
+from awscli.utils import is_a_tty, json_encoder
 
 from ivs_revoke.errors import UsageError
 
@@ -49,6 +50,10 @@ def render(data: Mapping[str, Any], options: OutputOptions, stream: IO[str], tit
     response = copy.deepcopy(dict(data))
     if options.output in ("json", "text", "table"):
         formatter = get_formatter(options.output, Namespace(query=query, color=options.color))
+        if options.output == "table" and _colorized(options.color):
+            # The AWS CLI prints a colored table through colorama's wrapper of stdout, which adds a
+            # reset after every write; the same wrapper around our stream gives the same bytes.
+            stream = colorama.AnsiToWin32(stream, autoreset=True, strip=False).stream
         formatter(title, response, stream)
         return
     response.pop("ResponseMetadata", None)
@@ -61,6 +66,11 @@ def render(data: Mapping[str, Any], options: OutputOptions, stream: IO[str], tit
     else:
         raise UsageError(f"Unknown output type: {options.output}")
     stream.flush()
+
+
+def _colorized(color: str) -> bool:
+    # As `awscli.table.MultiTable` chooses its styler: `auto` colors when stdout is a terminal.
+    return color == "on" or (color == "auto" and is_a_tty())
 
 
 def _dump_yaml(value: Any, stream: IO[str]) -> None:

@@ -11,7 +11,7 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -58,6 +58,7 @@ _RETRYABLE_CALL_ERRORS: Final = frozenset(
     {"ThrottlingException", "TooManyRequestsException", "InternalServerException", "ServiceUnavailableException"}
 )
 _RETRYABLE_EVENT_ERRORS: Final = frozenset({"ThrottlingException", "InternalFailure", "InternalException"})
+_ERRORS_MEMBER: Final = "errors"  # the response's list of pairs that were not revoked
 _CONNECTION_ERRORS: Final = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
 
 
@@ -408,17 +409,29 @@ class QuotaPacer:
 
 @dataclass
 class DirectReport:
-    """The merged `errors` of every call made, and what was left if the run stopped early."""
+    """The responses of every call made, merged, and what was left if the run stopped early."""
 
-    errors: list[dict[str, Any]] = field(default_factory=list)
     calls: int = 0
     calls_made: int = 0
     failure: Failure | None = None
+    # What the AWS CLI prints for one call's response, for all calls together: the members of the
+    # responses in their order, `errors` concatenated, the others (the HTTP headers the model names,
+    # such as `cacheControl`) as the latest response had them. Empty when no call was answered.
+    output: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def output(self) -> dict[str, Any]:
-        # What the AWS CLI prints for one call's response, for all calls together.
-        return {"errors": self.errors}
+    def errors(self) -> list[dict[str, Any]]:
+        errors: list[dict[str, Any]] = self.output.get(_ERRORS_MEMBER, [])
+        return errors
+
+    def add(self, response: Mapping[str, Any]) -> None:
+        for key, value in response.items():
+            if key == "ResponseMetadata":  # never printed by the AWS CLI
+                continue
+            if key == _ERRORS_MEMBER:
+                self.output.setdefault(key, []).extend(value)
+            else:
+                self.output[key] = value
 
 
 class DirectSender:
@@ -468,7 +481,7 @@ class DirectSender:
                 report.failure.message += self._unsent_text(calls[number:])
                 break
             report.calls_made += 1
-            report.errors.extend(response.get("errors", []))
+            report.add(response)
             if self._progress is not None:
                 self._progress(report.calls_made, report.calls)
         return report

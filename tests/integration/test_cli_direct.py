@@ -49,11 +49,13 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 class Recorder:
-    """An HTTP endpoint that records each request body and answers as IVS does when all pairs pass."""
+    """An HTTP endpoint that records each request body and answers as IVS does when all pairs pass,
+    with the extra response `headers` given."""
 
-    def __init__(self) -> None:
+    def __init__(self, headers: dict[str, str] | None = None) -> None:
         self.bodies: list[bytes] = []
         recorder = self
+        extra_headers = dict(headers or {})
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -63,6 +65,8 @@ class Recorder:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                for name, value in extra_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -195,3 +199,25 @@ def test_the_skeleton_is_the_aws_cli_s() -> None:
     theirs = run(AWS, "ivs", "batch-start-viewer-session-revocation", "--generate-cli-skeleton")
     assert ours.returncode == theirs.returncode == 0
     assert ours.stdout == theirs.stdout
+
+
+def test_response_headers_are_printed_as_the_aws_cli_prints_them() -> None:
+    # The API reference lists security headers in the response; botocore makes them members.
+    headers = {"Cache-Control": "no-store", "Strict-Transport-Security": "max-age=47304000", "X-Frame-Options": "DENY"}
+    values = _shorthand(2)
+    with Recorder(headers) as recorder:
+        ours = run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", recorder.url, "--viewer-sessions", *values)
+        theirs = run(
+            AWS,
+            "ivs",
+            "batch-start-viewer-session-revocation",
+            "--region",
+            REGION,
+            "--endpoint-url",
+            recorder.url,
+            "--viewer-sessions",
+            *values,
+        )
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert json.loads(ours.stdout)["cacheControl"] == "no-store"

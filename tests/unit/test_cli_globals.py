@@ -65,6 +65,57 @@ def test_direct_output_is_what_the_aws_cli_prints_for_the_same_response(output: 
     assert ours.stdout == theirs.stdout
 
 
+# The security headers the API reference lists in the response; botocore parses them into the
+# response as members (`cacheControl`, ...), and the AWS CLI prints them with `errors`.
+SECURITY_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=47304000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _aws_direct_equivalent(fake: FakeAws, *args: str) -> object:
+    return aws_cli(
+        ["ivs", "batch-start-viewer-session-revocation", "--region", REGION, *args, "--viewer-sessions", *PAIRS], fake
+    )
+
+
+@pytest.mark.parametrize("output", ["json", "text", "table"])
+def test_response_headers_are_printed_as_the_aws_cli_prints_them(output: str) -> None:
+    def with_headers() -> FakeAws:
+        fake = FakeAws()
+        fake.on(OPERATION, lambda sent: Reply({"errors": []}, headers=SECURITY_HEADERS))
+        return fake
+
+    ours = _direct("--output", output, "--color", "off", fake=with_headers())
+    theirs = _aws_direct_equivalent(with_headers(), "--output", output, "--color", "off")
+    assert ours.code == theirs.code == 0
+    assert ours.stdout == theirs.stdout
+    if output == "json":
+        assert json.loads(ours.stdout)["cacheControl"] == "no-store"
+
+
+def test_a_response_without_errors_prints_as_the_aws_cli_prints_it() -> None:
+    # An absent `errors` means every pair was accepted; the AWS CLI then prints nothing.
+    def empty() -> FakeAws:
+        fake = FakeAws()
+        fake.on(OPERATION, [Reply({})])
+        return fake
+
+    ours = _direct(fake=empty())
+    assert ours.code == 0
+    assert ours.stdout == _aws_direct_equivalent(empty()).stdout == ""
+
+
+def test_a_colored_table_is_byte_for_byte_the_aws_cli_s() -> None:
+    # The AWS CLI writes a colored table through colorama's autoreset wrapper: a reset after every write.
+    ours = _direct("--output", "table", "--color", "on")
+    theirs = _aws_direct_equivalent(_denying(), "--output", "table", "--color", "on")
+    assert "\x1b[" in ours.stdout
+    assert ours.stdout == theirs.stdout
+
+
 def test_query_is_applied_as_the_aws_cli_applies_it() -> None:
     args = ["--query", "errors[].viewerId", "--output", "json"]
     ours = _direct(*args)
