@@ -77,6 +77,13 @@ PROG: Final = "ivs-revoke"
 _BUS_FROM_STACK: Final = ""
 # Redrive progress: how often a running move task is polled.
 MOVE_TASK_POLL_SECONDS: Final = 2.0
+ENV_REGION: Final = "AWS_REGION"
+EXIT_CODES_HELP: Final = (
+    f"Exit codes, as the AWS CLI documents them: {EXIT_OK} success; {EXIT_PAIRS_FAILED} some pairs came back in the "
+    f"API's errors (--direct; the AWS CLI exits 0 then); {EXIT_USAGE} invalid command line or input, nothing sent; "
+    f"{EXIT_CONFIGURATION} configuration (region, credentials, profile, stack, queue); {EXIT_SERVICE} a service "
+    f"error; {EXIT_OTHER} anything else (e.g. the endpoint cannot be reached); {EXIT_INTERRUPTED} Ctrl-C."
+)
 _DEBUG_LOGGERS: Final = ("ivs_revoke", "botocore", "boto3", "urllib3", "awscli")
 
 _CONFIGURATION_ERRORS: Final = (
@@ -187,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Revoke Amazon IVS viewer sessions through the revocation pipeline: submit any number of "
         "pairs to its queue or event bus (or to the API directly), and inspect and redrive its DLQ.",
+        epilog=EXIT_CODES_HELP,
         allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -199,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Takes what `aws ivs batch-start-viewer-session-revocation` takes, with any number of pairs, "
         "and sends them to the pipeline's queue (default), its event bus, or the API itself (--direct). "
         "Every pair is validated before anything is sent.",
+        epilog=EXIT_CODES_HELP,
         allow_abbrev=False,
     )
     submit.add_argument(
@@ -368,8 +377,10 @@ def run(
                     f'Bad value for --endpoint-url "{args.endpoint_url}": '
                     "must be of the form http://<hostname>/ or https://<hostname>/"
                 )
+        environment = os.environ if environ is None else environ
         options = AwsOptions(
-            region=args.region,
+            # AWS_REGION, read by AWS CLI v2 and the SDKs before AWS_DEFAULT_REGION; botocore reads only the latter.
+            region=args.region or environment.get(ENV_REGION) or None,
             profile=args.profile,
             endpoint_url=args.endpoint_url,
             verify_ssl=args.verify_ssl,
@@ -383,7 +394,7 @@ def run(
         context = Context(
             args=args,
             aws=aws,
-            env=Environment.from_environ(os.environ if environ is None else environ),
+            env=Environment.from_environ(environment),
             output=output,
             stdout=out,
             stderr=err,
@@ -407,7 +418,9 @@ def run(
         err.write(f"\n{error.message}\n")
         return error.exit_code
     except NoRegionError:
-        err.write("\nYou must specify a region: --region, AWS_REGION, or the profile's `region`.\n")
+        err.write(
+            f"\nYou must specify a region: --region, {ENV_REGION} or AWS_DEFAULT_REGION, or the profile's `region`.\n"
+        )
         return EXIT_CONFIGURATION
     except _CONFIGURATION_ERRORS as error:
         err.write(f"\n{error}\n")

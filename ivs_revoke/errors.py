@@ -3,6 +3,9 @@
 The codes are the ones the AWS CLI documents ("Return codes", AWS CLI user guide), so that scripts
 written for `aws` read this command's status the same way. One addition of ours: 1 means the command
 ran but some pairs came back in the API's `errors` (the AWS CLI itself returns 0 then).
+
+The installed AWS CLI v1 does not keep to its own table everywhere: it exits 255 for a service error,
+a missing region or credentials, and a value botocore refuses. Here those are 254, 253 and 252.
 """
 
 from __future__ import annotations

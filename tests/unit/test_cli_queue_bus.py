@@ -201,7 +201,28 @@ def test_no_region_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> 
     result = ivs_revoke(["submit", "--queue-url", QUEUE_URL, "--viewer-sessions", *_pairs(2)], fake)
     assert result.code == 253
     assert "You must specify a region" in result.stderr
+    assert "AWS_DEFAULT_REGION" in result.stderr  # the variables named are ones that are read
     assert fake.sent == []
+
+
+def test_aws_region_names_the_region_as_with_the_aws_cli_v2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    fake = FakeAws()
+    result = ivs_revoke(
+        ["submit", "--queue-url", QUEUE_URL, "--viewer-sessions", *_pairs(2)], fake, environ={"AWS_REGION": "eu-west-1"}
+    )
+    assert result.code == 0, result.stderr
+    [sent] = fake.of("SendMessageBatch")
+    assert sent.region == "eu-west-1"
+
+
+def test_aws_region_wins_over_aws_default_region_and_region_wins_over_both() -> None:
+    # conftest sets AWS_DEFAULT_REGION; AWS_REGION overrides it, --region overrides AWS_REGION.
+    fake = FakeAws()
+    args = ["submit", "--queue-url", QUEUE_URL, "--viewer-sessions", *_pairs(2)]
+    assert ivs_revoke(args, fake, environ={"AWS_REGION": "eu-west-1"}).code == 0
+    assert ivs_revoke([*args, "--region", "ap-south-1"], fake, environ={"AWS_REGION": "eu-west-1"}).code == 0
+    assert [sent.region for sent in fake.of("SendMessageBatch")] == ["eu-west-1", "ap-south-1"]
 
 
 # --- Event bus ---------------------------------------------------------------------------------
