@@ -9,7 +9,6 @@ record failed.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,10 +41,9 @@ class WholeBatchProcessor(BasePartialBatchProcessor):
     def _report(self, record: SQSRecord, verdict: RecordVerdict) -> tuple[Any, ...]:
         if not verdict.retry:
             return self.success_handler(record=record, result=verdict)
-        try:
-            raise RecordNotSettled(verdict.reason)
-        except RecordNotSettled:
-            return self.failure_handler(record=record, exception=sys.exc_info())
+        # Without a traceback: the service has logged the record with its reason ("record settled"),
+        # and Powertools would add a warning with a stack trace that says nothing more.
+        return self.failure_handler(record=record, exception=(RecordNotSettled, RecordNotSettled(verdict.reason), None))
 
     def _process_record(self, record: dict[str, Any]) -> Any:
         raise NotImplementedError("records are processed as one batch; see process()")

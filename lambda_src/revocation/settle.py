@@ -101,6 +101,7 @@ def settle(
         if isinstance(intake, InvalidRequest):
             settlement.dead_letters.append(_invalid(record, intake))
             verdict.dead_lettered = 1
+            verdict.reason = f"{CODE_INVALID_MESSAGE}: {intake.reason}"
             continue
 
         to_dead_letter: list[tuple[ViewerSession, Failure]] = []
@@ -127,6 +128,10 @@ def settle(
         elif not_started:
             verdict.requeued = len(not_started)
             settlement.requeued.extend(_requeued(record, intake.request_id, not_started))
+            verdict.reason = f"{len(not_started)} pairs not started in time, put back on the queue"
+        if to_dead_letter and not retryable:
+            first = to_dead_letter[0][1]
+            verdict.reason = f"{len(to_dead_letter)} pairs dead-lettered, first: {first.code}: {first.message}"
         verdict.dead_lettered = len(to_dead_letter)
         settlement.dead_letters.extend(_failed_pairs(record, intake.request_id, to_dead_letter))
     return settlement

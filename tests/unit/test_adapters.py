@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 
@@ -98,6 +100,47 @@ def test_gateway_does_not_let_botocore_retry() -> None:
 
     assert config.retries == {"mode": "standard", "total_max_attempts": 1}
     assert config.connect_timeout + config.read_timeout == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "text"),
+    [
+        (429, "ThrottlingException", "Rate exceeded"),
+        (400, "ValidationException", "viewerSessions: at most 20 items"),
+    ],
+)
+def test_gateway_reads_the_service_text_from_the_exception_message_body(
+    status: int, error_type: str, text: str
+) -> None:
+    """IVS's rest-json error body carries `exceptionMessage`, not `message`: botocore's parser, unstubbed."""
+    client = boto3.client(
+        "ivs",
+        region_name="us-west-2",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        endpoint_url="https://ivs.test",
+    )
+
+    def answer(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        body = json.dumps({"exceptionMessage": text}).encode()
+        return AWSResponse(request.url, status, {"x-amzn-ErrorType": f"{error_type}:http://internal"}, _Raw(body))
+
+    client.meta.events.register("before-send.ivs.BatchStartViewerSessionRevocation", answer)
+
+    with pytest.raises(CallFailed) as raised:
+        gateway(client).revoke("us-west-2", DOC_EXAMPLE)
+
+    assert (raised.value.code, raised.value.message) == (error_type, text)
+
+
+class _Raw:
+    """The raw stream an AWSResponse reads its body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
 
 
 def test_revoker_over_stubbed_client_retries_throttle_then_accepts(ivs: tuple[Any, Stubber]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError, UnexpectedBatchTypeError
 
+from revocation import names
 from revocation.intake import ValidRequest, read_request
 from revocation.models import CODE_INVALID_MESSAGE
 from revocation.revoke import CallErrorKind, CallFailed
@@ -116,6 +118,38 @@ def test_handler_retries_throttled_records_on_early_attempts(harness: Harness) -
 
     assert failures(response) == [throttled["messageId"]]
     assert [letter.attributes["ErrorCode"] for letter in harness.dead_letters.written] == ["403"]
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_handler_logs_each_settled_record_with_its_reason_and_no_stack_trace(harness: Harness) -> None:
+    collect = _Collect()
+    service_logger = logging.getLogger(names.SERVICE_NAME)
+    service_logger.addHandler(collect)
+    throttled = sqs_record({"channelArn": A, "viewerId": "v"})
+    denied = sqs_record({"channelArn": channel(region="eu-west-1"), "viewerId": "w"})
+    invalid = sqs_record("{oops")
+    harness.gateway.default = lambda region, sessions: (
+        THROTTLED if region == "us-west-2" else denied_pairs("w")(region, sessions)
+    )
+
+    try:
+        harness.invoke(throttled, denied, invalid)
+    finally:
+        service_logger.removeHandler(collect)
+
+    settled = {r.message_id: r.reason for r in collect.records if r.getMessage() == "record settled"}  # type: ignore[attr-defined]
+    assert settled[throttled["messageId"]].startswith("1 pairs to retry, first: ThrottlingException")
+    assert settled[denied["messageId"]] == "1 pairs dead-lettered, first: 403: not authorized"
+    assert settled[invalid["messageId"]].startswith("InvalidMessage: body is not JSON")
+    assert not [r for r in collect.records if r.exc_info], "the reason is in the line; no stack trace beside it"
 
 
 def test_handler_dead_letters_throttled_pairs_with_reason_on_the_last_attempt(harness: Harness) -> None:

@@ -61,7 +61,9 @@ class Boto3IvsGateway:
 def _call_failed(error: ClientError) -> CallFailed:
     details = error.response.get("Error", {})
     code = str(details.get("Code") or "Unknown")
-    message = str(details.get("Message") or error)
+    # IVS puts its text in the body's `exceptionMessage`, which botocore parses as a modeled field,
+    # not as Error.Message.
+    message = str(details.get("Message") or error.response.get("exceptionMessage") or error)
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     kind = _KIND_BY_CODE.get(code)
     if kind is None:
