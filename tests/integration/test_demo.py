@@ -1,0 +1,111 @@
+"""`make demo` as a newcomer runs it: `python -m local.demo`, a process of its own, start to finish and on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
+
+
+def _demo(*args: str) -> subprocess.Popen[str]:
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Nothing of the caller's AWS configuration may leak into the demo's clients.
+    for name in list(environment):
+        if name.startswith("AWS_"):
+            del environment[name]
+    return subprocess.Popen(
+        [sys.executable, "-m", "local.demo", *args],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below pid, read from /proc (the stack's servers run in sessions of their own)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_demo_exits_0_with_the_documented_403_pairs_in_the_dead_letter_queue() -> None:
+    demo = _demo()
+    output, _ = demo.communicate(timeout=120)
+
+    assert demo.returncode == 0, output
+    assert len(re.findall(r"^\s+403\s+not authorized$", output, re.MULTILINE)) == 2, output
+    assert "InvalidMessage" in output
+    assert re.search(r"Every pair accounted for: \d+ revoked \+ 2 dead-lettered with a reason", output), output
+    for port in map(int, URL.findall(output)):
+        assert not _listening(port), f"port {port} still open after the demo"
+
+
+def test_demo_interrupted_stops_every_process_and_frees_its_ports() -> None:
+    demo = _demo("--pairs", "4000")
+    assert demo.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(demo.stdout, selectors.EVENT_READ)
+    seen = ""
+    deadline = time.monotonic() + 60
+    # Interrupted once it is draining (the progress bar redraws with \r, so read what comes, not lines):
+    # servers and function instances all running.
+    while "revoking" not in seen:
+        assert time.monotonic() < deadline and demo.poll() is None, seen
+        if selector.select(timeout=1):
+            seen += os.read(demo.stdout.fileno(), 65536).decode(errors="replace")
+    time.sleep(2)
+    processes = _descendants(demo.pid)
+    ports = [int(port) for port in URL.findall(seen)]
+    assert processes and len(ports) == 2, (processes, seen)
+
+    demo.send_signal(signal.SIGINT)
+    rest, _ = demo.communicate(timeout=30)
+
+    assert demo.returncode == 130, rest
+    assert "Interrupted" in rest
+    left = {pid for pid in processes if _alive(pid)}
+    assert not left, f"processes left behind: {left}"
+    assert not [port for port in ports if _listening(port)]
