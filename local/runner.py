@@ -14,9 +14,18 @@ What it does, as the mapping does with `ReportBatchItemFailures`:
 - it deletes the records that succeeded. A raised error, a timeout, a crash, a response that is not
   JSON or a `batchItemFailures` entry with an empty or unknown `itemIdentifier` fail the whole batch:
   nothing is deleted. Whatever is not deleted comes back after the queue's visibility timeout, and the
-  queue's own redrive policy moves it to the DLQ after maxReceiveCount receives.
+  queue's own redrive policy moves it to the DLQ after maxReceiveCount receives;
+- as Lambda documents for SQS, the next batching window begins as soon as the previous invocation
+  completes: a poller gathers its next batch while the last one's records are being deleted, and waits
+  for those deletes only before it invokes again.
 
 Receives use the queue's visibility timeout, as the mapping does.
+
+The local queue is moto's, whose SQS rebuilds a queue's message list on every delete without a lock:
+two deletes at once can lose one, and its message comes back after the visibility timeout to be
+delivered again (a drain cannot end before it). The pollers therefore take turns to delete. Receives
+stay parallel, as the mapping's pollers are; moto may then, rarely, hand one message to two receives,
+which SQS's at-least-once delivery allows too.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -334,7 +344,8 @@ class EventSourceMapping:
     """The runner: `max_concurrency` pollers, each invoking its own function instance.
 
     Use as a context manager, or start() and stop(). `wait_until_drained()` returns once the queue holds
-    no message (visible, in flight or delayed) and no invocation is running.
+    no message (visible, in flight or delayed) and no batch is held: none being gathered, invoked or
+    settled (its deletes and the stats), so the stats are final.
     """
 
     def __init__(
@@ -351,6 +362,8 @@ class EventSourceMapping:
         self._credentials = dict(credentials or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
         self._stopping = threading.Event()
         self._lock = threading.Lock()
+        # Turns to delete, for moto's sake (see the module docstring); SQS itself does not need them.
+        self._deleting = threading.Lock()
         self._in_flight = 0
         self._threads: list[threading.Thread] = []
         self._instances: list[FunctionInstance] = []
@@ -406,6 +419,7 @@ class EventSourceMapping:
 
     @property
     def in_flight(self) -> int:
+        """Batches held: being gathered, invoked, or settled."""
         with self._lock:
             return self._in_flight
 
@@ -441,7 +455,7 @@ class EventSourceMapping:
                 return time.monotonic() - started
             if time.monotonic() - started > timeout:
                 raise DrainTimeout(
-                    f"queue not drained after {timeout:g} s: {counts}, {self.in_flight} invocations running; "
+                    f"queue not drained after {timeout:g} s: {counts}, {self.in_flight} batches held; "
                     f"mapping: {self.describe()}"
                 )
             time.sleep(poll_seconds)
@@ -480,31 +494,42 @@ class EventSourceMapping:
         return failed
 
     def _poll(self, instance: FunctionInstance) -> None:
-        sqs = self._client()
-        while not self._stopping.is_set():
-            holding = False
-            try:
-                first = self._receive(sqs, min(MAX_MESSAGES_PER_RECEIVE, self.mapping.batch_size), IDLE_WAIT_SECONDS)
-                if not first:
-                    continue
-                holding = True
-                with self._lock:
-                    self._in_flight += 1
-                messages = self._collect(sqs, first)
-                if self._stopping.is_set():
-                    self._release(sqs, messages)
-                    continue
-                self._invoke(sqs, instance, messages)
-            except Exception as error:
-                # The endpoint went away or hiccupped. Messages held come back after the visibility
-                # timeout, as they do when the mapping's poller fails; the poller tries again.
-                with self._lock:
-                    self.stats.recent_errors.append(f"poller: {type(error).__name__}: {error}")
-                self._stopping.wait(1.0)
-            finally:
-                if holding:
+        sqs, settle_sqs = self._client(), self._client()
+        # The last batch's settling (deletes, stats), in a thread of its own while the next is gathered.
+        settler = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{threading.current_thread().name}-settle")
+        settling: Future[None] | None = None
+        try:
+            while not self._stopping.is_set():
+                holding = False
+                try:
+                    wanted = min(MAX_MESSAGES_PER_RECEIVE, self.mapping.batch_size)
+                    first = self._receive(sqs, wanted, IDLE_WAIT_SECONDS)
+                    if not first:
+                        continue
+                    holding = True
                     with self._lock:
-                        self._in_flight -= 1
+                        self._in_flight += 1
+                    messages = self._collect(sqs, first)
+                    if self._stopping.is_set():
+                        self._release(sqs, messages)
+                        continue
+                    if settling is not None:
+                        # At most one batch behind, so that deletes cannot pile up while messages wait in flight.
+                        settling.result()
+                    outcome = self._invoke(instance, messages)
+                    settling = settler.submit(self._settle, settle_sqs, messages, outcome)
+                    holding = False  # the settler lets go of it
+                except Exception as error:
+                    # The endpoint went away or hiccupped. Messages held come back after the visibility
+                    # timeout, as they do when the mapping's poller fails; the poller tries again.
+                    self._record_error("poller", error)
+                    self._stopping.wait(1.0)
+                finally:
+                    if holding:
+                        with self._lock:
+                            self._in_flight -= 1
+        finally:
+            settler.shutdown(wait=True)
 
     def _collect(self, sqs: Any, first: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Goes on receiving after the first messages, until the batch is full or the window closes."""
@@ -545,51 +570,62 @@ class EventSourceMapping:
         messages: list[dict[str, Any]] = response.get("Messages") or []
         return messages
 
-    def _invoke(self, sqs: Any, instance: FunctionInstance, messages: list[dict[str, Any]]) -> None:
+    def _invoke(self, instance: FunctionInstance, messages: list[dict[str, Any]]) -> Outcome:
         if not instance.alive:
             failed_start = self._cold_start(instance)
             if failed_start is not None:
-                self._settle(sqs, messages, failed_start)
-                return
+                return failed_start
         event = build_event(messages, self.mapping.queue_arn, self.function.region)
-        outcome = instance.invoke(event, str(uuid.uuid4()))
-        self._settle(sqs, messages, outcome)
+        return instance.invoke(event, str(uuid.uuid4()))
 
     def _settle(self, sqs: Any, messages: list[dict[str, Any]], outcome: Outcome) -> None:
-        ids = [message["MessageId"] for message in messages]
-        failed, whole_batch = failed_message_ids(outcome, ids)
-        succeeded = [message for message in messages if message["MessageId"] not in failed]
-        deleted = self._delete(sqs, succeeded)
-        with self._lock:
-            stats = self.stats
-            if outcome.failure != "init":
-                stats.invocations += 1
-            stats.records_received += len(messages)
-            stats.records_deleted += deleted
-            if whole_batch is None:
-                stats.records_failed += len(failed)
-            else:
-                stats.batches_failed += 1
-                stats.recent_errors.append(whole_batch)
-            if outcome.failure is None and outcome.error is not None:
-                stats.function_errors += 1
-            elif outcome.failure == "timeout":
-                stats.timeouts += 1
-            elif outcome.failure == "crash":
-                stats.crashes += 1
+        """Deletes the records that succeeded and counts the invocation; then the batch is let go."""
+        try:
+            ids = [message["MessageId"] for message in messages]
+            failed, whole_batch = failed_message_ids(outcome, ids)
+            succeeded = [message for message in messages if message["MessageId"] not in failed]
+            deleted = self._delete(sqs, succeeded)
+            with self._lock:
+                stats = self.stats
+                if outcome.failure != "init":
+                    stats.invocations += 1
+                stats.records_received += len(messages)
+                stats.records_deleted += deleted
+                if whole_batch is None:
+                    stats.records_failed += len(failed)
+                else:
+                    stats.batches_failed += 1
+                    stats.recent_errors.append(whole_batch)
+                if outcome.failure is None and outcome.error is not None:
+                    stats.function_errors += 1
+                elif outcome.failure == "timeout":
+                    stats.timeouts += 1
+                elif outcome.failure == "crash":
+                    stats.crashes += 1
+        except Exception as error:
+            # As when the poller fails: what was not deleted comes back after the visibility timeout.
+            self._record_error("settle", error)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _delete(self, sqs: Any, messages: Sequence[Mapping[str, Any]]) -> int:
         deleted = 0
         for chunk in _chunks(messages, MAX_MESSAGES_PER_RECEIVE):
-            response = sqs.delete_message_batch(
-                QueueUrl=self.mapping.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-            )
+            with self._deleting:
+                response = sqs.delete_message_batch(
+                    QueueUrl=self.mapping.queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+                )
             deleted += len(response.get("Successful") or [])
             for entry in response.get("Failed") or []:
                 with self._lock:
                     self.stats.recent_errors.append(f"delete failed: {entry.get('Code')}: {entry.get('Message')}")
         return deleted
+
+    def _record_error(self, where: str, error: Exception) -> None:
+        with self._lock:
+            self.stats.recent_errors.append(f"{where}: {type(error).__name__}: {error}")
 
     def _release(self, sqs: Any, messages: Sequence[Mapping[str, Any]]) -> None:
         """Makes received messages visible again at once: they were not invoked."""

@@ -268,3 +268,43 @@ def test_stopping_ends_every_instance(harness: Harness) -> None:
     runner.stop()
     assert time.monotonic() - started < 5
     assert_processes_gone(pids)
+
+
+def test_no_delete_is_lost_when_pollers_settle_at_the_same_time(harness: Harness) -> None:
+    """A lost delete leaves its message in flight until the visibility timeout: the drain cannot end
+    before it. moto's deletes take time in proportion to the queue's length, so a long queue and batches
+    of 100 (ten deletes of ten each) on four pollers make deletes meet often."""
+    harness.sqs.set_queue_attributes(QueueUrl=harness.queue_url, Attributes={"VisibilityTimeout": "90"})
+    ids = harness.send(*[{"do": "ok"}] * 4000)
+
+    with harness.make_runner(batch_size=100, window=1, concurrency=4) as runner:
+        runner.wait_until_drained(timeout=60)
+
+    delivered = {record["messageId"] for invocation in harness.invocations() for record in invocation["records"]}
+    assert delivered == set(ids)
+    assert runner.stats.records_deleted >= len(ids)
+
+
+def test_the_next_batch_is_gathered_while_the_last_one_is_deleted_and_invoked_after(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda begins the next batching window when an invocation completes; deletes are not waited for
+    then, only before the next invocation, so that a poller is never more than one batch behind."""
+    harness.send(*[{"do": "ok"}] * 20)
+    runner = harness.make_runner(batch_size=10, window=0, concurrency=1)
+    delete_seconds = 1.0
+    delete = runner._delete
+
+    def slow_delete(sqs: Any, messages: Any) -> int:
+        time.sleep(delete_seconds)
+        return delete(sqs, messages)
+
+    monkeypatch.setattr(runner, "_delete", slow_delete)
+    with runner:
+        runner.wait_until_drained(timeout=30)
+
+    first, second = harness.invocations()
+    gathered = min(int(record["attributes"]["ApproximateFirstReceiveTimestamp"]) for record in second["records"])
+    assert gathered / 1000 < first["ended"] + delete_seconds / 2
+    assert second["started"] >= first["ended"] + delete_seconds
+    assert runner.stats.records_deleted == 20
