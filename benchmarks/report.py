@@ -267,10 +267,11 @@ def _details(results: Mapping[str, Any]) -> list[str]:
             f"{drain['pairs']:,} pairs per backlog; batch size {drain['batch_size']}, batching window "
             f"{drain['batching_window_seconds']} s, maximum concurrency {drain['max_concurrency']}, "
             f"{drain['per_instance_calls_per_second']:g} calls/s per instance. Rate = pairs in accepted calls after "
-            "the first / (last accepted call - first accepted call). It is the product of the two shares: "
+            "the first second's (as many calls as the quota admits at once) / sustained seconds (last accepted "
+            "call - first accepted call). It is the product of the two shares: "
             "calls per second over the quota, and pairs per call over 20.",
             "",
-            "| mix | target | drained | seconds | pairs/s | x bound | steady 10-90% | calls/s / quota "
+            "| mix | target | drained | sustained s | pairs/s | x bound | steady 10-90% | calls/s / quota "
             "| pairs/call / 20 | calls (throttled) | per-batch floor calls | DLQ msgs | lost |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
@@ -281,9 +282,10 @@ def _details(results: Mapping[str, Any]) -> list[str]:
                     continue
                 lost = figures.get("pairs_lost")
                 lost_text = str(lost) if lost is not None else f"({figures.get('pairs_unsettled_at_cap')} unsettled)"
+                drained = "yes" if figures["drained"] else f"capped at {figures['cap_seconds']:g} s"
                 lines.append(
                     f"| {mix} | {'function' if target == 'product' else 'peer'} | "
-                    f"{'yes' if figures['drained'] else 'capped'} | {figures.get('sustained_seconds', 0):.1f} | "
+                    f"{drained} | {figures.get('sustained_seconds', 0):.1f} | "
                     f"{figures.get('sustained_pairs_per_second', 0):.1f} | {figures.get('ratio_to_bound', 0):.3f} | "
                     f"{figures.get('steady_ratio_to_bound', math.nan):.3f} | "
                     f"{figures.get('calls_share_of_quota', 0):.3f} | {figures.get('pairs_per_call', 0) / 20:.3f} | "
