@@ -20,12 +20,6 @@ What it does, as the mapping does with `ReportBatchItemFailures`:
   for those deletes only before it invokes again.
 
 Receives use the queue's visibility timeout, as the mapping does.
-
-The local queue is moto's, whose SQS rebuilds a queue's message list on every delete without a lock:
-two deletes at once can lose one, and its message comes back after the visibility timeout to be
-delivered again (a drain cannot end before it). The pollers therefore take turns to delete. Receives
-stay parallel, as the mapping's pollers are; moto may then, rarely, hand one message to two receives,
-which SQS's at-least-once delivery allows too.
 """
 
 from __future__ import annotations
@@ -362,8 +356,6 @@ class EventSourceMapping:
         self._credentials = dict(credentials or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        # Turns to delete, for moto's sake (see the module docstring); SQS itself does not need them.
-        self._deleting = threading.Lock()
         self._in_flight = 0
         self._threads: list[threading.Thread] = []
         self._instances: list[FunctionInstance] = []
@@ -612,11 +604,10 @@ class EventSourceMapping:
     def _delete(self, sqs: Any, messages: Sequence[Mapping[str, Any]]) -> int:
         deleted = 0
         for chunk in _chunks(messages, MAX_MESSAGES_PER_RECEIVE):
-            with self._deleting:
-                response = sqs.delete_message_batch(
-                    QueueUrl=self.mapping.queue_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-                )
+            response = sqs.delete_message_batch(
+                QueueUrl=self.mapping.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
             deleted += len(response.get("Successful") or [])
             for entry in response.get("Failed") or []:
                 with self._lock:
