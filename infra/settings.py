@@ -88,7 +88,7 @@ class DeploySettings(BaseModel):
     per_instance_calls_per_second: float | None = Field(None, alias="ivsCallsPerSecond", gt=0)
     max_concurrency: int = Field(2, alias="maxConcurrency", ge=2, le=1000)
     reserved_concurrency: int | None = Field(None, alias="reservedConcurrency", ge=1)
-    batch_size: int = Field(100, alias="batchSize", ge=1, le=10_000)
+    batch_size: int = Field(200, alias="batchSize", ge=1, le=10_000)
     max_batching_window_seconds: int = Field(1, alias="maxBatchingWindowSeconds", ge=0, le=300)
     function_timeout_seconds: int = Field(60, alias="functionTimeoutSeconds", ge=1, le=900)
     function_memory_mb: int = Field(512, alias="functionMemoryMb", ge=128, le=10_240)
