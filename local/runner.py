@@ -198,6 +198,7 @@ class FunctionInstance:
         self._process: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
         self._log: IO[bytes] | None = None
+        self._closed = False
         self.log_stream_name = ""
 
     @property
@@ -210,6 +211,9 @@ class FunctionInstance:
 
     def start(self) -> Outcome | None:
         """Starts the process and waits for its cold start; returns an Outcome when it failed."""
+        if self._closed:
+            # The mapping is stopping: a poller that raced the stop must not start a process nobody ends.
+            return Outcome(failure="init", error={"errorType": "Stopped", "errorMessage": "the mapping is stopping"})
         parent_end, child_end = socket.socketpair()
         self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         environment = {**self._runtime_environment(), **self._config.environment}
@@ -297,6 +301,7 @@ class FunctionInstance:
                 process.wait()
 
     def close(self) -> None:
+        self._closed = True
         self.stop()
         if self._log is not None:
             self._log.close()
@@ -502,12 +507,12 @@ class EventSourceMapping:
                     with self._lock:
                         self._in_flight += 1
                     messages = self._collect(sqs, first)
-                    if self._stopping.is_set():
-                        self._release(sqs, messages)
-                        continue
                     if settling is not None:
                         # At most one batch behind, so that deletes cannot pile up while messages wait in flight.
                         settling.result()
+                    if self._stopping.is_set():
+                        self._release(sqs, messages)
+                        continue
                     outcome = self._invoke(instance, messages)
                     settling = settler.submit(self._settle, settle_sqs, messages, outcome)
                     holding = False  # the settler lets go of it

@@ -102,7 +102,13 @@ def test_demo_interrupted_stops_every_process_and_frees_its_ports() -> None:
     assert processes and len(ports) == 2, (processes, seen)
 
     demo.send_signal(signal.SIGINT)
-    rest, _ = demo.communicate(timeout=30)
+    try:
+        rest, _ = demo.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        demo.kill()
+        rest, _ = demo.communicate()
+        left = sorted(pid for pid in processes | _descendants(demo.pid) if _alive(pid))
+        raise AssertionError(f"the demo did not stop within 60 s of Ctrl-C; alive: {left}\n{rest[-3000:]}") from None
 
     assert demo.returncode == 130, rest
     assert "Interrupted" in rest
