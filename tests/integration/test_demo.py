@@ -33,7 +33,14 @@ def _demo(*args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As from a terminal: a test run started in the background inherits SIGINT ignored, and a
+        # child that starts with it ignored keeps ignoring Ctrl-C.
+        preexec_fn=_sigint_default,
     )
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _descendants(pid: int) -> set[int]:
