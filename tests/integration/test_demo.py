@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import assert_processes_gone
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,14 +66,6 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(1)
@@ -114,11 +108,9 @@ def test_demo_interrupted_stops_every_process_and_frees_its_ports() -> None:
     except subprocess.TimeoutExpired:
         demo.kill()
         rest, _ = demo.communicate()
-        left = sorted(pid for pid in processes | _descendants(demo.pid) if _alive(pid))
-        raise AssertionError(f"the demo did not stop within 60 s of Ctrl-C; alive: {left}\n{rest[-3000:]}") from None
+        raise AssertionError(f"the demo did not stop within 60 s of Ctrl-C\n{rest[-3000:]}") from None
 
     assert demo.returncode == 130, rest
     assert "Interrupted" in rest
-    left = {pid for pid in processes if _alive(pid)}
-    assert not left, f"processes left behind: {left}"
+    assert_processes_gone(sorted(processes))
     assert not [port for port in ports if _listening(port)]
