@@ -48,6 +48,26 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, env=_environment(), timeout=120, check=False)
 
 
+def ours_direct(url: str, values: list[str]) -> subprocess.CompletedProcess[str]:
+    """`ivs-revoke submit --direct` against the endpoint at url."""
+    return run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", url, "--viewer-sessions", *values)
+
+
+def aws_cli(url: str, values: list[str]) -> subprocess.CompletedProcess[str]:
+    """The AWS CLI's command for the same operation and input, against the same endpoint."""
+    return run(
+        AWS,
+        "ivs",
+        "batch-start-viewer-session-revocation",
+        "--region",
+        REGION,
+        "--endpoint-url",
+        url,
+        "--viewer-sessions",
+        *values,
+    )
+
+
 class Recorder:
     """An HTTP endpoint that records each request body and answers as IVS does when all pairs pass,
     with the extra response `headers` given."""
@@ -132,7 +152,7 @@ def test_45_pairs_go_as_calls_of_20_20_and_5_within_the_quota(fresh_emulator: Iv
 def test_a_41_character_viewer_id_is_refused_before_anything_is_sent(fresh_emulator: IvsEmulator) -> None:
     values = _shorthand(30)
     values[25] = f"channelArn={channel('chanA')},viewerId={'v' * 41}"
-    result = run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", fresh_emulator.url, "--viewer-sessions", *values)
+    result = ours_direct(fresh_emulator.url, values)
     assert result.returncode == 252
     assert "viewerSessions[25].viewerId: at most 40 characters (got 41)" in result.stderr
     ledger = fresh_emulator.ledger()
@@ -141,18 +161,8 @@ def test_a_41_character_viewer_id_is_refused_before_anything_is_sent(fresh_emula
 
 def test_denied_pairs_come_back_in_errors_exit_1_as_the_aws_cli_prints_them(fresh_emulator: IvsEmulator) -> None:
     values = [f"channelArn={DENIED},viewerId=banned", *_shorthand(2)]
-    ours = run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", fresh_emulator.url, "--viewer-sessions", *values)
-    theirs = run(
-        AWS,
-        "ivs",
-        "batch-start-viewer-session-revocation",
-        "--region",
-        REGION,
-        "--endpoint-url",
-        fresh_emulator.url,
-        "--viewer-sessions",
-        *values,
-    )
+    ours = ours_direct(fresh_emulator.url, values)
+    theirs = aws_cli(fresh_emulator.url, values)
     assert ours.returncode == 1
     assert theirs.returncode == 0
     assert ours.stdout == theirs.stdout
@@ -175,20 +185,10 @@ def test_each_syntax_sends_the_body_the_aws_cli_sends(recorder: Recorder, tmp_pa
         "file": [f"file://{path}"],
     }[syntax]
     recorder.take()
-    ours = run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", recorder.url, "--viewer-sessions", *values)
+    ours = ours_direct(recorder.url, values)
     assert ours.returncode == 0, ours.stderr
     our_bodies = recorder.take()
-    theirs = run(
-        AWS,
-        "ivs",
-        "batch-start-viewer-session-revocation",
-        "--region",
-        REGION,
-        "--endpoint-url",
-        recorder.url,
-        "--viewer-sessions",
-        *values,
-    )
+    theirs = aws_cli(recorder.url, values)
     assert theirs.returncode == 0, theirs.stderr
     assert our_bodies == recorder.take()
     assert json.loads(our_bodies[0]) == {"viewerSessions": pairs}
@@ -206,18 +206,8 @@ def test_response_headers_are_printed_as_the_aws_cli_prints_them() -> None:
     headers = {"Cache-Control": "no-store", "Strict-Transport-Security": "max-age=47304000", "X-Frame-Options": "DENY"}
     values = _shorthand(2)
     with Recorder(headers) as recorder:
-        ours = run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", recorder.url, "--viewer-sessions", *values)
-        theirs = run(
-            AWS,
-            "ivs",
-            "batch-start-viewer-session-revocation",
-            "--region",
-            REGION,
-            "--endpoint-url",
-            recorder.url,
-            "--viewer-sessions",
-            *values,
-        )
+        ours = ours_direct(recorder.url, values)
+        theirs = aws_cli(recorder.url, values)
     assert ours.returncode == theirs.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout
     assert json.loads(ours.stdout)["cacheControl"] == "no-store"
