@@ -8,6 +8,7 @@ botocore does not check), so that a request this model accepts is one the servic
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
@@ -20,6 +21,115 @@ CHANNEL_ARN_PATTERN: Final = r"^arn:aws:ivs:[a-z0-9-]+:[0-9]+:channel/[a-zA-Z0-9
 VIEWER_ID_MAX_LENGTH: Final = 40
 # No documented maximum; typed SDKs hold the version as a 32-bit signed integer.
 VERSION_MAX: Final = 2_147_483_647
+
+# --- SQS's limits (SQS developer guide, "Amazon SQS message quotas"; botocore's SQS model) ----------
+# A message, and a SendMessageBatch request (all entries together), since 2025; also the default
+# MaximumMessageSize of a new queue. SQS counts the body's UTF-8 bytes plus every attribute's name,
+# data type and value.
+SQS_MAX_MESSAGE_BYTES: Final = 1_048_576
+SQS_MAX_BATCH_ENTRIES: Final = 10
+# What the function adds to a dead letter as attributes, at most: five values of at most 1,000 bytes
+# each, their names and types. Kept back from the source queue's limit, so that the dead-letter copy
+# of any message the source queue accepted fits the dead-letter queue.
+ATTRIBUTE_VALUE_MAX_BYTES: Final = 1_000
+DEAD_LETTER_ATTRIBUTES_MAX_BYTES: Final = 8_192
+SOURCE_QUEUE_MAX_MESSAGE_BYTES: Final = SQS_MAX_MESSAGE_BYTES - DEAD_LETTER_ATTRIBUTES_MAX_BYTES
+DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES: Final = SQS_MAX_MESSAGE_BYTES
+# EventBridge PutEvents: an entry, and a request, at most 256 KB (unchanged in 2025).
+EVENTBRIDGE_MAX_ENTRY_BYTES: Final = 262_144
+# The only characters SQS takes in a body or attribute value; anything else is InvalidMessageContents.
+SQS_DISALLOWED_CHARACTER: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sqs_safe(text: str) -> str:
+    """`text` with every character SQS refuses written as a JSON escape (\\uXXXX).
+
+    Inside a JSON string this keeps the value: a producer's escaped `\\uffff` stays `\\uffff`.
+    """
+    return SQS_DISALLOWED_CHARACTER.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def sqs_message_bytes(body: str, attributes: Mapping[str, str]) -> int:
+    """A message's size as SQS counts it: body bytes plus each String attribute's name, type and value."""
+    return len(body.encode("utf-8", "surrogatepass")) + sum(
+        len(name.encode()) + len("String") + len(value.encode("utf-8", "surrogatepass"))
+        for name, value in attributes.items()
+    )
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of `text` whose UTF-8 encoding fits `max_bytes`, never a split character."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode("utf-8", "ignore")
+
+
+def to_sqs_json(value: Any) -> str:
+    """Compact JSON that SQS accepts: non-ASCII kept as is, only what SQS refuses escaped."""
+    return sqs_safe(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+# --- Reading JSON without guessing ---------------------------------------------------------------
+
+
+class RepeatedKeyError(ValueError):
+    """A JSON object holds the same key twice: `json.loads` would silently keep the last one.
+
+    `location` is the path to the object (e.g. `("viewerSessions", 3)`), `key` the repeated key.
+    """
+
+    def __init__(self, location: tuple[int | str, ...], key: str) -> None:
+        self.location = location
+        self.key = key
+        super().__init__(f"{_path('', location)}: repeated key {key!r}")
+
+    def describe(self, root: str = "") -> str:
+        """The problem with the path written from `root`, e.g. `detail.viewerSessions[3]: repeated key 'viewerId'`."""
+        return f"{_path(root, self.location)}: repeated key {self.key!r}"
+
+
+class _Object(dict[str, Any]):
+    """A parsed JSON object that remembers the first key it held twice."""
+
+    repeated: str | None = None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                obj.repeated = key
+                break
+            seen.add(key)
+    return obj
+
+
+def loads_unambiguous(text: str | bytes) -> Any:
+    """`json.loads`, refusing an object with a repeated key anywhere (raises RepeatedKeyError).
+
+    A revocation request with a repeated key is ambiguous (`{"viewerId": "a", "viewerId": "b"}`):
+    whichever value a parser keeps, it may not be the one the producer meant.
+    """
+    data = json.loads(text, object_pairs_hook=_object)
+    _raise_on_repeated(data, ())
+    return data
+
+
+def _raise_on_repeated(value: Any, location: tuple[int | str, ...]) -> None:
+    # Iterative, so that a deeply nested body cannot exhaust the stack here.
+    pending = [(value, location)]
+    while pending:
+        value, location = pending.pop()
+        if isinstance(value, _Object):
+            if value.repeated is not None:
+                raise RepeatedKeyError(location, value.repeated)
+            pending.extend((item, (*location, key)) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            pending.extend((item, (*location, index)) for index, item in reversed(list(enumerate(value))))
+
 
 # --- The EventBridge contract: what a producer puts on the bus and the stack's rule matches ------
 EVENT_SOURCE: Final = "ivs-revocation"
@@ -103,7 +213,7 @@ class RevocationRequest(BaseModel):
     request_id: Annotated[StrictStr, Field(max_length=256)] | None = Field(None, alias="requestId")
 
     def to_json(self) -> str:
-        return json.dumps(self._body(), separators=(",", ":"), ensure_ascii=False)
+        return to_sqs_json(self._body())
 
     def _body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"viewerSessions": [session.to_api() for session in self.viewer_sessions]}

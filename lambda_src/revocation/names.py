@@ -30,6 +30,9 @@ METRIC_IVS_CALLS: Final = "IvsCalls"
 METRIC_THROTTLED_CALLS: Final = "ThrottledIvsCalls"
 METRIC_RECORDS_RETRIED: Final = "RecordsRetried"
 METRIC_PAIRS_REQUEUED: Final = "PairsRequeued"  # not started in time, put back on the queue
+# Dead-letter messages the function could not write (their records are retried, and reach the DLQ
+# bare through SQS's redrive on their last attempt): alarmed on, since their reasons are lost.
+METRIC_DEAD_LETTERS_UNWRITTEN: Final = "DeadLettersUnwritten"
 DIMENSION_ERROR_CODE: Final = "ErrorCode"
 
 HANDLER: Final = "revocation.handler.lambda_handler"
