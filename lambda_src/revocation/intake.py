@@ -7,7 +7,8 @@ Accepted bodies (all describe one or more viewer sessions):
 4. an EventBridge event whose `detail` is any of 1-3 (what a rule delivers to SQS)
 
 A message is valid or invalid as a whole: the reason for an invalid one names the field, the item's
-index and the limit, so that a producer can fix it without reading our code.
+index and the limit, so that a producer can fix it without reading our code. A body with a repeated
+key anywhere is invalid: whichever value a parser kept, it may not be the one the producer meant.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from revocation.models import RevocationEvent, RevocationRequest, ViewerSession, describe_errors
+from revocation.models import (
+    RepeatedKeyError,
+    RevocationEvent,
+    RevocationRequest,
+    ViewerSession,
+    describe_errors,
+    loads_unambiguous,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +56,9 @@ _SHAPES = (
 def read_request(body: str) -> Intake:
     """Parses and validates one message body; never raises for bad input."""
     try:
-        data: Any = json.loads(body)
+        data: Any = loads_unambiguous(body)
+    except RepeatedKeyError as error:
+        return _repeated_key(body, error)
     except (json.JSONDecodeError, RecursionError) as error:
         detail = (
             f"{error.msg} at line {error.lineno} column {error.colno}"
@@ -59,7 +69,7 @@ def read_request(body: str) -> Intake:
 
     prefix = ""
     request_id: str | None = None
-    if isinstance(data, dict) and "detail-type" in data and "detail" in data:
+    if _is_event(data):
         try:
             event = RevocationEvent.model_validate(data)
         except ValidationError as error:
@@ -68,6 +78,22 @@ def read_request(body: str) -> Intake:
         data = event.detail
         prefix = "detail."
     return _read_sessions(data, prefix, request_id)
+
+
+def _is_event(data: Any) -> bool:
+    return isinstance(data, dict) and "detail-type" in data and "detail" in data
+
+
+def _repeated_key(body: str, error: RepeatedKeyError) -> InvalidRequest:
+    """Names the repeated key where validation errors name fields: a list of pairs as `viewerSessions`."""
+    # Parsed again, keeping the last of each repeated key, only to tell which shape the body has.
+    data = json.loads(body)
+    head: tuple[int | str, ...] = ("detail",) if _is_event(data) and error.location[:1] == ("detail",) else ()
+    rest = error.location[len(head) :]
+    if rest and isinstance(rest[0], int):
+        rest = ("viewerSessions", *rest)
+    request_id = data.get("id") if head and isinstance(data.get("id"), str) else None
+    return InvalidRequest(RepeatedKeyError((*head, *rest), error.key).describe(), request_id)
 
 
 def _read_sessions(data: Any, prefix: str, request_id: str | None) -> Intake:

@@ -129,6 +129,8 @@ class RevocationService:
         metrics.add_metric(name=names.METRIC_THROTTLED_CALLS, unit=MetricUnit.Count, value=report.throttled_calls)
         metrics.add_metric(name=names.METRIC_RECORDS_RETRIED, unit=MetricUnit.Count, value=retried)
         metrics.add_metric(name=names.METRIC_PAIRS_REQUEUED, unit=MetricUnit.Count, value=requeued)
+        # Every invocation, 0 included, so that its alarm has data rather than a gap to guess about.
+        metrics.add_metric(name=names.METRIC_DEAD_LETTERS_UNWRITTEN, unit=MetricUnit.Count, value=len(unwritten))
 
         by_code: dict[str, int] = {}
         for index, letter in enumerate(letters):

@@ -19,9 +19,9 @@ the tail of a message that needs more calls than one invocation can make.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from revocation.intake import Intake, InvalidRequest
 from revocation.models import (
@@ -30,22 +30,25 @@ from revocation.models import (
     ATTR_ERROR_MESSAGE,
     ATTR_REQUEST_ID,
     ATTR_SOURCE_MESSAGE_ID,
+    ATTRIBUTE_VALUE_MAX_BYTES,
     CODE_INVALID_MESSAGE,
     CODE_NOT_STARTED,
+    DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
+    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     DeadLetterMessage,
     RevocationError,
     RevocationRequest,
     ViewerSession,
+    sqs_message_bytes,
+    sqs_safe,
+    to_sqs_json,
+    truncate_utf8,
 )
 from revocation.plan import merge_sessions
 from revocation.revoke import Failure, PairKey
 
-# A dead-letter body stays well under SQS's 256 KiB message limit, beside its attributes.
-MAX_DEAD_LETTER_BODY_BYTES = 200_000
-# Attribute values are for filtering and reading, not for whole documents.
-MAX_ATTRIBUTE_CHARS = 1_000
+_Item = TypeVar("_Item")
 _UNSETTLED = Failure("Unsettled", "no outcome was recorded for this pair", retryable=True)
-_NOT_STARTED = Failure(CODE_NOT_STARTED, "", retryable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,22 +141,31 @@ def settle(
 
 
 def _requeued(record: SourceRecord, request_id: str | None, sessions: list[ViewerSession]) -> list[OutboundMessage]:
-    """The pairs not started, as new requests for the source queue (split to stay within its size)."""
-    messages = []
-    for chunk in _chunks_within_size([(session, _NOT_STARTED) for session in sessions]):
-        request = RevocationRequest(viewer_sessions=[session for session, _ in chunk], request_id=request_id)
-        attributes = {ATTR_SOURCE_MESSAGE_ID: record.message_id}
-        if request_id:
-            attributes[ATTR_REQUEST_ID] = request_id[:MAX_ATTRIBUTE_CHARS]
-        messages.append(OutboundMessage(record.message_id, request.to_json(), attributes, CODE_NOT_STARTED, len(chunk)))
-    return messages
+    """The pairs not started, as new requests for the source queue, each within the queue's size."""
+    attributes = _attribute_values({ATTR_SOURCE_MESSAGE_ID: record.message_id, ATTR_REQUEST_ID: request_id or ""})
+
+    def message(chunk: Sequence[ViewerSession]) -> OutboundMessage:
+        body = RevocationRequest(viewer_sessions=list(chunk), request_id=request_id).to_json()
+        return OutboundMessage(record.message_id, body, attributes, CODE_NOT_STARTED, len(chunk))
+
+    chunks = _pack(
+        sessions,
+        alone=lambda session: _size(message([session])),
+        added=lambda session: len(",") + _json_bytes(session.to_api()),
+        limit=SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+    )
+    return [message(chunk) for chunk in chunks]
 
 
 def _invalid(record: SourceRecord, intake: InvalidRequest) -> OutboundMessage:
-    """The original body, untouched: the producer's message is what an operator needs to fix."""
+    """The original body: the producer's message is what an operator needs to fix.
+
+    SQS delivered it, so it holds only characters SQS takes and `sqs_safe` changes nothing; an endpoint
+    less strict than SQS may deliver a body that SQS would refuse to take back.
+    """
     return OutboundMessage(
         source_message_id=record.message_id,
-        body=record.body,
+        body=sqs_safe(record.body),
         attributes=_attributes(CODE_INVALID_MESSAGE, intake.reason, record, intake.request_id),
         code=CODE_INVALID_MESSAGE,
         pairs=0,
@@ -164,61 +176,90 @@ def _failed_pairs(
     record: SourceRecord, request_id: str | None, failed: list[tuple[ViewerSession, Failure]]
 ) -> list[OutboundMessage]:
     """One message per error code (what operators filter on), each a valid request to redrive."""
-    by_code: dict[str, list[tuple[ViewerSession, Failure]]] = {}
+    by_code: dict[str, list[tuple[ViewerSession, RevocationError]]] = {}
     for session, failure in failed:
-        by_code.setdefault(failure.code, []).append((session, failure))
-
-    letters = []
-    for code, pairs in by_code.items():
-        for chunk in _chunks_within_size(pairs):
-            message = DeadLetterMessage(
-                viewer_sessions=[session for session, _ in chunk],
-                errors=[
-                    RevocationError(
-                        channel_arn=session.channel_arn,
-                        viewer_id=session.viewer_id,
-                        code=failure.code,
-                        message=failure.message,
-                    )
-                    for session, failure in chunk
-                ],
-                request_id=request_id,
-            )
-            letters.append(
-                OutboundMessage(
-                    source_message_id=record.message_id,
-                    body=message.to_json(),
-                    attributes=_attributes(code, chunk[0][1].message, record, request_id),
-                    code=code,
-                    pairs=len(chunk),
-                )
-            )
-    return letters
+        # A reason is for reading, in the body as in the attributes: cut, so that any pair fits a message.
+        error = RevocationError(
+            channel_arn=session.channel_arn,
+            viewer_id=session.viewer_id,
+            code=truncate_utf8(failure.code, ATTRIBUTE_VALUE_MAX_BYTES),
+            message=truncate_utf8(failure.message, ATTRIBUTE_VALUE_MAX_BYTES),
+        )
+        by_code.setdefault(failure.code, []).append((session, error))
+    return [
+        letter for code, pairs in by_code.items() for letter in _dead_letters_of_code(record, request_id, code, pairs)
+    ]
 
 
-def _chunks_within_size(
-    pairs: list[tuple[ViewerSession, Failure]],
-) -> list[list[tuple[ViewerSession, Failure]]]:
-    chunks: list[list[tuple[ViewerSession, Failure]]] = [[]]
+def _dead_letters_of_code(
+    record: SourceRecord, request_id: str | None, code: str, pairs: list[tuple[ViewerSession, RevocationError]]
+) -> list[OutboundMessage]:
+    def letter(chunk: Sequence[tuple[ViewerSession, RevocationError]]) -> OutboundMessage:
+        body = DeadLetterMessage(
+            viewer_sessions=[session for session, _ in chunk],
+            errors=[error for _, error in chunk],
+            request_id=request_id,
+        ).to_json()
+        attributes = _attributes(code, chunk[0][1].message or "", record, request_id)
+        return OutboundMessage(record.message_id, body, attributes, code, len(chunk))
+
+    chunks = _pack(
+        pairs,
+        alone=lambda pair: _size(letter([pair])),
+        # The pair's session and its error, each after a comma in its list.
+        added=lambda pair: 2 * len(",") + _json_bytes(pair[0].to_api()) + _json_bytes(pair[1].to_api()),
+        limit=DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
+    )
+    return [letter(chunk) for chunk in chunks]
+
+
+def _pack(
+    items: Sequence[_Item], alone: Callable[[_Item], int], added: Callable[[_Item], int], limit: int
+) -> list[list[_Item]]:
+    """The items in order, cut into as few messages as fit `limit` bytes each.
+
+    `alone(item)` is the size of the message holding only that item, `added(item)` what the item adds to
+    a message that holds others. Both are exact, not estimates: compact JSON of a list is its items'
+    JSON joined by commas, and `sqs_safe` escapes character by character.
+    """
+    chunks: list[list[_Item]] = []
     size = 0
-    for session, failure in pairs:
-        # A session and its error, as JSON; a generous estimate of what the pair adds to the body.
-        added = len(json.dumps(session.to_api(), ensure_ascii=False).encode()) * 2 + len(failure.message.encode()) + 64
-        if chunks[-1] and size + added > MAX_DEAD_LETTER_BODY_BYTES:
-            chunks.append([])
-            size = 0
-        chunks[-1].append((session, failure))
-        size += added
+    for item in items:
+        extra = added(item) if chunks else 0
+        if chunks and size + extra <= limit:
+            chunks[-1].append(item)
+            size += extra
+        else:
+            # A new message. Any item fits one alone: sessions are validated and reasons cut.
+            chunks.append([item])
+            size = alone(item)
     return chunks
 
 
+def _size(message: OutboundMessage) -> int:
+    return sqs_message_bytes(message.body, message.attributes)
+
+
+def _json_bytes(value: object) -> int:
+    return len(to_sqs_json(value).encode())
+
+
 def _attributes(code: str, message: str, record: SourceRecord, request_id: str | None) -> dict[str, str]:
-    attributes = {
-        ATTR_ERROR_CODE: code,
-        ATTR_ERROR_MESSAGE: message[:MAX_ATTRIBUTE_CHARS],
-        ATTR_SOURCE_MESSAGE_ID: record.message_id,
-        ATTR_ATTEMPTS: str(record.receive_count),
-    }
-    if request_id:
-        attributes[ATTR_REQUEST_ID] = request_id[:MAX_ATTRIBUTE_CHARS]
-    return attributes
+    return _attribute_values(
+        {
+            ATTR_ERROR_CODE: code,
+            ATTR_ERROR_MESSAGE: message,
+            ATTR_SOURCE_MESSAGE_ID: record.message_id,
+            ATTR_ATTEMPTS: str(record.receive_count),
+            ATTR_REQUEST_ID: request_id or "",
+        }
+    )
+
+
+def _attribute_values(attributes: Mapping[str, str]) -> dict[str, str]:
+    """Values as SQS takes them: only its characters, at most ATTRIBUTE_VALUE_MAX_BYTES, never empty.
+
+    Escaped before the cut, so that the cut counts what is written; SQS refuses an empty String value.
+    """
+    values = {name: truncate_utf8(sqs_safe(value), ATTRIBUTE_VALUE_MAX_BYTES) for name, value in attributes.items()}
+    return {name: value for name, value in values.items() if value}

@@ -308,12 +308,8 @@ def test_handler_refuses_a_direct_invocation(harness: Harness) -> None:
         harness.handler.lambda_handler({"viewerSessions": DOC_EXAMPLE}, FakeContext(harness.clock))
 
 
-def test_handler_emits_metrics_without_viewer_or_channel_dimensions(
-    harness: Harness, capsys: pytest.CaptureFixture[str]
-) -> None:
-    harness.gateway.default = denied_pairs("abcdefg")
-    harness.invoke(sqs_record(DOC_EXAMPLE), sqs_record("not json"))
-
+def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> tuple[dict[tuple[str, str | None], float], set[str]]:
+    """The EMF documents printed so far: each metric's total by (name, ErrorCode), and every dimension."""
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     totals: dict[tuple[str, str | None], float] = {}
     dimensions = set()
@@ -324,6 +320,16 @@ def test_handler_emits_metrics_without_viewer_or_channel_dimensions(
                 value = document[metric["Name"]]
                 key = (metric["Name"], document.get("ErrorCode"))
                 totals[key] = totals.get(key, 0) + sum(value if isinstance(value, list) else [value])
+    return totals, dimensions
+
+
+def test_handler_emits_metrics_without_viewer_or_channel_dimensions(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    harness.gateway.default = denied_pairs("abcdefg")
+    harness.invoke(sqs_record(DOC_EXAMPLE), sqs_record("not json"))
+
+    totals, dimensions = emitted_metrics(capsys)
     assert totals[("PairsReceived", None)] == 2
     assert totals[("PairsRevoked", None)] == 1
     assert totals[("InvalidMessages", None)] == 1
@@ -332,3 +338,55 @@ def test_handler_emits_metrics_without_viewer_or_channel_dimensions(
     assert totals[("PairsDeadLettered", "403")] == 1
     assert totals[("PairsDeadLettered", "InvalidMessage")] == 1
     assert dimensions <= {"service", "ErrorCode", "function_name"}
+
+
+def test_handler_counts_dead_letters_it_could_not_write(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
+    harness.gateway.default = denied_pairs("denied")
+    harness.dead_letters.fail = {0, 1}
+    denied = sqs_record({"channelArn": A, "viewerId": "denied"})
+    invalid = sqs_record("{oops")
+    written = sqs_record(["not a pair"])
+
+    response = harness.invoke(denied, invalid, written)
+
+    assert failures(response) == [denied["messageId"], invalid["messageId"]]
+    assert [letter.body for letter in harness.dead_letters.written] == [written["body"]]
+    totals, _ = emitted_metrics(capsys)
+    assert totals[(names.METRIC_DEAD_LETTERS_UNWRITTEN, None)] == 2
+
+
+def test_handler_emits_unwritten_dead_letters_as_zero_when_all_were_written(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    harness.invoke(sqs_record({"channelArn": A, "viewerId": "fine"}))
+
+    totals, _ = emitted_metrics(capsys)
+    assert totals[(names.METRIC_DEAD_LETTERS_UNWRITTEN, None)] == 0
+
+
+PAIR_TWICE = f'{{"channelArn": "{A}", "viewerId": "first", "viewerId": "second"}}'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(PAIR_TWICE, id="one pair"),
+        pytest.param(f"[{PAIR_TWICE}]", id="list"),
+        pytest.param(f'{{"viewerSessions": [{PAIR_TWICE}]}}', id="API request"),
+        pytest.param(
+            f'{{"id": "e", "source": "s", "detail-type": "d", "detail": {{"viewerSessions": [{PAIR_TWICE}]}}}}',
+            id="event",
+        ),
+    ],
+)
+def test_handler_dead_letters_a_body_with_a_repeated_key_and_revokes_nothing_of_it(harness: Harness, body: str) -> None:
+    ambiguous = sqs_record(body)
+    fine = sqs_record({"channelArn": A, "viewerId": "fine"})
+
+    response = harness.invoke(ambiguous, fine)
+
+    assert failures(response) == []
+    [letter] = harness.dead_letters.written
+    assert (letter.body, letter.attributes["ErrorCode"]) == (body, CODE_INVALID_MESSAGE)
+    assert "repeated key 'viewerId'" in letter.attributes["ErrorMessage"]
+    assert [s.viewer_id for _, sessions, _ in harness.gateway.calls for s in sessions] == ["fine"]

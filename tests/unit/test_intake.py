@@ -166,3 +166,73 @@ def test_intake_keeps_the_event_id_as_request_id_for_invalid_events() -> None:
 
     assert isinstance(result, InvalidRequest)
     assert result.request_id == "evt-9"
+
+
+# Repeated keys, written as text: a dict cannot hold them. `{A}` is a channel ARN.
+ONE_VIEWER_TWICE = '{{"channelArn": "{A}", "viewerId": "first", "viewerId": "second"}}'
+VERSION_TWICE = (
+    '{{"channelArn": "{A}", "viewerId": "v", '
+    '"viewerSessionVersionsLessThanOrEqualTo": 9, "viewerSessionVersionsLessThanOrEqualTo": 1}}'
+)
+FINE = '{{"channelArn": "{A}", "viewerId": "fine"}}'
+
+
+def event_text(detail: str, top: str = "") -> str:
+    return (
+        '{{"version": "0", "id": "evt-3", "detail-type": "Viewer Session Revocation Requested", '
+        f'"source": "ivs-revocation", {top}"detail": {detail}}}}}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(ONE_VIEWER_TWICE, "body: repeated key 'viewerId'", id="one pair"),
+        pytest.param(
+            VERSION_TWICE, "body: repeated key 'viewerSessionVersionsLessThanOrEqualTo'", id="one pair, version"
+        ),
+        pytest.param(f"[{FINE}, {ONE_VIEWER_TWICE}]", "viewerSessions[1]: repeated key 'viewerId'", id="list"),
+        pytest.param(
+            f'{{{{"viewerSessions": [{FINE}, {FINE}, {VERSION_TWICE}]}}}}',
+            "viewerSessions[2]: repeated key 'viewerSessionVersionsLessThanOrEqualTo'",
+            id="API request",
+        ),
+        pytest.param(
+            f'{{{{"viewerSessions": [{FINE}], "requestId": "a", "requestId": "b"}}}}',
+            "body: repeated key 'requestId'",
+            id="API request, request id",
+        ),
+        pytest.param(
+            f'{{{{"viewerSessions": [{FINE}], "viewerSessions": [{FINE}]}}}}',
+            "body: repeated key 'viewerSessions'",
+            id="API request, sessions twice",
+        ),
+        pytest.param(event_text(ONE_VIEWER_TWICE), "detail: repeated key 'viewerId'", id="event with one pair"),
+        pytest.param(
+            event_text(f"[{FINE}, {ONE_VIEWER_TWICE}]"),
+            "detail.viewerSessions[1]: repeated key 'viewerId'",
+            id="event with a list",
+        ),
+        pytest.param(
+            event_text(f'{{{{"viewerSessions": [{ONE_VIEWER_TWICE}, {FINE}]}}}}'),
+            "detail.viewerSessions[0]: repeated key 'viewerId'",
+            id="event with a request",
+        ),
+        pytest.param(event_text(FINE, top='"source": "other", '), "body: repeated key 'source'", id="event, top level"),
+    ],
+)
+def test_intake_refuses_a_repeated_key_naming_the_key_and_the_item(body: str, reason: str) -> None:
+    text = body.format(A=A)
+    assert json.loads(text), "the body is JSON that json.loads would silently resolve"
+
+    result = read_request(text)
+
+    assert isinstance(result, InvalidRequest)
+    assert result.reason == reason
+
+
+def test_intake_keeps_the_event_id_for_a_repeated_key_inside_its_detail() -> None:
+    result = read_request(event_text(ONE_VIEWER_TWICE).format(A=A))
+
+    assert isinstance(result, InvalidRequest)
+    assert result.request_id == "evt-3"

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 
 from revocation.intake import InvalidRequest, ValidRequest, read_request
+from revocation.models import (
+    ATTRIBUTE_VALUE_MAX_BYTES,
+    CODE_NOT_STARTED,
+    DEAD_LETTER_ATTRIBUTES_MAX_BYTES,
+    DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
+    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+    SQS_DISALLOWED_CHARACTER,
+    DeadLetterMessage,
+    RevocationRequest,
+    sqs_message_bytes,
+    sqs_safe,
+)
 from revocation.revoke import Failure
-from revocation.settle import MAX_DEAD_LETTER_BODY_BYTES, SourceRecord, settle
+from revocation.settle import OutboundMessage, SourceRecord, settle
 from tests.unit.fakes import session
 
 pytestmark = pytest.mark.unit
@@ -106,16 +119,112 @@ def test_settle_dead_letter_bodies_are_valid_requests_for_the_failed_pairs() -> 
     assert [s.viewer_id for s in again.sessions] == ["b"]
 
 
-def test_settle_splits_a_huge_dead_letter_within_the_message_size() -> None:
-    viewers = [f"viewer-{i:05d}-" + "x" * 26 for i in range(2000)]
+# 40 characters that SQS takes only escaped: 6 bytes each in the body, where a raw one counts 1 to 3.
+ESCAPED_VIEWER = "\uffff\u0001\ufffe\u0000" * 10
+
+
+def test_settle_splits_a_huge_dead_letter_by_its_real_size_into_full_messages() -> None:
+    viewers = [f"{i:05d}{ESCAPED_VIEWER[5:]}" for i in range(3000)]
     source = record(*viewers, receive_count=1)
-    long_message = Failure("403", "not authorized " * 10, retryable=False)
+    long_message = Failure("403", "not authorized \ufffe " * 10, retryable=False)
 
-    settlement = settle([source], set(), {key(v): long_message for v in viewers}, max_receive_count=3)
+    letters = settle([source], set(), {key(v): long_message for v in viewers}, max_receive_count=3).dead_letters
 
-    assert len(settlement.dead_letters) > 1
-    assert sum(letter.pairs for letter in settlement.dead_letters) == 2000
-    assert all(len(letter.body.encode()) <= MAX_DEAD_LETTER_BODY_BYTES for letter in settlement.dead_letters)
+    assert len(letters) > 1
+    assert sum(letter.pairs for letter in letters) == 3000
+    assert all(
+        sqs_message_bytes(letter.body, letter.attributes) <= DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES for letter in letters
+    )
+    for letter, following in itertools.pairwise(letters):
+        # Full: the next pair would not have fitted, serialized as the function writes it.
+        body, after = json.loads(letter.body), json.loads(following.body)
+        body["viewerSessions"].append(after["viewerSessions"][0])
+        body["errors"].append(after["errors"][0])
+        grown = DeadLetterMessage.model_validate(body).to_json()
+        assert sqs_message_bytes(grown, letter.attributes) > DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES
+    assert [s["viewerId"] for letter in letters for s in json.loads(letter.body)["viewerSessions"]] == viewers
+
+
+def test_settle_splits_requeued_pairs_by_their_real_size_into_full_messages() -> None:
+    viewers = [f"{i:05d}{ESCAPED_VIEWER[5:]}" for i in range(6000)]
+    source = record(*viewers, receive_count=1)
+    not_started = Failure(CODE_NOT_STARTED, "not started", retryable=True)
+
+    settlement = settle(
+        [source], set(), {key(v): not_started for v in viewers}, max_receive_count=3, requeue_not_started=True
+    )
+
+    requeued = settlement.requeued
+    assert len(requeued) > 1 and settlement.dead_letters == []
+    assert all(sqs_message_bytes(m.body, m.attributes) <= SOURCE_QUEUE_MAX_MESSAGE_BYTES for m in requeued)
+    for message, following in itertools.pairwise(requeued):
+        body = json.loads(message.body)
+        body["viewerSessions"].append(json.loads(following.body)["viewerSessions"][0])
+        grown = RevocationRequest.model_validate(body).to_json()
+        assert sqs_message_bytes(grown, message.attributes) > SOURCE_QUEUE_MAX_MESSAGE_BYTES
+    assert [s["viewerId"] for m in requeued for s in json.loads(m.body)["viewerSessions"]] == viewers
+
+
+def assert_attributes_as_sqs_takes_them(letter: OutboundMessage) -> None:
+    for name, value in letter.attributes.items():
+        assert value, f"{name}: SQS refuses an empty String value"
+        assert not SQS_DISALLOWED_CHARACTER.search(value), name
+        assert len(value.encode()) <= ATTRIBUTE_VALUE_MAX_BYTES, name
+    assert sqs_message_bytes("", letter.attributes) <= DEAD_LETTER_ATTRIBUTES_MAX_BYTES
+
+
+# What a value can hold at worst: characters of 4 bytes, and characters SQS takes only escaped (6 bytes).
+WIDE = "\U0001f600" * 600
+ESCAPED = "\u0001\uffff" * 600
+
+
+@pytest.mark.parametrize("text", [pytest.param(WIDE, id="4-byte characters"), pytest.param(ESCAPED, id="escaped")])
+def test_settle_attribute_values_are_cut_in_bytes_after_escaping(text: str) -> None:
+    source = SourceRecord(text, 7, "{oops", InvalidRequest(text, request_id=text))
+
+    [letter] = settle([source], set(), {}, max_receive_count=3).dead_letters
+
+    assert_attributes_as_sqs_takes_them(letter)
+    for name in ("ErrorMessage", "SourceMessageId", "RequestId"):
+        # A prefix of what was escaped: never a split character, never a split escape's meaning lost.
+        assert sqs_safe(text).startswith(letter.attributes[name])
+        assert len(letter.attributes[name].encode()) > ATTRIBUTE_VALUE_MAX_BYTES - 6
+
+
+def test_settle_attribute_values_from_a_service_code_and_message_are_cut_and_escaped() -> None:
+    source = record("v", receive_count=3)
+    odd = Failure(ESCAPED, WIDE, retryable=True)
+
+    [letter] = settle([source], set(), {key("v"): odd}, max_receive_count=3).dead_letters
+
+    assert_attributes_as_sqs_takes_them(letter)
+    [error] = json.loads(letter.body)["errors"]
+    assert len(error["code"].encode()) <= ATTRIBUTE_VALUE_MAX_BYTES
+    assert len(error["message"].encode()) <= ATTRIBUTE_VALUE_MAX_BYTES
+
+
+def test_settle_leaves_out_an_attribute_that_would_be_empty() -> None:
+    source = record("v")
+
+    [letter] = settle(
+        [source], set(), {key("v"): Failure("403", "", retryable=False)}, max_receive_count=3
+    ).dead_letters
+
+    assert "ErrorMessage" not in letter.attributes
+    assert_attributes_as_sqs_takes_them(letter)
+
+
+@pytest.mark.parametrize("text", [pytest.param(WIDE, id="4-byte characters"), pytest.param(ESCAPED, id="escaped")])
+def test_settle_dead_letter_copy_of_an_invalid_message_at_the_source_queue_limit_fits_the_dlq(text: str) -> None:
+    body = "x" * SOURCE_QUEUE_MAX_MESSAGE_BYTES
+    # The largest attributes the function writes: every value at its limit.
+    source = SourceRecord(text, 999_999_999, body, InvalidRequest(text, request_id=text))
+
+    [letter] = settle([source], set(), {}, max_receive_count=3).dead_letters
+
+    assert letter.body == body
+    assert_attributes_as_sqs_takes_them(letter)
+    assert sqs_message_bytes(letter.body, letter.attributes) <= DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES
 
 
 def test_settle_retries_a_pair_that_somehow_has_no_outcome() -> None:

@@ -9,12 +9,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from revocation.models import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES, sqs_message_bytes
 from revocation.observability import logger
 from revocation.settle import OutboundMessage
-
-# SendMessageBatch takes at most 10 entries and 256 KiB of bodies and attributes together.
-MAX_BATCH_ENTRIES = 10
-MAX_BATCH_BYTES = 262_144
 
 
 class SqsMessageWriter:
@@ -60,20 +57,15 @@ class SqsMessageWriter:
 
 
 def _batches(letters: Sequence[OutboundMessage]) -> list[list[int]]:
+    # A SendMessageBatch request takes at most SQS_MAX_BATCH_ENTRIES entries, and as many bytes of
+    # bodies and attributes together as one message may hold.
     batches: list[list[int]] = [[]]
     size = 0
     for index, letter in enumerate(letters):
-        added = _size(letter)
-        if batches[-1] and (len(batches[-1]) == MAX_BATCH_ENTRIES or size + added > MAX_BATCH_BYTES):
+        added = sqs_message_bytes(letter.body, letter.attributes)
+        if batches[-1] and (len(batches[-1]) == SQS_MAX_BATCH_ENTRIES or size + added > SQS_MAX_MESSAGE_BYTES):
             batches.append([])
             size = 0
         batches[-1].append(index)
         size += added
     return [batch for batch in batches if batch]
-
-
-def _size(letter: OutboundMessage) -> int:
-    # SQS counts the body plus each attribute's name, type and value.
-    return len(letter.body.encode()) + sum(
-        len(name.encode()) + len("String") + len(value.encode()) for name, value in letter.attributes.items()
-    )
