@@ -18,7 +18,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from revocation import names
-from revocation.models import MAX_SESSIONS_PER_CALL, RevocationRequest, ViewerSession
+from revocation.models import (
+    MAX_SESSIONS_PER_CALL,
+    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+    RevocationRequest,
+    ViewerSession,
+)
 
 PAIRS_PER_CALL = MAX_SESSIONS_PER_CALL
 # BatchStartViewerSessionRevocation: calls per second per account and region, not adjustable.
@@ -38,8 +43,13 @@ SCHEDULE_EXPRESSION_PATTERN = r"^(rate|cron|at)\(.+\)$"
 LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
-# SQS's message size limit: a schedule's payload is one message.
-MAX_SCHEDULE_PAYLOAD_BYTES = 256 * 1024
+# EventBridge Scheduler: "The maximum size of the Input field is 256 KB" (its API reference, Target).
+SCHEDULER_MAX_INPUT_BYTES = 256 * 1024
+# A schedule's payload is its target's Input, delivered as one message to the source queue: it must
+# fit both. The scheduler's limit is the smaller today; min() keeps that true if either changes.
+MAX_SCHEDULE_PAYLOAD_BYTES = min(SCHEDULER_MAX_INPUT_BYTES, SOURCE_QUEUE_MAX_MESSAGE_BYTES)
+# An IAM role or user, as `aws:PrincipalArn` names it (a role's path included, never its session).
+PRINCIPAL_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$"
 
 
 class Schedule(BaseModel):
@@ -68,8 +78,8 @@ class Schedule(BaseModel):
         size = len(self.payload().encode())
         if size > MAX_SCHEDULE_PAYLOAD_BYTES:
             raise ValueError(
-                f"schedules[{self.name}].viewerSessions is {size} bytes as a message; "
-                f"one SQS message holds at most {MAX_SCHEDULE_PAYLOAD_BYTES}"
+                f"schedules[{self.name}].viewerSessions is {size} bytes as a message; a schedule's "
+                f"input (EventBridge Scheduler) holds at most {MAX_SCHEDULE_PAYLOAD_BYTES} bytes"
             )
         return self
 
@@ -116,8 +126,10 @@ class DeploySettings(BaseModel):
     queue_age_alarm_seconds: int = Field(1800, alias="queueAgeAlarmSeconds", ge=60)
     dead_letter_age_alarm_days: int = Field(3, alias="deadLetterAgeAlarmDays", ge=1, le=13)
     throttled_calls_alarm_threshold: int = Field(1, alias="throttledCallsAlarmThreshold", ge=1)
+    # Who may request revocations: empty means anyone of the account whose IAM policy allows it.
+    producer_principals: list[str] = Field(default_factory=list, alias="producerPrincipals")
 
-    @field_validator("ivs_regions", "channel_arns", mode="before")
+    @field_validator("ivs_regions", "channel_arns", "producer_principals", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -146,6 +158,25 @@ class DeploySettings(BaseModel):
             if not re.match(CHANNEL_ARN_PATTERN, arn):
                 raise ValueError(f"{arn!r} is not a channel ARN (arn:aws:ivs:<region>:<account>:channel/<id>)")
         return value
+
+    @field_validator("producer_principals")
+    @classmethod
+    def _principals(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not re.match(PRINCIPAL_ARN_PATTERN, arn):
+                raise ValueError(
+                    f"{arn!r} is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name> or "
+                    "...:user/<name>; a role, not an assumed-role session)"
+                )
+        repeated = sorted({arn for arn in value if value.count(arn) > 1})
+        if repeated:
+            raise ValueError(f"names {repeated} more than once")
+        return value
+
+    @property
+    def source_queue_name(self) -> str:
+        """The source queue's name, known before it exists: its DLQ's redrive allow policy names it."""
+        return f"{self.stack_name}-requests"
 
     @property
     def ivs_calls_per_second(self) -> float:

@@ -46,6 +46,10 @@ class RevocationStack(Stack):
             delivery_dead_letter_queue=self.queues.delivery_dead_letter_queue,
             function=self.function.function,
         )
+        # After routing, which creates the scheduler's role: the pipeline's own senders.
+        self.queues.admit_only_producers(
+            *(role for role in (self.function.role, self.routing.scheduler_role) if role is not None)
+        )
         self._outputs()
 
     def _outputs(self) -> None:

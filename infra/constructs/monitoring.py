@@ -169,6 +169,16 @@ class RevocationMonitoring(Construct):
             comparison=at_least,
             description="IVS throttled revocation calls: something else uses this account's quota in the region.",
         )
+        # Per minute, since one unwritten dead letter matters: its record is retried, and on its last
+        # attempt SQS moves it to the DLQ without the reason the function could not write.
+        self._alarm(
+            constants.ALARM_DEAD_LETTERS_UNWRITTEN,
+            self._app_metric(names.METRIC_DEAD_LETTERS_UNWRITTEN, period=QUEUE_PERIOD),
+            threshold=0,
+            comparison=above,
+            description="The function could not write dead letters: their records are retried, and may reach the "
+            "dead-letter queue without a reason. Check the function's logs and its access to the DLQ.",
+        )
 
     # --- dashboard ---------------------------------------------------------------------------
     def _app_metric(self, name: str, *, period: Duration = QUEUE_PERIOD, label: str | None = None) -> cw.Metric:
@@ -263,6 +273,7 @@ class RevocationMonitoring(Construct):
                     fn.metric_throttles(label="function throttles", **per_minute),
                     self._app_metric(names.METRIC_INVALID_MESSAGES, label="invalid messages"),
                     self._app_metric(names.METRIC_RECORDS_RETRIED, label="records retried"),
+                    self._app_metric(names.METRIC_DEAD_LETTERS_UNWRITTEN, label="dead letters unwritten"),
                 ],
                 width=8,
             ),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.nag import acknowledge
 from infra.settings import DeploySettings
+from revocation.models import (
+    DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
+    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+    SQS_MAX_MESSAGE_BYTES,
+)
 
 # Longest retention SQS allows: messages that failed delivery wait here until someone looks.
 DELIVERY_DLQ_RETENTION = Duration.days(14)
@@ -20,6 +25,10 @@ class RevocationQueues(Construct):
     SSE-SQS rather than SSE-KMS: EventBridge and EventBridge Scheduler write to these queues, and an
     AWS service can only write to a KMS-encrypted queue through a customer-managed key whose policy
     admits it; SSE-SQS needs no key policy and no KMS permission for the function.
+
+    Every queue states its MaximumMessageSize. The source queue's leaves room below the DLQ's for
+    the attributes the function adds to a dead-letter copy, so that the copy of any message the
+    source queue accepted always fits the DLQ.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings) -> None:
@@ -28,9 +37,20 @@ class RevocationQueues(Construct):
         self.dead_letter_queue = self._build_dead_letter_queue()
         self.queue = self._build_queue()
         self.delivery_dead_letter_queue = self._build_delivery_dead_letter_queue()
-        self._allow_account_to_send()
+        self._allow_producers_to_send()
 
     def _build_dead_letter_queue(self) -> sqs.Queue:
+        # Only the source queue may use this queue as its DLQ, and so be the destination a redrive
+        # returns messages to. The source queue's RedrivePolicy refers to this queue's ARN; a
+        # reference back from here would be a cycle CloudFormation refuses. So the source queue has
+        # a name fixed in advance and its ARN is built from it: this queue is created first, naming a
+        # queue that does not exist yet (SQS allows that), then the source queue, which SQS checks
+        # against this policy.
+        source_queue = sqs.Queue.from_queue_arn(
+            self,
+            "SourceQueueByName",
+            Stack.of(self).format_arn(service="sqs", resource=self._settings.source_queue_name),
+        )
         # A standard queue keeps a message's first enqueue time when it moves here: the DLQ must keep
         # messages longer than the source queue, or they would expire early.
         queue = sqs.Queue(
@@ -39,6 +59,10 @@ class RevocationQueues(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(self._settings.dead_letter_retention_days),
+            max_message_size_bytes=DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
+            redrive_allow_policy=sqs.RedriveAllowPolicy(
+                redrive_permission=sqs.RedrivePermission.BY_QUEUE, source_queues=[source_queue]
+            ),
         )
         _acknowledge_end_of_line(queue)
         return queue
@@ -47,6 +71,8 @@ class RevocationQueues(Construct):
         return sqs.Queue(
             self,
             "Queue",
+            queue_name=self._settings.source_queue_name,
+            max_message_size_bytes=SOURCE_QUEUE_MAX_MESSAGE_BYTES,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=Duration.seconds(self._settings.visibility_timeout_seconds),
@@ -65,6 +91,9 @@ class RevocationQueues(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=DELIVERY_DLQ_RETENTION,
+            # A failed delivery is the event or schedule input (at most 256 KB) plus the attributes
+            # EventBridge adds to say why: the largest message SQS takes holds both.
+            max_message_size_bytes=SQS_MAX_MESSAGE_BYTES,
             redrive_allow_policy=sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.DENY_ALL),
         )
         _acknowledge_end_of_line(queue)
@@ -76,15 +105,54 @@ class RevocationQueues(Construct):
         )
         return queue
 
-    def _allow_account_to_send(self) -> None:
-        # Delegates to IAM within this account: producers of this account send when their own policy
-        # lets them. No other account is named; EventBridge and the scheduler are added by routing.
+    def _allow_producers_to_send(self) -> None:
+        producers = self._settings.producer_principals
+        if not producers:
+            # Delegates to IAM within this account: producers of this account send when their own
+            # policy lets them. No other account is named; EventBridge and the scheduler are added by
+            # routing.
+            self.queue.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowThisAccountToSend",
+                    principals=[iam.AccountRootPrincipal()],
+                    actions=["sqs:SendMessage"],
+                    resources=[self.queue.queue_arn],
+                )
+            )
+            return
+        # The listed producers send without an identity policy of their own (another account's too).
         self.queue.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowThisAccountToSend",
-                principals=[iam.AccountRootPrincipal()],
+                sid="AllowProducersToSend",
+                principals=[iam.ArnPrincipal(arn) for arn in producers],
                 actions=["sqs:SendMessage"],
                 resources=[self.queue.queue_arn],
+            )
+        )
+
+    def admit_only_producers(self, *pipeline_roles: iam.IRole) -> None:
+        """With producerPrincipals set, denies SendMessage to every other principal.
+
+        An allow list alone would not do: in its own account, an identity policy that allows
+        sqs:SendMessage is enough, whatever the queue policy says. The pipeline's own roles (the
+        function puts unstarted pairs back, the scheduler sends its payloads) stay admitted, and so
+        do AWS service principals, which only an Allow of this policy lets in: EventBridge, for this
+        stack's rule alone.
+        """
+        producers = self._settings.producer_principals
+        if not producers:
+            return
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenySendersOtherThanProducers",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions={
+                    "ArnNotEquals": {"aws:PrincipalArn": [*producers, *(role.role_arn for role in pipeline_roles)]},
+                    "Bool": {"aws:PrincipalIsAWSService": "false"},
+                },
             )
         )
 

@@ -18,8 +18,8 @@ from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
 class RevocationRouting(Construct):
     """A rule on the configured bus and the configured schedules, each with a retry policy and a DLQ.
 
-    The queue's policy ends up naming exactly: this account, EventBridge for this rule only, and the
-    scheduler's role.
+    The queue's policy ends up naming exactly: this account (or, with producerPrincipals, the listed
+    producers), EventBridge for this rule only, and the scheduler's role.
     """
 
     def __init__(
@@ -48,8 +48,39 @@ class RevocationRouting(Construct):
     def _build_event_bus(self) -> events.IEventBus:
         name = self._settings.event_bus_name
         if self._settings.create_event_bus:
-            return events.EventBus(self, "EventBus", event_bus_name=name)
+            bus = events.EventBus(self, "EventBus", event_bus_name=name)
+            self._admit_only_producers_to(bus)
+            return bus
+        # A bus this stack does not own keeps its policy: whoever may put events on it reaches the rule.
         return events.EventBus.from_event_bus_name(self, "EventBus", name)
+
+    def _admit_only_producers_to(self, bus: events.EventBus) -> None:
+        """With producerPrincipals set, only they may put events on the bus the stack creates.
+
+        As on the queue, a Deny: in its own account an identity policy allowing events:PutEvents
+        would be enough without one. Nothing of the pipeline puts events; the rule only reads them.
+        """
+        producers = self._settings.producer_principals
+        if not producers:
+            return
+        bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowProducersToPutEvents",
+                principals=[iam.ArnPrincipal(arn) for arn in producers],
+                actions=["events:PutEvents"],
+                resources=[bus.event_bus_arn],
+            )
+        )
+        bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyPutEventsFromOthers",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["events:PutEvents"],
+                resources=[bus.event_bus_arn],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": list(producers)}},
+            )
+        )
 
     def _build_rule(self) -> events.Rule:
         return events.Rule(

@@ -2,9 +2,10 @@
 
 Three stacks share one synthesis: the default one (cdk.json as it is, what `cdk deploy` deploys), a
 full one with every optional part switched on (schedules, a bus of its own, an e-mail subscription,
-listed channels, reserved concurrency, a pinned layer ARN), and a regional one (every channel of two
-listed regions, an existing bus, three instances). Synthesis goes through jsii and takes seconds, so
-it happens once; the tests read the synthesized templates.
+listed channels, listed producers, reserved concurrency, a pinned layer ARN), and a regional one
+(every channel of two listed regions, an existing bus, three instances, one listed producer).
+Synthesis goes through jsii and takes seconds, so it happens once; the tests read the synthesized
+templates.
 """
 
 from __future__ import annotations

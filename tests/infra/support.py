@@ -15,6 +15,9 @@ from infra.stack import RevocationStack
 
 CHANNEL_US = "arn:aws:ivs:us-east-1:123456789012:channel/abcdEFGH1234"
 CHANNEL_EU = "arn:aws:ivs:eu-west-1:123456789012:channel/xyzXYZ987"
+# Who may request revocations in the full stack: a role of this account (with a path), a user of another.
+PRODUCER_ROLE = "arn:aws:iam::123456789012:role/moderation/ban-service"
+PRODUCER_USER = "arn:aws:iam::210987654321:user/partner-moderation"
 
 FULL_CONTEXT: dict[str, Any] = {
     "stackName": "IvsRevocationFull",
@@ -24,6 +27,7 @@ FULL_CONTEXT: dict[str, Any] = {
     # As `cdk deploy -c` passes them: strings, lists comma-separated or as JSON.
     "ivsRegions": "us-east-1,eu-west-1",
     "channelArns": json.dumps([CHANNEL_US, CHANNEL_EU]),
+    "producerPrincipals": f"{PRODUCER_ROLE},{PRODUCER_USER}",
     "maxConcurrency": "4",
     "reservedConcurrency": "6",
     "logRetentionDays": "90",
@@ -70,7 +74,8 @@ class Synthesized:
         return self.stack.get_logical_id(construct.node.default_child)
 
 
-# Revocation on every channel of listed regions, a bus that exists already, a quota share of 2/3.
+# Revocation on every channel of listed regions, a bus that exists already, a quota share of 2/3, one
+# producer.
 REGIONAL_CONTEXT: dict[str, Any] = {
     "stackName": "IvsRevocationRegional",
     "ivsRegions": json.dumps(["us-east-1", "eu-west-1"]),
@@ -80,6 +85,8 @@ REGIONAL_CONTEXT: dict[str, Any] = {
     "maxBatchingWindowSeconds": "0",
     # The variant without schedules (cdk.json ships a disabled example).
     "schedules": "[]",
+    # Producers listed, with a bus the stack does not own: only the queue's policy can restrict them.
+    "producerPrincipals": json.dumps([PRODUCER_ROLE]),
 }
 
 VARIANTS: dict[str, dict[str, Any]] = {"default": {}, "full": FULL_CONTEXT, "regional": REGIONAL_CONTEXT}

@@ -7,11 +7,20 @@ from typing import Any
 
 import pytest
 
-from infra.settings import CDK_JSON, DeploySettings, SettingsError
+from infra.settings import (
+    CDK_JSON,
+    MAX_SCHEDULE_PAYLOAD_BYTES,
+    SCHEDULER_MAX_INPUT_BYTES,
+    DeploySettings,
+    SettingsError,
+)
+from revocation.models import SOURCE_QUEUE_MAX_MESSAGE_BYTES
 
 pytestmark = pytest.mark.infra
 
 CHANNEL = "arn:aws:ivs:us-west-2:123456789012:channel/abcd1234"
+ROLE = "arn:aws:iam::123456789012:role/service-role/moderation"
+USER = "arn:aws:iam::123456789012:user/ops"
 
 
 def _rejected(**overrides: Any) -> str:
@@ -179,9 +188,53 @@ def test_rejects_a_schedule_expression_scheduler_does_not_read() -> None:
     assert "schedules.0.expression: String should match pattern" in message
 
 
-def test_rejects_a_schedule_payload_larger_than_one_message() -> None:
+def test_schedule_payload_limit_is_the_schedulers_input_limit_which_the_source_queue_holds() -> None:
+    # A schedule delivers its Input as the message body: the smaller of the two limits applies.
+    assert SCHEDULER_MAX_INPUT_BYTES == 256 * 1024
+    assert min(SCHEDULER_MAX_INPUT_BYTES, SOURCE_QUEUE_MAX_MESSAGE_BYTES) == MAX_SCHEDULE_PAYLOAD_BYTES
+
+
+def test_rejects_a_schedule_payload_larger_than_the_schedulers_input_limit() -> None:
+    # About 480 KB: one SQS message of the source queue would hold it, the schedule's Input would not.
     sessions = [{"channelArn": CHANNEL, "viewerId": f"viewer-{i:033d}"} for i in range(3000)]
 
     message = _rejected(schedules=[_schedule("bans", viewerSessions=sessions)])
 
-    assert "one SQS message holds at most 262144" in message
+    assert "schedules[bans].viewerSessions is 498020 bytes as a message" in message
+    assert f"a schedule's input (EventBridge Scheduler) holds at most {SCHEDULER_MAX_INPUT_BYTES} bytes" in message
+
+
+def test_producer_principals_default_to_none_listed() -> None:
+    assert DeploySettings.from_cdk_json().producer_principals == []
+
+
+def test_producer_principals_given_comma_separated_or_as_json() -> None:
+    for given in (f"{ROLE}, {USER}", json.dumps([ROLE, USER])):
+        assert DeploySettings.from_cdk_json(overrides={"producerPrincipals": given}).producer_principals == [ROLE, USER]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "arn:aws:sts::123456789012:assumed-role/moderation/session-1",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:iam::123456789012:role/*",
+        "arn:aws:iam::123456789012:group/moderators",
+        "123456789012",
+        "moderation",
+    ],
+)
+def test_rejects_a_producer_principal_that_is_not_a_role_or_user_arn(bad: str) -> None:
+    message = _rejected(producerPrincipals=json.dumps([ROLE, bad]))
+
+    assert f"producerPrincipals: Value error, {bad!r} is not an IAM role or user ARN" in message
+
+
+def test_rejects_a_producer_principal_listed_twice() -> None:
+    message = _rejected(producerPrincipals=f"{ROLE},{USER},{ROLE}")
+
+    assert f"producerPrincipals: Value error, names [{ROLE!r}] more than once" in message
+
+
+def test_source_queue_name_is_derived_from_the_stack_name() -> None:
+    assert DeploySettings.from_cdk_json(overrides={"stackName": "Bans"}).source_queue_name == "Bans-requests"

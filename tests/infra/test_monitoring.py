@@ -153,6 +153,24 @@ def test_throttled_ivs_calls_alarm_reads_the_functions_own_metric(each: Synthesi
     )
 
 
+def test_unwritten_dead_letters_alarm_fires_on_the_first_one_within_a_minute(each: Synthesized) -> None:
+    topic_id, _ = each.only("AWS::SNS::Topic")
+
+    alarm = _alarm(each, constants.ALARM_DEAD_LETTERS_UNWRITTEN)
+
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        names.METRICS_NAMESPACE,
+        names.METRIC_DEAD_LETTERS_UNWRITTEN,
+        "Sum",
+    )
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": names.SERVICE_NAME}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert (alarm["Period"], alarm["EvaluationPeriods"]) == (60, 1)
+    assert alarm["AlarmActions"] == [ref(topic_id)]
+    # No data means no dead letter went unwritten.
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
 def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears(each: Synthesized) -> None:
     topic_id, _ = each.only("AWS::SNS::Topic")
     alarms = each.resources("AWS::CloudWatch::Alarm")
@@ -190,7 +208,13 @@ def test_dashboard_shows_api_calls_and_throttles(each: Synthesized) -> None:
 def test_dashboard_shows_errors_and_duration(each: Synthesized) -> None:
     graphed = _graphed(each)
 
-    assert {"Errors", "Throttles", names.METRIC_INVALID_MESSAGES, names.METRIC_RECORDS_RETRIED} <= graphed["Errors"]
+    assert {
+        "Errors",
+        "Throttles",
+        names.METRIC_INVALID_MESSAGES,
+        names.METRIC_RECORDS_RETRIED,
+        names.METRIC_DEAD_LETTERS_UNWRITTEN,
+    } <= graphed["Errors"]
     assert graphed["Duration (ms)"] == {"Duration"}
 
 

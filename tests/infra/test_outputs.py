@@ -43,6 +43,20 @@ def test_dead_letter_queue_outputs_name_the_redrive_target(each: Synthesized) ->
     assert _output(each, constants.OUTPUT_DLQ_ARN) == get_att(dlq_id)
 
 
+def test_queue_arn_outputs_name_both_ends_of_a_redrive(each: Synthesized) -> None:
+    # A redrive names its destination: the queue QueueArn names, the one source the DLQ admits.
+    resources = each.json["Resources"]
+    source_arn, dlq_arn = _output(each, constants.OUTPUT_QUEUE_ARN), _output(each, constants.OUTPUT_DLQ_ARN)
+    assert isinstance(source_arn, dict) and isinstance(dlq_arn, dict)
+    source_id, dlq_id = source_arn["Fn::GetAtt"][0], dlq_arn["Fn::GetAtt"][0]
+
+    (allowed,) = resources[dlq_id]["Properties"]["RedriveAllowPolicy"]["sourceQueueArns"]
+
+    assert resources[source_id]["Type"] == resources[dlq_id]["Type"] == "AWS::SQS::Queue"
+    assert allowed["Fn::Join"][1][-1] == f":{resources[source_id]['Properties']['QueueName']}"
+    assert resources[source_id]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == get_att(dlq_id)
+
+
 def test_delivery_dead_letter_queue_output_names_the_rules_dead_letter_target(each: Synthesized) -> None:
     (rule,) = each.resources("AWS::Events::Rule").values()
     delivery_dlq_id = rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]

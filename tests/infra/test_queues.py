@@ -1,9 +1,17 @@
-"""Queues: encryption, TLS, redrive, retention and visibility, read from the synthesized templates."""
+"""Queues: encryption, TLS, sizes, redrive, retention and visibility, read from the synthesized templates."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from revocation.models import (
+    DEAD_LETTER_ATTRIBUTES_MAX_BYTES,
+    DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
+    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+    SQS_MAX_MESSAGE_BYTES,
+)
 from tests.infra.support import Synthesized, get_att, ref, statements
 
 pytestmark = pytest.mark.infra
@@ -24,16 +32,43 @@ def test_every_queue_states_sse_sqs_and_no_kms_key(each: Synthesized) -> None:
         assert "KmsMasterKeyId" not in queue["Properties"], logical_id
 
 
+def _references(value: Any) -> set[str]:
+    """Logical ids a template fragment refers to with Ref or Fn::GetAtt (pseudo parameters left out)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if isinstance(value.get("Ref"), str) and not value["Ref"].startswith("AWS::"):
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        for item in value.values():
+            found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def _sqs_arn(name: str) -> dict[str, Any]:
+    """A queue's ARN as the template builds it from a name: partition, region and account of the stack."""
+    return {
+        "Fn::Join": [
+            "",
+            ["arn:", ref("AWS::Partition"), ":sqs:", ref("AWS::Region"), ":", ref("AWS::AccountId"), f":{name}"],
+        ]
+    }
+
+
 def test_every_queue_denies_requests_without_tls(each: Synthesized) -> None:
     policies = each.resources("AWS::SQS::QueuePolicy").values()
 
     for logical_id in each.resources("AWS::SQS::Queue"):
+        # Every Deny of every action; the source queue's Deny of other senders is in test_routing.py.
         denies = [
             statement
             for policy in policies
             if ref(logical_id) in policy["Properties"]["Queues"]
             for statement in statements(policy["Properties"]["PolicyDocument"])
-            if statement["Effect"] == "Deny"
+            if statement["Effect"] == "Deny" and statement["Action"] == "sqs:*"
         ]
         assert denies == [
             {
@@ -86,3 +121,50 @@ def test_only_the_source_queue_has_a_redrive_policy(each: Synthesized) -> None:
     with_redrive = [k for k, v in each.resources("AWS::SQS::Queue").items() if "RedrivePolicy" in v["Properties"]]
 
     assert with_redrive == [each.logical_id(each.stack.queues.queue)]
+
+
+def test_every_queue_states_its_maximum_message_size(each: Synthesized) -> None:
+    sizes = {
+        name: _queue(each, name).get("MaximumMessageSize")
+        for name in ("queue", "dead_letter_queue", "delivery_dead_letter_queue")
+    }
+
+    assert sizes == {
+        "queue": SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+        "dead_letter_queue": DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
+        "delivery_dead_letter_queue": SQS_MAX_MESSAGE_BYTES,
+    }
+    assert all(0 < size <= SQS_MAX_MESSAGE_BYTES for size in sizes.values())
+
+
+def test_a_dead_letter_copy_of_any_accepted_message_fits_the_dead_letter_queue(each: Synthesized) -> None:
+    # The copy is the body the source queue accepted plus the attributes the function adds.
+    source = _queue(each, "queue")["MaximumMessageSize"]
+    dead_letters = _queue(each, "dead_letter_queue")["MaximumMessageSize"]
+
+    assert source < dead_letters
+    assert source + DEAD_LETTER_ATTRIBUTES_MAX_BYTES <= dead_letters
+
+
+def test_dead_letter_queue_admits_only_the_source_queue_as_a_redrive_source(each: Synthesized) -> None:
+    source_name = _queue(each, "queue")["QueueName"]
+
+    allow = _queue(each, "dead_letter_queue")["RedriveAllowPolicy"]
+
+    # Named after the stack: unique in the account and region, as the stack's name is.
+    assert source_name == f"{each.settings.stack_name}-requests" == each.settings.source_queue_name
+    assert allow == {"redrivePermission": "byQueue", "sourceQueueArns": [_sqs_arn(source_name)]}
+
+
+def test_dead_letter_queue_refers_to_no_other_resource_so_that_the_redrive_pair_has_no_cycle(
+    each: Synthesized,
+) -> None:
+    # The source queue's RedrivePolicy refers to the DLQ; a reference back would be a cycle.
+    dlq = each.json["Resources"][each.logical_id(each.stack.queues.dead_letter_queue)]
+    source_id = each.logical_id(each.stack.queues.queue)
+
+    assert _references(dlq) == set()
+    assert "DependsOn" not in dlq
+    assert each.logical_id(each.stack.queues.dead_letter_queue) in _references(
+        each.json["Resources"][source_id]["Properties"]["RedrivePolicy"]
+    )

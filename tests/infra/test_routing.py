@@ -6,9 +6,22 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
 
+from infra.settings import DeploySettings
+from infra.stack import RevocationStack
 from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, RevocationRequest
-from tests.infra.support import Synthesis, Synthesized, as_list, get_att, ref, statements
+from tests.infra.support import (
+    PRODUCER_ROLE,
+    PRODUCER_USER,
+    Synthesis,
+    Synthesized,
+    as_list,
+    get_att,
+    ref,
+    statements,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -30,16 +43,41 @@ def _queue_id(s: Synthesized, name: str = "queue") -> str:
     return s.logical_id(getattr(s.stack.queues, name))
 
 
+def _send_statements(s: Synthesized, queue_id: str, effect: str) -> list[dict[str, Any]]:
+    """Every statement of the queue's policies with this effect that names sqs:SendMessage."""
+    return [
+        statement
+        for policy in s.resources("AWS::SQS::QueuePolicy").values()
+        if ref(queue_id) in policy["Properties"]["Queues"]
+        for statement in statements(policy["Properties"]["PolicyDocument"])
+        if statement["Effect"] == effect and "sqs:SendMessage" in as_list(statement["Action"])
+    ]
+
+
 def _senders(s: Synthesized, queue_id: str) -> list[tuple[Any, Any]]:
     """(principal, condition) of every statement that allows sqs:SendMessage on the queue."""
-    found = []
-    for policy in s.resources("AWS::SQS::QueuePolicy").values():
-        if ref(queue_id) not in policy["Properties"]["Queues"]:
-            continue
-        for statement in statements(policy["Properties"]["PolicyDocument"]):
-            if statement["Effect"] == "Allow" and "sqs:SendMessage" in as_list(statement["Action"]):
-                found.append((statement["Principal"], statement.get("Condition")))
-    return found
+    return [
+        (statement["Principal"], statement.get("Condition")) for statement in _send_statements(s, queue_id, "Allow")
+    ]
+
+
+def _producers(s: Synthesized) -> tuple[Any, None]:
+    """Who the policy admits besides the pipeline: the account (IAM decides), or the listed producers."""
+    listed = s.settings.producer_principals
+    if not listed:
+        return ({"AWS": ACCOUNT_ROOT}, None)
+    return ({"AWS": listed if len(listed) > 1 else listed[0]}, None)
+
+
+def _granted_send_on(s: Synthesized, queue_id: str) -> list[str]:
+    """Roles whose identity policies in the template allow sqs:SendMessage on the queue."""
+    return sorted(
+        role["Ref"]
+        for policy in s.resources("AWS::IAM::Policy").values()
+        for statement in statements(policy["Properties"]["PolicyDocument"])
+        if "sqs:SendMessage" in as_list(statement["Action"]) and get_att(queue_id) in as_list(statement["Resource"])
+        for role in policy["Properties"]["Roles"]
+    )
 
 
 def test_rule_listens_on_the_default_bus_by_default(default: Synthesized) -> None:
@@ -84,21 +122,21 @@ def test_rule_targets_the_queue_with_a_retry_policy_and_the_delivery_dead_letter
     assert target["DeadLetterConfig"] == {"Arn": get_att(_queue_id(each, "delivery_dead_letter_queue"))}
 
 
-def test_queue_policy_lets_only_the_account_and_the_rule_send_without_schedules(regional: Synthesized) -> None:
+def test_queue_policy_lets_only_the_producer_and_the_rule_send_without_schedules(regional: Synthesized) -> None:
     rule_id, _ = _rule(regional)
 
     assert sorted(map(json.dumps, _senders(regional, _queue_id(regional)))) == sorted(
         map(
             json.dumps,
             [
-                ({"AWS": ACCOUNT_ROOT}, None),
+                ({"AWS": PRODUCER_ROLE}, None),
                 ({"Service": "events.amazonaws.com"}, {"ArnEquals": {"aws:SourceArn": get_att(rule_id)}}),
             ],
         )
     )
 
 
-def test_queue_policy_lets_only_the_account_the_rule_and_the_scheduler_role_send(scheduled: Synthesized) -> None:
+def test_queue_policy_lets_only_the_producers_the_rule_and_the_scheduler_role_send(scheduled: Synthesized) -> None:
     rule_id, _ = _rule(scheduled)
     role_id = scheduled.logical_id(scheduled.stack.routing.scheduler_role)
 
@@ -106,7 +144,7 @@ def test_queue_policy_lets_only_the_account_the_rule_and_the_scheduler_role_send
         map(
             json.dumps,
             [
-                ({"AWS": ACCOUNT_ROOT}, None),
+                _producers(scheduled),
                 ({"Service": "events.amazonaws.com"}, {"ArnEquals": {"aws:SourceArn": get_att(rule_id)}}),
                 ({"AWS": get_att(role_id)}, None),
             ],
@@ -176,3 +214,99 @@ def test_schedules_target_the_queue_with_their_own_retry_policy_and_dead_letter_
             "MaximumEventAgeInSeconds": scheduled.settings.delivery_max_event_age_seconds,
         }
         assert target["DeadLetterConfig"] == {"Arn": get_att(_queue_id(scheduled, "delivery_dead_letter_queue"))}
+
+
+def test_without_producer_principals_the_account_sends_as_its_iam_policies_allow(default: Synthesized) -> None:
+    assert default.settings.producer_principals == []
+    assert _producers(default) == ({"AWS": ACCOUNT_ROOT}, None)
+    assert _send_statements(default, _queue_id(default), "Deny") == []
+    assert not default.resources("AWS::Events::EventBusPolicy")
+
+
+def test_full_stack_lists_a_role_of_its_account_and_a_user_of_another(full: Synthesized) -> None:
+    assert full.settings.producer_principals == [PRODUCER_ROLE, PRODUCER_USER]
+    assert _senders(full, _queue_id(full))[0] == ({"AWS": [PRODUCER_ROLE, PRODUCER_USER]}, None)
+
+
+@pytest.mark.parametrize("variant", ["full", "regional"])
+def test_with_producer_principals_the_queue_denies_every_other_principal(synthesis: Synthesis, variant: str) -> None:
+    s: Synthesized = getattr(synthesis, variant)
+    pipeline = [get_att(s.logical_id(s.stack.function.role))]
+    if s.stack.routing.scheduler_role is not None:
+        pipeline.append(get_att(s.logical_id(s.stack.routing.scheduler_role)))
+
+    (deny,) = _send_statements(s, _queue_id(s), "Deny")
+
+    assert deny == {
+        "Sid": "DenySendersOtherThanProducers",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "sqs:SendMessage",
+        "Resource": get_att(_queue_id(s)),
+        "Condition": {
+            # In its own account, an identity policy allowing SendMessage would suffice without it.
+            "ArnNotEquals": {"aws:PrincipalArn": [*s.settings.producer_principals, *pipeline]},
+            # EventBridge delivers as a service principal, which only this policy's Allow admits.
+            "Bool": {"aws:PrincipalIsAWSService": "false"},
+        },
+    }
+
+
+@pytest.mark.parametrize("variant", ["full", "regional"])
+def test_every_role_the_stack_lets_send_to_the_queue_is_excepted_from_the_deny(
+    synthesis: Synthesis, variant: str
+) -> None:
+    # The function puts unstarted pairs back, the scheduler sends its payloads: neither may be locked out.
+    s: Synthesized = getattr(synthesis, variant)
+    (deny,) = _send_statements(s, _queue_id(s), "Deny")
+    excepted = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+
+    senders = _granted_send_on(s, _queue_id(s))
+
+    assert senders
+    assert [get_att(role) for role in senders if get_att(role) not in excepted] == []
+
+
+def test_with_producer_principals_the_bus_the_stack_creates_admits_only_them(full: Synthesized) -> None:
+    bus_id, _ = full.only("AWS::Events::EventBus")
+    producers = [PRODUCER_ROLE, PRODUCER_USER]
+
+    policies = sorted(
+        (p["Properties"] for p in full.resources("AWS::Events::EventBusPolicy").values()),
+        key=lambda p: p["StatementId"],
+    )
+
+    assert [p["EventBusName"] for p in policies] == [ref(bus_id), ref(bus_id)]
+    assert [p["Statement"] for p in policies] == [
+        {
+            "Sid": "cdk-AllowProducersToPutEvents",
+            "Effect": "Allow",
+            "Principal": {"AWS": producers},
+            "Action": "events:PutEvents",
+            "Resource": get_att(bus_id),
+        },
+        {
+            "Sid": "cdk-DenyPutEventsFromOthers",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "events:PutEvents",
+            "Resource": get_att(bus_id),
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": producers}},
+        },
+    ]
+
+
+def test_a_bus_the_stack_does_not_own_keeps_its_policy(regional: Synthesized) -> None:
+    assert regional.settings.producer_principals
+    assert not regional.resources("AWS::Events::EventBusPolicy")
+
+
+def test_a_bus_the_stack_creates_without_producer_principals_has_no_policy() -> None:
+    # Today's behaviour: the bus admits this account's principals as their IAM policies allow.
+    settings = DeploySettings.from_cdk_json(
+        overrides={"stackName": "BusOnly", "createEventBus": "true", "eventBusName": "own", "schedules": "[]"}
+    )
+    template = Template.from_stack(RevocationStack(App(), "BusOnly", settings=settings))
+
+    template.resource_count_is("AWS::Events::EventBus", 1)
+    template.resource_count_is("AWS::Events::EventBusPolicy", 0)
