@@ -35,7 +35,10 @@ class CallErrorKind(enum.Enum):
     INVALID = "invalid"  # ValidationException: split the call to find the rejected pair(s)
     DENIED = "denied"  # AccessDeniedException / PendingVerification: an account or policy problem
     SERVER = "server"  # 5xx: retry after backoff
-    CONNECTION = "connection"  # no answer (refused, reset, timed out): retry after backoff
+    CONNECTION = "connection"  # no answer (refused, reset, timed out, past the call's deadline): retry after backoff
+    # A 2xx that is not the operation's JSON, or names pairs not sent: nothing of it counts; retried
+    # after backoff as a 5xx is, and its pairs left retryable after the last attempt.
+    MALFORMED = "malformed"
 
 
 class CallFailed(Exception):
@@ -52,7 +55,8 @@ class RevocationGateway(Protocol):
     """The port to IVS: one BatchStartViewerSessionRevocation call in one region."""
 
     def revoke(self, region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
-        """Returns the per-pair errors (empty when every pair was accepted); raises CallFailed."""
+        """Returns the per-pair errors (empty when every pair was accepted), each naming a pair of
+        `sessions`; raises CallFailed, also for an answer that is not the operation's (MALFORMED)."""
         ...
 
 

@@ -9,6 +9,7 @@ Command line::
     python -m local.ivs_emulator [--port 0] [--tps 2] [--single-tps N] [--unauthorized-channel ARN ...]
         [--strict-region] [--seed S] [--verbose] [--pair-error-rate R] [--server-error-rate R]
         [--throttle-rate R] [--throttle-burst N] [--drop-rate R] [--latency-ms MS] [--latency-jitter-ms MS]
+        [--malformed-answer KIND] [--malformed-rate R] [--trickle-ms MS]
 
 prints its URL (``http://127.0.0.1:PORT``) as the first line of standard output and serves until
 Ctrl-C or SIGTERM, then exits 0.
@@ -59,8 +60,17 @@ Faults (`Faults`; seeded by ``seed``, one generator, so runs with sequential cli
     ``InternalServerException``); ``server_error_rate``: call-level 500 ``InternalServerException``;
     ``throttle_rate`` and ``throttle_burst`` (next N calls): ThrottlingException whatever the quota;
     ``drop_rate``: the connection is closed without a response (the call is not processed);
-    ``latency_ms`` + uniform 0..``latency_jitter_ms``: added to every API response.
-    Order of checks: credentials, drop, injected throttle, quota, server error, validation, per pair.
+    ``latency_ms`` + uniform 0..``latency_jitter_ms``: added to every API response;
+    ``malformed_answer`` for a share ``malformed_rate`` (default 1) of batch calls, a 200 that is not the
+    operation's JSON: ``html`` (text/html page), ``text`` (text/plain "OK"), ``empty`` (no body),
+    ``errors-junk`` (``{"errors": "junk"}``), ``errors-not-objects`` (``{"errors": [1, 2]}``), all
+    answered before the call is processed (nothing revoked), or ``unknown-pair``: processed, but the
+    first pair's per-pair "500" names its viewer ID trimmed and lower-cased (or otherwise changed), and
+    that pair is not revoked;
+    ``trickle_ms``: every API response's body is sent one byte every that many ms, status and headers
+    at once (a read timeout never fires; only a deadline for the whole call ends it).
+    Order of checks: credentials, drop, injected throttle, quota, server error, malformed answer,
+    validation, per pair.
 
 HTTP control endpoints (under ``/_emulator/``, which no IVS operation path can start with)
     ``GET /_emulator/ledger``            the ledger as JSON (`Ledger.to_json`)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from local.ivs_emulator.server import IvsEmulator
-from local.ivs_emulator.service import DEFAULT_TPS, EmulatorConfigError, Faults
+from local.ivs_emulator.service import DEFAULT_TPS, MALFORMED_ANSWER_KINDS, EmulatorConfigError, Faults
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,19 +21,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 (default) picks a free one")
     parser.add_argument(
-        "--tps", type=int, default=DEFAULT_TPS,
+        "--tps",
+        type=int,
+        default=DEFAULT_TPS,
         help="calls per second per account and region, sliding one-second window; 0 = no quota (default 2)",
     )
     parser.add_argument(
-        "--single-tps", type=int, default=None,
+        "--single-tps",
+        type=int,
+        default=None,
         help="separate quota for StartViewerSessionRevocation (default: it shares the batch operation's)",
     )
     parser.add_argument(
-        "--unauthorized-channel", action="append", default=[], metavar="ARN",
+        "--unauthorized-channel",
+        action="append",
+        default=[],
+        metavar="ARN",
         help='channel whose pairs get the per-pair error "403" "not authorized" (repeatable)',
     )
     parser.add_argument(
-        "--strict-region", action="store_true",
+        "--strict-region",
+        action="store_true",
         help='per-pair "404" for a channel ARN of another region than the request is signed for',
     )
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault generator, for reproducible runs")
@@ -56,6 +64,23 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--latency-jitter-ms", type=float, default=0.0, help="plus a uniform random 0..N ms on every API response"
     )
+    faults.add_argument(
+        "--malformed-answer",
+        choices=MALFORMED_ANSWER_KINDS,
+        default="",
+        help="answer batch calls with a 200 that is not the operation's JSON: an HTML page, plain text, an empty "
+        'body, {"errors": "junk"}, {"errors": [1, 2]}, or an error naming a viewer ID spelled otherwise',
+    )
+    faults.add_argument(
+        "--malformed-rate", type=float, default=1.0, help="share of batch calls given --malformed-answer (default 1)"
+    )
+    faults.add_argument(
+        "--trickle-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="send every API response's body one byte every MS milliseconds (status and headers at once)",
+    )
     return parser
 
 
@@ -71,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             drop_rate=args.drop_rate,
             latency_ms=args.latency_ms,
             latency_jitter_ms=args.latency_jitter_ms,
+            malformed_answer=args.malformed_answer,
+            malformed_rate=args.malformed_rate,
+            trickle_ms=args.trickle_ms,
         )
         emulator = IvsEmulator(
             port=args.port,

@@ -78,15 +78,33 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply)
 
     def _send(self, reply: Reply) -> None:
-        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+        payload = reply.raw if reply.raw is not None else b"" if reply.body is None else json.dumps(reply.body).encode()
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if reply.trickle_seconds > 0:
+            self._trickle(payload, reply.trickle_seconds)
+        else:
+            self.wfile.write(payload)
+
+    def _trickle(self, payload: bytes, interval: float) -> None:
+        """The body one byte at a time: every socket read of the client gets something, so a read
+        timeout never fires, however long the whole answer takes."""
+        self.wfile.flush()
+        for index in range(len(payload)):
+            if self.server.stopping.wait(interval):
+                self._drop()
+                return
+            try:
+                self.wfile.write(payload[index : index + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up on the answer
+                self.close_connection = True
+                return
 
     def _drop(self) -> None:
         """Close the connection without a response, as a failed load balancer or network would."""
@@ -219,7 +237,7 @@ class IvsEmulator:
     def faults(self) -> Faults:
         return self.service.faults()
 
-    def set_faults(self, **changes: float) -> Faults:
+    def set_faults(self, **changes: float | str) -> Faults:
         """Change the named faults (see `Faults`), keep the others; returns the faults now in force."""
         return self.service.set_faults(changes)
 
@@ -243,7 +261,7 @@ class EmulatorControl:
     def faults(self) -> Faults:
         return Faults(**self._request("GET", "faults"))
 
-    def set_faults(self, **changes: float) -> Faults:
+    def set_faults(self, **changes: float | str) -> Faults:
         return Faults(**self._request("PUT", "faults", changes))
 
     def clear_faults(self) -> Faults:
@@ -252,7 +270,9 @@ class EmulatorControl:
     def _request(self, method: str, name: str, body: Mapping[str, object] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            f"{self.url}{CONTROL_PREFIX}{name}", data=data, method=method,
+            f"{self.url}{CONTROL_PREFIX}{name}",
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"},
         )
         try:

@@ -33,6 +33,20 @@ _PAIR_FAULTS: Final = (("500", "internal server error"), ("503", "service unavai
 NOT_AUTHORIZED: Final = ("403", "not authorized")  # the AWS CLI documentation example's per-pair error
 WRONG_REGION: Final = ("404", "channel not found in this region")  # only with strict_region (not documented)
 
+# Answers a 200 that is not the operation's JSON, as a proxy, a wrong endpoint or a broken service would
+# give them (``malformed_answer``). All but "unknown-pair" replace the answer before the call is processed.
+MALFORMED_ANSWERS: Final = {
+    "html": (b"<!DOCTYPE html><html><head><title>Welcome</title></head><body>It works!</body></html>", "text/html"),
+    "text": (b"OK", "text/plain"),
+    "empty": (b"", "application/json"),
+    "errors-junk": (b'{"errors": "junk"}', "application/json"),
+    "errors-not-objects": (b'{"errors": [1, 2]}', "application/json"),
+}
+# Processed as usual, but the first pair's per-pair error names its viewer ID spelled otherwise (as
+# `" Alice "` sent and `"alice"` answered): that pair is not revoked, and the answer names a pair not sent.
+UNKNOWN_PAIR: Final = "unknown-pair"
+MALFORMED_ANSWER_KINDS: Final = (*MALFORMED_ANSWERS, UNKNOWN_PAIR)
+
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _ARN_REGION = re.compile(r"arn:aws:ivs:([a-z0-9-]+):")
 
@@ -50,7 +64,9 @@ class Faults:
 
     ``throttle_burst`` is a count, not a rate: the next N API calls are answered ThrottlingException,
     then it is back to 0. Latency is added to every API response: ``latency_ms`` plus a uniform random
-    0..``latency_jitter_ms``.
+    0..``latency_jitter_ms``. ``malformed_answer`` (one of `MALFORMED_ANSWER_KINDS`, "" for none) is
+    the answer a share ``malformed_rate`` of the batch calls get. ``trickle_ms``: every API response's
+    body is sent one byte every that many milliseconds, its status and headers at once.
     """
 
     pair_error_rate: float = 0.0
@@ -60,11 +76,17 @@ class Faults:
     drop_rate: float = 0.0
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
+    malformed_answer: str = ""
+    malformed_rate: float = 1.0
+    trickle_ms: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "throttle_burst":
+            if f.name == "malformed_answer":
+                if value not in ("", *MALFORMED_ANSWER_KINDS):
+                    raise EmulatorConfigError(f"{f.name} must be one of {list(MALFORMED_ANSWER_KINDS)}, got {value!r}")
+            elif f.name == "throttle_burst":
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise EmulatorConfigError(f"{f.name} must be an integer >= 0, got {value!r}")
             elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -116,7 +138,8 @@ class Ledger:
     calls_denied: int
     """Missing or malformed SigV4 credentials, and StartViewerSessionRevocation on an unauthorized channel."""
     faults_injected: Mapping[str, int]
-    """By kind: ``dropped_connection``, ``server_error``, ``throttle``, ``pair_error``, ``latency``."""
+    """By kind: ``dropped_connection``, ``server_error``, ``throttle``, ``pair_error``, ``latency``,
+    ``malformed_answer``, ``trickle``."""
     pair_errors: Mapping[str, int]
     """Per-pair errors returned, by code ("403", "500", ...)."""
     accepted_calls: tuple[AcceptedCall, ...]
@@ -237,6 +260,11 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_seconds: float = 0.0
     drop: bool = False
+    raw: bytes | None = None
+    """Sent as the body instead of ``body`` as JSON: for answers that are not JSON."""
+    content_type: str = "application/json"
+    trickle_seconds: float = 0.0
+    """The body is sent one byte at a time, this long apart."""
 
 
 def aws_error(status: int, error_type: str, message: str) -> Reply:
@@ -343,7 +371,8 @@ class IvsService:
             if reply.drop:
                 return reply
             delay = self._latency()
-        return replace(reply, delay_seconds=delay) if delay else reply
+            trickle = self._trickle()
+        return replace(reply, delay_seconds=delay, trickle_seconds=trickle) if delay or trickle else reply
 
     # -- the API operations (under the lock: quota, faults and ledger change together)
 
@@ -371,6 +400,10 @@ class IvsService:
         if self._chance(self._faults.server_error_rate):
             book.faults_injected["server_error"] += 1
             return aws_error(500, "InternalServerException", "Unexpected error during processing of request.")
+        malformed = MALFORMED_ANSWERS.get(self._faults.malformed_answer)
+        if operation == BATCH_OPERATION and malformed is not None and self._chance(self._faults.malformed_rate):
+            book.faults_injected["malformed_answer"] += 1
+            return Reply(raw=malformed[0], content_type=malformed[1])
 
         request = _decode(body)
         if isinstance(request, str):
@@ -387,8 +420,16 @@ class IvsService:
 
     def _batch(self, scope: _Scope, sessions: list[dict[str, Any]]) -> Reply:
         errors: list[dict[str, str]] = []
-        for session in sessions:
+        misnamed = self._faults.malformed_answer == UNKNOWN_PAIR and self._chance(self._faults.malformed_rate)
+        for index, session in enumerate(sessions):
             arn, viewer = session["channelArn"], session["viewerId"]
+            if misnamed and index == 0:
+                self._book.faults_injected["malformed_answer"] += 1
+                code, message = _PAIR_FAULTS[0]
+                errors.append(
+                    {"channelArn": arn, "viewerId": _spelled_otherwise(viewer), "code": code, "message": message}
+                )
+                continue
             failure = self._pair_failure(scope, arn)
             if failure is None:
                 self._revoke(arn, viewer, session.get("viewerSessionVersionsLessThanOrEqualTo") or 0)
@@ -431,8 +472,9 @@ class IvsService:
     def _accept(self, operation: str, scope: _Scope, pairs: int) -> None:
         self._book.calls_accepted += 1
         self._book.accepted_calls.append(
-            AcceptedCall(at=self._wall_clock(), operation=operation, account=scope.account,
-                         region=scope.region, pairs=pairs)
+            AcceptedCall(
+                at=self._wall_clock(), operation=operation, account=scope.account, region=scope.region, pairs=pairs
+            )
         )
 
     def _chance(self, rate: float) -> bool:
@@ -445,6 +487,11 @@ class IvsService:
         if delay_ms > 0:
             self._book.faults_injected["latency"] += 1
         return delay_ms / 1000
+
+    def _trickle(self) -> float:
+        if self._faults.trickle_ms > 0:
+            self._book.faults_injected["trickle"] += 1
+        return self._faults.trickle_ms / 1000
 
     # -- control API
 
@@ -495,6 +542,14 @@ def _decode(body: bytes) -> dict[str, Any] | str:
     if not isinstance(value, dict):
         return "Request body must be a JSON object"
     return value
+
+
+def _spelled_otherwise(viewer_id: str) -> str:
+    """The viewer ID as a careless service might echo it: trimmed and lower case, or at least changed."""
+    for changed in (viewer_id.strip().lower(), viewer_id.swapcase()):
+        if changed != viewer_id:
+            return changed
+    return viewer_id + "_"
 
 
 def _arn_region(channel_arn: str) -> str | None:

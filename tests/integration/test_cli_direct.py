@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -211,3 +212,70 @@ def test_response_headers_are_printed_as_the_aws_cli_prints_them() -> None:
     assert ours.returncode == theirs.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout
     assert json.loads(ours.stdout)["cacheControl"] == "no-store"
+
+
+@pytest.fixture
+def faulty_emulator(fresh_emulator: IvsEmulator) -> Iterator[IvsEmulator]:
+    yield fresh_emulator
+    fresh_emulator.clear_faults()
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [
+        ("html", "200 with a text/html body"),
+        ("text", "200 with a text/plain body"),
+        ("empty", "200 with an empty body"),
+        ("errors-junk", "200 whose errors is not a list (got string)"),
+        ("errors-not-objects", "200 whose errors[0] is not an object (got integer)"),
+        ("unknown-pair", "errors[0] names a pair that was not sent: channelArn"),
+    ],
+)
+def test_an_answer_that_is_not_the_operations_exits_254_naming_it(
+    faulty_emulator: IvsEmulator, kind: str, problem: str
+) -> None:
+    """The AWS CLI prints such an answer as `{}` or crashes; ours counts nothing of it."""
+    faulty_emulator.set_faults(malformed_answer=kind)
+    values = [f"channelArn={channel('chanA')},viewerId=Alice", *_shorthand(2)]
+    result = run(
+        IVS_REVOKE,
+        "submit",
+        "--direct",
+        "--endpoint-url",
+        faulty_emulator.url,
+        "--max-attempts",
+        "2",
+        "--viewer-sessions",
+        *values,
+    )
+    assert result.returncode == 254, result.stderr
+    assert f"MalformedResponse: the answer to BatchStartViewerSessionRevocation is not the operation's: {problem}" in (
+        result.stderr
+    )
+    assert "3 pairs not sent: viewerSessions[0:3]" in result.stderr
+    assert faulty_emulator.ledger().faults_injected == {"malformed_answer": 2}  # retried once
+
+
+def test_an_answer_that_trickles_in_is_given_up_at_the_call_deadline(faulty_emulator: IvsEmulator) -> None:
+    # 14 bytes at one every 0.4 s take 5.6 s; each socket read gets a byte well within the read timeout.
+    faulty_emulator.set_faults(trickle_ms=400)
+    started = time.monotonic()
+    result = run(
+        IVS_REVOKE,
+        "submit",
+        "--direct",
+        "--endpoint-url",
+        faulty_emulator.url,
+        "--max-attempts",
+        "1",
+        "--cli-read-timeout",
+        "1",
+        "--cli-connect-timeout",
+        "1",
+        "--viewer-sessions",
+        *_shorthand(2),
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 255, result.stderr
+    assert "no complete answer within the call's deadline of 2 s" in result.stderr
+    assert elapsed < 5.0  # the deadline (2 s) plus the command's start, not the 5.6 s of the answer

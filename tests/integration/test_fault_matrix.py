@@ -9,13 +9,20 @@ every pair went, then removes the fault, redrives the DLQ and checks again.
 Settings: function timeout 6 s (at one IVS call per second per instance, two calls of up to 2 s fit
 an invocation even right after the previous one), 1 s kept back, visibility timeout 36 s, and
 maxReceiveCount 2: a pair that keeps failing for a retryable reason is dead-lettered, with the
-reason, on its second delivery. Nine stacks share two cores here, so the call timeout is generous
+reason, on its second delivery. The stacks share two cores here, so the call timeout is generous
 (botocore's read timeout is half of it): a slow answer should be the latency fault's doing.
+
+The answers that are not IVS's (a 200 with HTML, text or nothing, `errors` that is not a list of
+objects, an error naming a pair that was not sent, a body trickling in) get a small load each: none
+of their pairs may be counted revoked, and every one must reach the DLQ with a reason naming what was
+wrong. Hostile bodies (a repeated key in each body shape; viewer IDs holding characters SQS refuses in
+a body) are one more scenario.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,7 +36,15 @@ import pytest
 from local.ivs_emulator import Faults, Ledger
 from local.runner import RunnerStats
 from local.stack import ACCOUNT_ID, DeadLetterEntry, LocalStack, MotoServer
-from revocation.models import CODE_INVALID_MESSAGE, CODE_NOT_STARTED
+from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE
+from revocation.models import (
+    CODE_CONNECTION_ERROR,
+    CODE_INVALID_MESSAGE,
+    CODE_NOT_STARTED,
+    EVENT_DETAIL_TYPE,
+    EVENT_SOURCE,
+    SQS_DISALLOWED_CHARACTER,
+)
 from tests.integration.conftest import assert_processes_gone, fast_settings
 
 pytestmark = pytest.mark.integration
@@ -52,6 +67,10 @@ class Load:
     events: list[Any] = field(default_factory=list)  # details for PutEvents
     versions: dict[Pair, int] = field(default_factory=dict)  # highest version asked, per distinct pair
     invalid: int = 0
+    # Substrings that the reasons of the invalid messages' DLQ entries must show, one entry each.
+    invalid_reasons: list[str] = field(default_factory=list)
+    # Pairs named only by invalid messages: never revoked.
+    never_revoked: set[Pair] = field(default_factory=set)
 
     def add(self, body: Any, sessions: list[dict[str, Any]], *, event: bool = False) -> None:
         (self.events if event else self.messages).append(body)
@@ -104,6 +123,66 @@ def large_messages_load() -> Load:
     return load
 
 
+def small_load() -> Load:
+    """9 distinct pairs in every shape (one pair, a list, an API request, an event) and an invalid message."""
+    load = Load()
+    for number in range(500, 503):
+        load.add(session(number, 1), [session(number, 1)])
+    listed = [session(number) for number in range(510, 512)]
+    load.add(listed, listed)
+    request = [session(number, 2) for number in range(520, 522)]
+    load.add({"viewerSessions": request}, request)
+    event = [session(number) for number in range(530, 532)]
+    load.add({"viewerSessions": event}, event, event=True)
+    load.messages.append("{not json")
+    load.invalid = 1
+    return load
+
+
+# Characters that SQS refuses in a message body, and a tab, which it takes; the producer sends them
+# JSON-escaped (json.dumps), as valid JSON must carry a control character.
+HOSTILE_VIEWERS = ("ctl-\uffff", "ctl-\ufffe", "ctl-\u0001", "ctl-\u0000", "ctl-\t")
+
+
+def hostile_load() -> Load:
+    """A small load, a repeated key in each of the four body shapes, and viewer IDs holding characters
+    SQS refuses, on a forbidden channel: their dead letters must still be bodies SQS takes."""
+    load = small_load()
+    hostile = [
+        {"channelArn": FORBIDDEN[0], "viewerId": viewer, "viewerSessionVersionsLessThanOrEqualTo": 3}
+        for viewer in HOSTILE_VIEWERS
+    ]
+    load.add({"viewerSessions": hostile}, hostile)
+    arn = json.dumps(channel(2))
+    repeated = [
+        (f'{{"channelArn": {arn}, "viewerId": "dup-first", "viewerId": "dup-second"}}', "repeated key 'viewerId'"),
+        (
+            f'[{{"channelArn": {arn}, "viewerId": "dup-list", "viewerSessionVersionsLessThanOrEqualTo": 9,'
+            ' "viewerSessionVersionsLessThanOrEqualTo": 1}]',
+            "repeated key 'viewerSessionVersionsLessThanOrEqualTo'",
+        ),
+        (
+            f'{{"viewerSessions": [{{"channelArn": {arn}, "viewerId": "dup-request-1"}}],'
+            f' "viewerSessions": [{{"channelArn": {arn}, "viewerId": "dup-request-2"}}]}}',
+            "repeated key 'viewerSessions'",
+        ),
+        (
+            f'{{"version": "0", "id": "e-1", "detail-type": {json.dumps(EVENT_DETAIL_TYPE)},'
+            f' "source": {json.dumps(EVENT_SOURCE)}, "account": "{ACCOUNT_ID}", "time": "2026-01-01T00:00:00Z",'
+            f' "region": "{REGION}", "resources": [], "detail": {{"channelArn": {arn}, "channelArn": {arn},'
+            ' "viewerId": "dup-event"}}',
+            "repeated key 'channelArn'",
+        ),
+    ]
+    for body, reason in repeated:
+        load.messages.append(body)
+        load.invalid_reasons.append(reason)
+    load.invalid += len(repeated)
+    viewers = ("dup-first", "dup-second", "dup-list", "dup-request-1", "dup-request-2", "dup-event")
+    load.never_revoked = {(channel(2), viewer) for viewer in viewers}
+    return load
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -112,6 +191,19 @@ class Scenario:
     load: Callable[[], Load] = standard_load
     # What shows the fault happened: a key of the ledger's faults_injected, or "403", or "NotStarted".
     evidence: str | None = None
+    # For an answer that is never IVS's: the code and a part of the reason every valid pair must reach
+    # the DLQ with, none of them counted revoked by the function.
+    dead_letter: tuple[str, str] | None = None
+
+
+def malformed(name: str, kind: str, reason: str) -> Scenario:
+    return Scenario(
+        name,
+        {"malformed_answer": kind},
+        load=small_load,
+        evidence="malformed_answer",
+        dead_letter=(CODE_MALFORMED_RESPONSE, reason),
+    )
 
 
 SCENARIOS = [
@@ -126,7 +218,23 @@ SCENARIOS = [
     Scenario("latency 0.5-1.5 s", {"latency_ms": 500, "latency_jitter_ms": 1000}, evidence="latency"),
     Scenario("dropped connections", {"drop_rate": 0.3}, evidence="dropped_connection"),
     Scenario("out of time mid-batch", load=large_messages_load, evidence=CODE_NOT_STARTED),
+    malformed("200 with HTML", "html", "200 with a text/html body"),
+    malformed("200 with text", "text", "200 with a text/plain body"),
+    malformed("200 with no body", "empty", "200 with an empty body"),
+    malformed("errors junk", "errors-junk", "200 whose errors is not a list (got string)"),
+    malformed("errors [1, 2]", "errors-not-objects", "200 whose errors[0] is not an object (got integer)"),
+    malformed("errors naming a pair not sent", "unknown-pair", "names a pair that was not sent"),
+    # 14 bytes at 0.4 s each outlive the 2 s call deadline; every socket read gets a byte in time.
+    Scenario(
+        "answer trickling in",
+        {"trickle_ms": 400},
+        load=small_load,
+        evidence="trickle",
+        dead_letter=(CODE_CONNECTION_ERROR, "no complete answer within the call's deadline of 2 s"),
+    ),
+    Scenario("hostile bodies", unauthorized=FORBIDDEN, load=hostile_load, evidence="403"),
 ]
+MALFORMED_NAMES = [scenario.name for scenario in SCENARIOS if scenario.dead_letter is not None]
 
 
 @dataclass
@@ -135,6 +243,7 @@ class Snapshot:
     dead_letters: list[DeadLetterEntry]
     stats: RunnerStats
     seconds: float
+    counted_revoked: int  # the pairs the function counted revoked (its "batch settled" log lines)
 
 
 @dataclass
@@ -176,7 +285,19 @@ def _snapshot(run: Run, started: float) -> Snapshot:
     run.stack.drain(DRAIN_SECONDS)
     assert run.stack.runner is not None
     stats = copy.deepcopy(run.stack.runner.stats)
-    return Snapshot(run.stack.ivs.ledger(), run.stack.dead_letters(), stats, time.monotonic() - started)
+    return Snapshot(
+        run.stack.ivs.ledger(), run.stack.dead_letters(), stats, time.monotonic() - started, _counted_revoked(run)
+    )
+
+
+def _counted_revoked(run: Run) -> int:
+    assert run.stack.log_dir is not None
+    counted = 0
+    for log in run.stack.log_dir.glob("instance-*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"batch settled"' in line:
+                counted += json.loads(line)["pairs_revoked"]
+    return counted
 
 
 def _drain_then_redrive(run: Run) -> None:
@@ -370,3 +491,46 @@ def test_a_redrive_once_the_fault_is_gone_revokes_the_dead_lettered_pairs(runs: 
     assert after.revoked == set(run.load.versions) - permanent
     assert set(after.dead_lettered) == permanent & set(before.dead_lettered)
     assert _wrong_versions(run.load, run.redriven) == {}
+
+
+@pytest.mark.parametrize("name", MALFORMED_NAMES)
+def test_an_answer_that_is_not_ivss_counts_nothing_and_each_pair_is_dead_lettered_naming_it(
+    runs: dict[str, Run], name: str
+) -> None:
+    run = runs[name]
+    assert run.drained is not None and run.scenario.dead_letter is not None
+    code, reason = run.scenario.dead_letter
+    accounting = account(run.load, run.drained)
+    assert run.drained.counted_revoked == 0
+    # Events reach every stack's queue (the stacks share moto's default bus): only this load's pairs count.
+    latest = {key: accounting.dead_lettered[key][-1] for key in run.load.versions if key in accounting.dead_lettered}
+    assert set(latest) == set(run.load.versions)
+    wrong = {key: (got, message) for key, (got, message) in latest.items() if got != code or reason not in message}
+    assert wrong == {}
+    # Nothing but the documented all-records-failed BatchProcessingError left the handler.
+    stats = run.drained.stats
+    assert (stats.timeouts, stats.crashes, stats.init_errors) == (0, 0, 0)
+    assert [error for error in stats.recent_errors if "BatchProcessingError" not in error] == []
+
+
+def test_hostile_bodies_repeated_keys_are_invalid_messages_naming_the_key(runs: dict[str, Run]) -> None:
+    run = runs["hostile bodies"]
+    assert run.drained is not None
+    reasons = [entry.reason or "" for entry in account(run.load, run.drained).invalid]
+    for expected in run.load.invalid_reasons:
+        assert [reason for reason in reasons if expected in reason], f"no InvalidMessage reason naming {expected}"
+    assert {key for key in run.load.never_revoked if run.drained.ledger.version(*key) is not None} == set()
+
+
+def test_hostile_bodies_dead_letters_hold_only_characters_sqs_takes(runs: dict[str, Run]) -> None:
+    """moto takes any character; SQS refuses what SQS_DISALLOWED_CHARACTER matches (InvalidMessageContents)."""
+    run = runs["hostile bodies"]
+    assert run.drained is not None
+    refused = {
+        entry.message_id: sorted({f"U+{ord(c):04X}" for c in SQS_DISALLOWED_CHARACTER.findall(entry.body)})
+        for entry in run.drained.dead_letters
+        if SQS_DISALLOWED_CHARACTER.search(entry.body)
+    }
+    assert refused == {}
+    dead_lettered = {viewer for entry in run.drained.dead_letters for _, viewer, _, _ in entry.failed_pairs()}
+    assert set(HOSTILE_VIEWERS) <= dead_lettered  # the same viewer IDs, read back from the escapes

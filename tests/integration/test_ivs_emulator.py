@@ -140,7 +140,7 @@ def raw_post(
 
 
 def outcome(call: Any) -> str:
-    """"ok" or the error code of a call, for tests that look at sequences of calls."""
+    """ "ok" or the error code of a call, for tests that look at sequences of calls."""
     try:
         call()
     except botocore.exceptions.ClientError as error:
@@ -163,7 +163,10 @@ def test_accepted_batch_revokes_every_pair_and_is_counted(emu: IvsEmulator) -> N
     assert ledger.pairs_per_call == {3: 1}
     [call] = ledger.accepted_calls
     assert (call.operation, call.account, call.region, call.pairs) == (
-        "BatchStartViewerSessionRevocation", "testing", REGION, 3,
+        "BatchStartViewerSessionRevocation",
+        "testing",
+        REGION,
+        3,
     )
     assert abs(call.at - time.time()) < 5
 
@@ -224,9 +227,21 @@ VERSION_FIELD = "viewerSessions.1.member.viewerSessionVersionsLessThanOrEqualTo"
         ([pair(version="7")], VERSION_FIELD, "must be an integer"),
     ],
     ids=[
-        "21-pairs", "0-pairs", "41-char-viewer", "empty-viewer", "stage-arn", "arn-suffix", "arn-prefix",
-        "arn-newline", "129-char-arn", "no-arn", "negative-version", "huge-version", "bool-version",
-        "float-version", "string-version",
+        "21-pairs",
+        "0-pairs",
+        "41-char-viewer",
+        "empty-viewer",
+        "stage-arn",
+        "arn-suffix",
+        "arn-prefix",
+        "arn-newline",
+        "129-char-arn",
+        "no-arn",
+        "negative-version",
+        "huge-version",
+        "bool-version",
+        "float-version",
+        "string-version",
     ],
 )
 def test_invalid_request_is_a_validation_exception_naming_the_field(
@@ -302,8 +317,9 @@ def test_unknown_path_is_an_unknown_operation(emu: IvsEmulator) -> None:
 
 
 def test_unsigned_call_is_denied(emu: IvsEmulator) -> None:
-    status, headers, _ = raw_post(emu.url, "/BatchStartViewerSessionRevocation", json.dumps(
-        {"viewerSessions": [pair()]}).encode(), headers={})
+    status, headers, _ = raw_post(
+        emu.url, "/BatchStartViewerSessionRevocation", json.dumps({"viewerSessions": [pair()]}).encode(), headers={}
+    )
 
     assert (status, headers["x-amzn-errortype"]) == (403, "MissingAuthenticationTokenException")
     assert (emu.ledger().calls_denied, emu.ledger().revoked) == (1, {})
@@ -317,8 +333,7 @@ def test_quota_throttles_after_two_calls_per_account_and_region() -> None:
         west, east = ivs(emulator.url, "us-west-2"), ivs(emulator.url, "us-east-1")
         other_account = ivs(emulator.url, "us-west-2", access_key_id="AKIAOTHERACCOUNT")
 
-        burst = [outcome(lambda: west.batch_start_viewer_session_revocation(viewerSessions=[pair()]))
-                 for _ in range(5)]
+        burst = [outcome(lambda: west.batch_start_viewer_session_revocation(viewerSessions=[pair()])) for _ in range(5)]
         east_call = outcome(lambda: east.batch_start_viewer_session_revocation(viewerSessions=[pair(EAST_CHANNEL)]))
         other_call = outcome(lambda: other_account.batch_start_viewer_session_revocation(viewerSessions=[pair()]))
         time.sleep(1.05)  # the window has slid past the burst
@@ -458,6 +473,95 @@ def test_latency_fault_delays_responses(emu: IvsEmulator) -> None:
     assert emu.ledger().faults_injected["latency"] >= 3  # jitter may draw 0 ms, nothing else
 
 
+def raw_answer(url: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One signed batch call over plain HTTP; the answer's status, headers and body bytes as sent."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    signed = {"Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/ivs/aws4_request, x"}
+    try:
+        connection.request("POST", "/BatchStartViewerSessionRevocation", body=body, headers=signed)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "content_type", "body"),
+    [
+        ("html", "text/html", b"<!DOCTYPE html><html><head><title>Welcome</title></head><body>It works!</body></html>"),
+        ("text", "text/plain", b"OK"),
+        ("empty", "application/json", b""),
+        ("errors-junk", "application/json", b'{"errors": "junk"}'),
+        ("errors-not-objects", "application/json", b'{"errors": [1, 2]}'),
+    ],
+)
+def test_malformed_answer_fault_answers_200_with_what_is_not_the_operations_json(
+    emu: IvsEmulator, kind: str, content_type: str, body: bytes
+) -> None:
+    emu.set_faults(malformed_answer=kind)
+
+    status, headers, answer = raw_answer(emu.url, json.dumps({"viewerSessions": [pair()]}).encode())
+
+    assert (status, headers["content-type"], answer) == (200, content_type, body)
+    ledger = emu.ledger()
+    # Answered as a proxy or a wrong endpoint would: the call never reached the service.
+    assert (ledger.revoked, ledger.calls_accepted, ledger.faults_injected) == ({}, 0, {"malformed_answer": 1})
+    emu.clear_faults()
+    assert ivs(emu.url).batch_start_viewer_session_revocation(viewerSessions=[pair()])["errors"] == []
+
+
+def test_unknown_pair_fault_names_the_first_viewer_spelled_otherwise_and_does_not_revoke_it(emu: IvsEmulator) -> None:
+    emu.set_faults(malformed_answer="unknown-pair")
+    sessions = [pair(viewer=" Alice "), pair(viewer="bob"), pair(viewer="Carol")]
+
+    errors = ivs(emu.url).batch_start_viewer_session_revocation(viewerSessions=sessions)["errors"]
+
+    assert [(e["channelArn"], e["viewerId"], e["code"]) for e in errors] == [(CHANNEL, "alice", "500")]
+    ledger = emu.ledger()
+    assert set(ledger.revoked) == {(CHANNEL, "bob"), (CHANNEL, "Carol")}
+    assert ledger.faults_injected == {"malformed_answer": 1}
+
+
+def test_malformed_rate_is_the_share_of_calls_answered_so(emu: IvsEmulator) -> None:
+    emu.set_faults(malformed_answer="text", malformed_rate=0.5)
+    statuses = [raw_answer(emu.url, json.dumps({"viewerSessions": [pair()]}).encode())[2] for _ in range(20)]
+
+    assert 0 < statuses.count(b"OK") < 20
+
+
+def test_trickle_fault_sends_the_body_one_byte_at_a_time(emu: IvsEmulator) -> None:
+    emu.set_faults(trickle_ms=60)
+    host, port = emu.url.removeprefix("http://").split(":")
+    body = json.dumps({"viewerSessions": [pair()]}).encode()
+    request = (
+        f"POST /BatchStartViewerSessionRevocation HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n"
+        f"Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/ivs/aws4_request, x\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        started = time.monotonic()
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(4096)
+        headers_after = time.monotonic() - started
+        head, _, payload = received.partition(b"\r\n\r\n")
+        reads = []
+        while len(payload) < len(b'{"errors": []}'):
+            chunk = sock.recv(4096)
+            assert chunk, "the connection closed before the body was complete"
+            reads.append(len(chunk))
+            payload += chunk
+
+    assert head.startswith(b"HTTP/1.1 200")
+    assert payload == b'{"errors": []}'
+    assert headers_after < 0.5  # status and headers at once: a read timeout never fires
+    assert time.monotonic() - started >= 13 * 0.06  # then one byte every 60 ms
+    assert max(reads) <= 2
+    assert emu.ledger().revoked == {(CHANNEL, "viewer-1"): 7}  # the call itself was processed
+    assert emu.ledger().faults_injected == {"trickle": 1}
+
+
 def test_faults_are_reproducible_with_a_seed() -> None:
     sessions = [pair(viewer=f"v{i}") for i in range(20)]
 
@@ -503,6 +607,8 @@ def test_bad_fault_settings_are_refused(emu: IvsEmulator) -> None:
         emu.set_faults(drop_rate=2)
     with pytest.raises(EmulatorConfigError, match=">= 0"):
         emu.set_faults(throttle_burst=-1)
+    with pytest.raises(EmulatorConfigError, match="malformed_answer must be one of"):
+        control.set_faults(malformed_answer="xml")
     assert emu.faults() == control.faults()
     assert emu.faults().drop_rate == 0
 
@@ -641,12 +747,18 @@ def documented_emulator() -> Iterator[str]:
 def aws_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     environment.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-        AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
     )
     return subprocess.run(
         [sys.executable, "-m", "awscli", "ivs", *args, "--endpoint-url", url, "--region", REGION],
-        env=environment, capture_output=True, text=True, timeout=60, check=False,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

@@ -1,14 +1,18 @@
-"""`ivs-revoke submit --direct`: validation first, calls of 20, paced to the quota, errors merged."""
+"""`ivs-revoke submit --direct`: validation first, calls of 20, paced to the quota, errors merged, and
+nothing counted of an answer that is not the operation's."""
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from ivs_revoke import senders
 from ivs_revoke.senders import PACING_MARGIN
+from revocation.adapters.ivs import CallDeadlineExceeded
 from tests.unit.test_cli_support import (
     REGION,
     FakeAws,
@@ -281,3 +285,84 @@ def test_endpoint_url_sends_every_call_there_signed_for_the_channel_region() -> 
     [sent] = fake.of(OPERATION)
     assert sent.url == "http://127.0.0.1:4566/BatchStartViewerSessionRevocation"
     assert sent.region == REGION
+
+
+# --- Answers that are not the operation's ------------------------------------------------------
+
+MALFORMED = [
+    (Reply("<html><body>Welcome</body></html>", 200, {"Content-Type": "text/html"}), "200 with a text/html body"),
+    (Reply("OK", 200, {"Content-Type": "text/plain"}), "200 with a text/plain body"),
+    (Reply(b"", 200, {"Content-Type": "application/json"}), "200 with an empty body"),
+    (Reply({"errors": "junk"}), "200 whose errors is not a list (got string)"),
+    (Reply({"errors": [1, 2]}), "200 whose errors[0] is not an object (got integer)"),
+    (
+        Reply({"errors": [{"channelArn": channel(), "viewerId": "VIEWER-0", "code": "500"}]}),
+        f"errors[0] names a pair that was not sent: channelArn {channel()!r}, viewerId 'VIEWER-0'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("reply", "problem"), MALFORMED)
+def test_a_malformed_answer_is_retried_then_exits_254_naming_it_and_counts_nothing(reply: Reply, problem: str) -> None:
+    fake = FakeAws()
+    fake.on(OPERATION, [reply])
+    result = _direct(_pairs(3), fake, "--max-attempts", "2")
+    assert result.code == 254
+    assert len(fake.of(OPERATION)) == 2  # retried as a 5xx is
+    assert f"MalformedResponse: the answer to {OPERATION} is not the operation's: {problem}" in result.stderr
+    assert "1 call(s) not completed, 3 pairs not sent: viewerSessions[0:3]" in result.stderr
+    assert json.loads(result.stdout or "{}") == {}  # nothing of the answer is printed as if it were IVS's
+
+
+def test_a_malformed_answer_after_good_calls_keeps_what_they_answered() -> None:
+    fake = FakeAws()
+    fake.on(OPERATION, [Reply({"errors": []}), Reply("OK", 200, {"Content-Type": "text/plain"})])
+    result = _direct(_pairs(45), fake, "--max-attempts", "2")
+    assert result.code == 254
+    assert "2 call(s) not completed, 25 pairs not sent: viewerSessions[20:45]" in result.stderr
+    assert json.loads(result.stdout) == {"errors": []}
+
+
+def test_a_malformed_answer_then_a_good_one_succeeds() -> None:
+    fake = FakeAws()
+    fake.on(OPERATION, [Reply({"errors": "junk"}), Reply({"errors": []})])
+    result = _direct(_pairs(3), fake)
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout) == {"errors": []}
+
+
+@pytest.mark.parametrize(
+    ("options", "deadline"),
+    [
+        ((), 120.0),
+        (("--cli-read-timeout", "3", "--cli-connect-timeout", "2"), 5.0),
+        (("--cli-read-timeout", "0"), None),
+    ],
+)
+def test_a_call_is_given_the_connect_plus_read_timeout_for_all_of_it(
+    monkeypatch: pytest.MonkeyPatch, options: tuple[str, ...], deadline: float | None
+) -> None:
+    """The deadline itself (a trickling answer cut off) is tested over HTTP, in integration."""
+    given: list[float | None] = []
+
+    def call_within(seconds: float | None, call: Callable[[], object]) -> object:
+        given.append(seconds)
+        return call()
+
+    monkeypatch.setattr(senders, "call_within", call_within)
+    assert _direct(_pairs(3), FakeAws(), *options).code == 0
+    assert given == [deadline]
+
+
+def test_a_call_past_its_deadline_is_retried_then_exits_255_naming_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def past_deadline(seconds: float | None, call: Callable[[], object]) -> object:
+        raise CallDeadlineExceeded(seconds or 0)
+
+    monkeypatch.setattr(senders, "call_within", past_deadline)
+    result = _direct(
+        _pairs(3), FakeAws(), "--max-attempts", "2", "--cli-read-timeout", "3", "--cli-connect-timeout", "1"
+    )
+    assert result.code == 255
+    assert "no complete answer within the call's deadline of 4 s" in result.stderr

@@ -1,14 +1,18 @@
-"""Revoke: rate limiting, retries, splitting on ValidationException, and the time budget."""
+"""Revoke: rate limiting, retries (malformed answers too), splitting on ValidationException, the time budget."""
 
 from __future__ import annotations
 
 import itertools
+import json
+from dataclasses import replace
 
 import pytest
 
+from revocation.intake import ValidRequest
 from revocation.models import CODE_NOT_STARTED
 from revocation.plan import PlannedCall, plan_calls
 from revocation.revoke import SPACING_HEADROOM, CallErrorKind, CallFailed, Revoker, pair_error_is_retryable
+from revocation.settle import SourceRecord, settle
 from tests.unit.fakes import FakeClock, FakeGateway, channel, denied_pairs, session
 
 pytestmark = pytest.mark.unit
@@ -187,3 +191,49 @@ def test_revoker_with_no_time_makes_no_call(clock: FakeClock) -> None:
 
     assert gateway.calls == []
     assert len(report.failures) == 40
+
+
+MALFORMED = CallFailed(CallErrorKind.MALFORMED, "MalformedResponse", "200 with a text/html body")
+
+
+def test_revoker_retries_a_malformed_answer_after_a_backoff_as_a_server_error(clock: FakeClock) -> None:
+    gateway = FakeGateway(script=[MALFORMED], clock=clock)
+
+    report = revoker(gateway, clock).run(calls_of(1), deadline=clock.now + 60)
+
+    assert len(gateway.calls) == 2
+    assert gateway.calls[1][2] - gateway.calls[0][2] == pytest.approx(SPACING_HEADROOM)  # paced, backed off
+    assert len(report.revoked) == 20 and not report.failures
+    assert report.throttled_calls == 0
+
+
+def test_revoker_leaves_the_pairs_of_a_malformed_answer_retryable_with_its_reason(clock: FakeClock) -> None:
+    gateway = FakeGateway(default=MALFORMED, clock=clock)
+
+    report = revoker(gateway, clock, attempts=3).run(calls_of(1), deadline=clock.now + 120)
+
+    assert len(gateway.calls) == 3
+    assert report.revoked == set()
+    assert {(f.code, f.message, f.retryable) for f in report.failures.values()} == {
+        ("MalformedResponse", "200 with a text/html body (after 3 attempts)", True)
+    }
+    assert len(report.failures) == 20
+
+
+def test_a_malformed_answer_on_the_last_delivery_is_dead_lettered_with_its_reason(clock: FakeClock) -> None:
+    """The whole path below the handler: revoke, then settle on the record's last attempt."""
+    sessions = [session(f"v{i}") for i in range(3)]
+    gateway = FakeGateway(default=MALFORMED, clock=clock)
+    report = revoker(gateway, clock, attempts=2).run(plan_calls([sessions]), deadline=clock.now + 60)
+    record = SourceRecord("m-1", receive_count=3, body="{}", intake=ValidRequest(sessions=tuple(sessions)))
+
+    early = settle([replace(record, receive_count=1)], report.revoked, report.failures, max_receive_count=3)
+    last = settle([record], report.revoked, report.failures, max_receive_count=3)
+
+    assert early.verdicts["m-1"].retry and early.dead_letters == []
+    assert not last.verdicts["m-1"].retry and last.verdicts["m-1"].revoked == 0
+    (letter,) = last.dead_letters
+    assert letter.code == "MalformedResponse" and letter.pairs == 3
+    assert letter.attributes["ErrorMessage"] == "200 with a text/html body (after 2 attempts)"
+    errors = json.loads(letter.body)["errors"]
+    assert [(e["viewerId"], e["code"]) for e in errors] == [(f"v{i}", "MalformedResponse") for i in range(3)]

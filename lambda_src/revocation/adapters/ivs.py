@@ -1,16 +1,37 @@
-"""The IVS gateway: the only code that calls IVS. One boto3 client per region, made on first use."""
+"""The IVS gateway: the only code that calls IVS. One boto3 client per region, made on first use.
+
+Two rules that botocore does not keep are enforced here, and the operator CLI's `--direct` imports them:
+
+- A call counts only when IVS's answer is the operation's JSON (`check_answers`, `confirmed_errors`).
+  botocore turns a 200 whose body is HTML, plain text or nothing into a dict without `errors`, which
+  would read as "every pair revoked"; and it crashes (AttributeError) on `{"errors": "junk"}`.
+- A call has a deadline for all of it, connect, send and the whole answer (`call_within`). botocore's
+  read timeout bounds each socket read, so an answer that trickles in never trips it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, TypeVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from revocation.models import CODE_CONNECTION_ERROR, RevocationError, ViewerSession
+from revocation.models import (
+    CODE_CONNECTION_ERROR,
+    RepeatedKeyError,
+    RevocationError,
+    ViewerSession,
+    json_type,
+    loads_unambiguous,
+)
 from revocation.revoke import CallErrorKind, CallFailed
+
+OPERATION: Final = "BatchStartViewerSessionRevocation"
+# The code of a call whose answer was not the operation's JSON (beside the service's own codes).
+CODE_MALFORMED_RESPONSE: Final = "MalformedResponse"
 
 _KIND_BY_CODE = {
     "ThrottlingException": CallErrorKind.THROTTLED,
@@ -18,6 +39,160 @@ _KIND_BY_CODE = {
     "AccessDeniedException": CallErrorKind.DENIED,
     "PendingVerification": CallErrorKind.DENIED,
 }
+# Put by the answer check into the parsed response (botocore merges a before-parse handler's
+# `customized_response_dict` into it), so that a response that was never checked is never counted.
+_CHECKED: Final = "_ivsRevocationAnswerChecked"
+_HOOK_ID: Final = "ivs-revocation-answer-check"
+_SHOWN_BODY_BYTES: Final = 40
+
+T = TypeVar("T")
+
+
+class MalformedAnswer(Exception):
+    """A 2xx answer that is not the operation's JSON, or that speaks of pairs not sent: nothing of it counts."""
+
+
+class CallDeadlineExceeded(Exception):
+    """No complete answer within the call's deadline; the call may or may not have reached IVS."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no complete answer within the call's deadline of {seconds:g} s")
+        self.seconds = seconds
+
+
+# --- The answer -------------------------------------------------------------------------------
+
+
+def answer_problem(status: int, content_type: str | None, body: bytes) -> str | None:
+    """What is wrong with a 2xx answer of BatchStartViewerSessionRevocation, or None when it is the
+    operation's JSON: an object whose `errors`, if present, is a list of objects with string
+    `channelArn` and `viewerId` (and `code`, `message` strings when present)."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if not body.strip():
+        return f"{status} with an empty body"
+    # No content type at all is let through to the body check: the body is what the answer says.
+    if media_type and not _is_json(media_type):
+        return f"{status} with a {media_type} body"
+    try:
+        value = loads_unambiguous(body)
+    except RepeatedKeyError as error:
+        return f"{status} with an ambiguous JSON body ({error.describe()})"
+    except ValueError:  # not JSON, or not text (JSONDecodeError and UnicodeDecodeError alike)
+        return f"{status} with a body that is not JSON: {_start_of(body)}"
+    if not isinstance(value, dict):
+        return f"{status} with a JSON {json_type(value)} body, not an object"
+    errors = value.get("errors")
+    if errors is None:  # absent, or null as JSON protocols read it: every pair accepted
+        return None
+    if not isinstance(errors, list):
+        return f"{status} whose errors is not a list (got {json_type(errors)})"
+    for index, entry in enumerate(errors):
+        if not isinstance(entry, dict):
+            return f"{status} whose errors[{index}] is not an object (got {json_type(entry)})"
+        for name in ("channelArn", "viewerId"):
+            if not isinstance(entry.get(name), str):
+                return f"{status} whose errors[{index}].{name} is not a string (got {json_type(entry.get(name))})"
+        for name in ("code", "message"):
+            if entry.get(name) is not None and not isinstance(entry[name], str):
+                return f"{status} whose errors[{index}].{name} is not a string (got {json_type(entry[name])})"
+    return None
+
+
+def check_answers(client: Any) -> Any:
+    """Makes `client` refuse, as MalformedAnswer, a 2xx answer of the operation that is not its JSON.
+
+    The check runs on `before-parse`, the one event that sees the raw answer (status, headers, body
+    bytes) before botocore's parser: `after-call` and `response-received` come after it, and the
+    parser itself raises AttributeError on `{"errors": "junk"}`. Returns the client.
+    """
+    client.meta.events.register(f"before-parse.ivs.{OPERATION}", _check_raw_answer, unique_id=_HOOK_ID)
+    return client
+
+
+def _check_raw_answer(response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    status = int(response_dict["status_code"])
+    if status >= 300:  # an error answer: botocore raises it as a ClientError
+        return
+    problem = answer_problem(status, response_dict["headers"].get("content-type"), response_dict["body"] or b"")
+    if problem is not None:
+        raise MalformedAnswer(problem)
+    customized_response_dict[_CHECKED] = True
+
+
+def confirmed_errors(response: dict[str, Any], sent: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The per-pair errors of a response that `check_answers` passed and that names only pairs sent.
+
+    Removes the check's mark from `response`. Raises MalformedAnswer for a response that was not
+    checked (a client without `check_answers`, or a botocore without the `before-parse` event), and
+    for an entry naming a pair that was not sent: the answer is inconsistent, so none of its pairs
+    may count as revoked on its word (the entry may be about a pair sent, spelled otherwise).
+    """
+    if not response.pop(_CHECKED, False):
+        raise MalformedAnswer("the answer was not checked before botocore parsed it")
+    errors: list[dict[str, Any]] = response.get("errors") or []
+    keys = set(sent)
+    for index, entry in enumerate(errors):
+        if (entry["channelArn"], entry["viewerId"]) not in keys:
+            raise MalformedAnswer(
+                f"errors[{index}] names a pair that was not sent: "
+                f"channelArn {entry['channelArn']!r}, viewerId {entry['viewerId']!r}"
+            )
+    return errors
+
+
+def _is_json(media_type: str) -> bool:
+    return (
+        media_type == "application/json"
+        or media_type.endswith("+json")
+        or media_type.startswith("application/x-amz-json")
+    )
+
+
+def _start_of(body: bytes) -> str:
+    shown = body[:_SHOWN_BODY_BYTES].decode("utf-8", "replace")
+    return ascii(shown) + ("..." if len(body) > _SHOWN_BODY_BYTES else "")
+
+
+# --- The deadline -------------------------------------------------------------------------------
+
+
+def call_within(seconds: float | None, call: Callable[[], T]) -> T:
+    """`call()`, given at most `seconds` for all of it (None: no deadline); raises CallDeadlineExceeded.
+
+    How: the call runs on a thread of its own, and we stop waiting for it at the deadline. The thread
+    is abandoned, not stopped (Python cannot stop a thread); it ends when the answer completes or a
+    socket timeout of its client fires, and its late answer is dropped. That is safe because revoking
+    a pair again is harmless, and the pairs of a call given up on are retried. Chosen over a
+    `before-send` hook that sends with urllib3 and reads against a deadline, which would reimplement
+    botocore's HTTP sending (proxies, TLS, retries of a stale pooled connection) on its private parts:
+    a thread depends on no botocore or urllib3 internals, so it holds on whatever versions Lambda's
+    runtime ships. Exceptions of the call (Ctrl-C in tests included) are raised here.
+    """
+    if seconds is None:
+        return call()
+    outcome: list[tuple[bool, Any]] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            outcome.append((False, error))
+        finally:
+            done.set()
+
+    # A daemon thread: an abandoned call must never keep the process from exiting.
+    threading.Thread(target=run, name="ivs-call", daemon=True).start()
+    if not done.wait(seconds):
+        raise CallDeadlineExceeded(seconds)
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    result: T = value
+    return result
+
+
+# --- The gateway --------------------------------------------------------------------------------
 
 
 class Boto3IvsGateway:
@@ -28,8 +203,10 @@ class Boto3IvsGateway:
         clients: dict[str, Any] | None = None,
     ) -> None:
         self._session = session or boto3.session.Session()
+        self._call_timeout = call_timeout_seconds
         # botocore does not retry here: every attempt must pass the rate limiter and the time budget
-        # (see revoke.py). Connect plus read timeout stays within the time a call is given.
+        # (see revoke.py). The whole call is bounded by `call_within`; the socket timeouts, within it,
+        # make a stalled connection fail on its own and end an abandoned call's thread.
         self._config = Config(
             connect_timeout=min(2.0, call_timeout_seconds / 2),
             read_timeout=call_timeout_seconds - min(2.0, call_timeout_seconds / 2),
@@ -37,24 +214,39 @@ class Boto3IvsGateway:
             tcp_keepalive=True,
         )
         self._clients: dict[str, Any] = clients if clients is not None else {}
+        for client in self._clients.values():
+            check_answers(client)
 
     def revoke(self, region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
+        client = self._client(region)
+        viewer_sessions = [session.to_api() for session in sessions]
         try:
-            response = self._client(region).batch_start_viewer_session_revocation(
-                viewerSessions=[session.to_api() for session in sessions]
+            response = call_within(
+                self._call_timeout, lambda: client.batch_start_viewer_session_revocation(viewerSessions=viewer_sessions)
             )
+            errors = confirmed_errors(response, (session.key for session in sessions))
         except ClientError as error:
             raise _call_failed(error) from error
         except ParamValidationError as error:
             raise CallFailed(CallErrorKind.INVALID, "ValidationException", str(error)) from error
+        except MalformedAnswer as error:
+            raise CallFailed(CallErrorKind.MALFORMED, CODE_MALFORMED_RESPONSE, str(error)) from error
+        except CallDeadlineExceeded as error:
+            raise CallFailed(CallErrorKind.CONNECTION, CODE_CONNECTION_ERROR, str(error)) from error
         except BotoCoreError as error:
             raise CallFailed(CallErrorKind.CONNECTION, CODE_CONNECTION_ERROR, str(error)) from error
-        return [RevocationError.model_validate(entry) for entry in response.get("errors") or []]
+        except Exception as error:
+            # Whatever else went wrong with the call, IVS confirmed nothing: retried, never counted.
+            message = f"the answer could not be read: {type(error).__name__}: {error}"
+            raise CallFailed(CallErrorKind.MALFORMED, CODE_MALFORMED_RESPONSE, message) from error
+        return [RevocationError.model_validate(entry) for entry in errors]
 
     def _client(self, region: str) -> Any:
         client = self._clients.get(region)
         if client is None:
-            client = self._clients[region] = self._session.client("ivs", region_name=region, config=self._config)
+            client = self._clients[region] = check_answers(
+                self._session.client("ivs", region_name=region, config=self._config)
+            )
         return client
 
 

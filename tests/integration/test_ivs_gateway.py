@@ -1,0 +1,92 @@
+"""The function's IVS gateway over HTTP, against the emulator's malformed and trickling answers.
+
+It finds the emulator as the function does, through AWS_ENDPOINT_URL_IVS.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from local.ivs_emulator import IvsEmulator
+from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway
+from revocation.models import CODE_CONNECTION_ERROR, ViewerSession
+from revocation.revoke import CallErrorKind, CallFailed
+
+pytestmark = pytest.mark.integration
+
+REGION = "us-west-2"
+CHANNEL = f"arn:aws:ivs:{REGION}:123456789012:channel/gatewayChannel"
+SESSIONS = [ViewerSession(channel_arn=CHANNEL, viewer_id=viewer) for viewer in (" Alice ", "bob")]
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[IvsEmulator]:
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    with IvsEmulator(tps=0, seed=1) as emulator:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_IVS", emulator.url)
+        yield emulator
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [
+        ("html", "200 with a text/html body"),
+        ("text", "200 with a text/plain body"),
+        ("empty", "200 with an empty body"),
+        ("errors-junk", "200 whose errors is not a list (got string)"),
+        ("errors-not-objects", "200 whose errors[0] is not an object (got integer)"),
+        ("unknown-pair", f"errors[0] names a pair that was not sent: channelArn {CHANNEL!r}, viewerId 'alice'"),
+    ],
+)
+def test_the_gateway_counts_nothing_of_a_malformed_answer(emu: IvsEmulator, kind: str, problem: str) -> None:
+    emu.set_faults(malformed_answer=kind)
+
+    with pytest.raises(CallFailed) as raised:
+        Boto3IvsGateway(5.0).revoke(REGION, SESSIONS)
+
+    assert (raised.value.kind, raised.value.code, raised.value.message) == (
+        CallErrorKind.MALFORMED,
+        CODE_MALFORMED_RESPONSE,
+        problem,
+    )
+    emu.clear_faults()
+    assert Boto3IvsGateway(5.0).revoke(REGION, SESSIONS) == []
+
+
+def test_an_answer_that_trickles_in_outlives_botocores_read_timeout(emu: IvsEmulator) -> None:
+    """Why the gateway needs a deadline of its own: every read gets a byte within the read timeout."""
+    emu.set_faults(trickle_ms=200)  # 14 bytes: 2.8 s in all
+    client = boto3.client("ivs", region_name=REGION, config=Config(read_timeout=0.5, connect_timeout=0.5))
+    started = time.monotonic()
+
+    assert client.batch_start_viewer_session_revocation(viewerSessions=[s.to_api() for s in SESSIONS])["errors"] == []
+    assert time.monotonic() - started > 2.5
+
+
+def test_the_gateway_gives_up_on_a_trickling_answer_at_the_call_deadline(emu: IvsEmulator) -> None:
+    emu.set_faults(trickle_ms=400)  # 14 bytes: 5.6 s in all
+    gateway = Boto3IvsGateway(1.0)
+    started = time.monotonic()
+
+    with pytest.raises(CallFailed) as raised:
+        gateway.revoke(REGION, SESSIONS)
+    elapsed = time.monotonic() - started
+
+    assert (raised.value.kind, raised.value.code) == (CallErrorKind.CONNECTION, CODE_CONNECTION_ERROR)
+    assert raised.value.message == "no complete answer within the call's deadline of 1 s"
+    assert 1.0 <= elapsed < 2.0
+    # The abandoned call's late answer changes nothing; the next call, once the fault is gone, counts.
+    emu.clear_faults()
+    assert gateway.revoke(REGION, SESSIONS) == []
