@@ -11,12 +11,13 @@
         stack.ivs.ledger().revoked                             # what IVS revoked
         stack.dead_letters()                                   # the DLQ, read without consuming it
 
-What is provisioned comes from the same `DeploySettings` (cdk.json) that the CDK stack deploys: the
-queue with its visibility timeout, retention and redrive policy (DLQ, maxReceiveCount), the DLQ with
-its longer retention, the event bus (the default one, or a bus of its own), the rule that routes
-revocation events to the queue (with a delivery DLQ and retry policy on the target), and the
-function's environment. The event source mapping runner (local/runner.py) polls with the settings'
-batch size, batching window and maximum concurrency.
+What is provisioned comes from the same `DeploySettings` (cdk.json) that the CDK stack deploys, with
+the template's attributes: the queue with its visibility timeout, retention, maximum message size and
+redrive policy (DLQ, maxReceiveCount), the DLQ with its longer retention, its maximum message size and
+a redrive allow policy naming the queue, SSE-SQS on every queue, the event bus (the default one, or a
+bus of its own), the rule that routes revocation events to the queue (with a delivery DLQ and retry
+policy on the target), and the function's environment. The event source mapping runner
+(local/runner.py) polls with the settings' batch size, batching window and maximum concurrency.
 
 Nothing outlives the stack: moto's server and the function instances are child processes that end
 with it (also when this process is interrupted or killed), and the IVS emulator is a thread.
@@ -51,8 +52,11 @@ from revocation.models import (
     ATTR_ERROR_CODE,
     ATTR_ERROR_MESSAGE,
     ATTR_SOURCE_MESSAGE_ID,
+    DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
+    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+    SQS_MAX_MESSAGE_BYTES,
     DeadLetterMessage,
 )
 
@@ -74,8 +78,9 @@ SQS_BATCH = 10
 class MotoServer:
     """moto's server mode in a child process (local/moto_server.py), on a free 127.0.0.1 port."""
 
-    def __init__(self, log_path: Path | None = None) -> None:
+    def __init__(self, log_path: Path | None = None, port: int = 0) -> None:
         self._log_path = log_path
+        self._port = port  # 0: a free port, picked by the server as it binds
         self._process: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
         self.url = ""
@@ -87,7 +92,7 @@ class MotoServer:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self._log_path.open("a")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "local.moto_server"],
+            [sys.executable, "-m", "local.moto_server", *(["--port", str(self._port)] if self._port else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log if self._log is not None else subprocess.DEVNULL,
@@ -101,6 +106,9 @@ class MotoServer:
             self.stop()
             raise RuntimeError(f"moto server did not start: {line!r}")
         self.url = line.strip()
+        if self._port and not self.url.endswith(f":{self._port}"):
+            self.stop()
+            raise RuntimeError(f"moto server listens at {line.strip()}, not on port {self._port}")
         return self
 
     @property
@@ -186,10 +194,22 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
     dlq_url, dlq_arn = _create_queue(
         sqs,
         named["dead_letter_queue"],
-        {"MessageRetentionPeriod": str(settings.dead_letter_retention_days * day), "SqsManagedSseEnabled": "true"},
+        {
+            "MessageRetentionPeriod": str(settings.dead_letter_retention_days * day),
+            "MaximumMessageSize": str(DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES),
+            "SqsManagedSseEnabled": "true",
+        },
     )
     delivery_dlq_url, delivery_dlq_arn = _create_queue(
-        sqs, named["delivery_dead_letter_queue"], {"MessageRetentionPeriod": str(14 * day)}
+        sqs,
+        named["delivery_dead_letter_queue"],
+        {
+            "MessageRetentionPeriod": str(14 * day),
+            "MaximumMessageSize": str(SQS_MAX_MESSAGE_BYTES),
+            "SqsManagedSseEnabled": "true",
+            # Nothing may name it as its DLQ: only EventBridge's dead-letter configs write to it.
+            "RedriveAllowPolicy": json.dumps({"redrivePermission": "denyAll"}),
+        },
     )
     queue_url, queue_arn = _create_queue(
         sqs,
@@ -197,6 +217,7 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
         {
             "VisibilityTimeout": str(settings.visibility_timeout_seconds),
             "MessageRetentionPeriod": str(settings.queue_retention_days * day),
+            "MaximumMessageSize": str(SOURCE_QUEUE_MAX_MESSAGE_BYTES),
             "SqsManagedSseEnabled": "true",
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}
@@ -411,11 +432,20 @@ class RedriveResult:
     method: str  # "StartMessageMoveTask" or "receive-and-send"
 
 
-def redrive(sqs: Any, resources: Resources, timeout: float = 60.0) -> RedriveResult:
-    """Moves every DLQ message back to the source queue, as the console's "Start DLQ redrive" does.
+# Codes with which an endpoint says it lacks an action (a stand-in SQS), rather than refusing this call.
+_UNSUPPORTED_CODES = frozenset({"InvalidAction", "UnsupportedOperation", "NotImplemented"})
+MOVE_TASK_POLL_SECONDS = 0.2
 
-    StartMessageMoveTask where the endpoint supports it (moto 5.2 does not: it answers 500); otherwise
-    receive, send with the same body and message attributes, and delete, ten at a time.
+
+def redrive(sqs: Any, resources: Resources, timeout: float = 60.0) -> RedriveResult:
+    """Moves every DLQ message back to the source queue, as the console's "Start DLQ redrive" to a
+    custom destination (the source queue) does.
+
+    The destination is always named: SQS moves a message back to "its source" only when its own
+    redrive policy put it in the DLQ, and a task meeting one that the function wrote with SendMessage
+    fails with CouldNotDetermineMessageSource. Against an endpoint that lacks StartMessageMoveTask,
+    the messages are received, sent with the same body and message attributes, and deleted, ten at
+    a time.
     """
     single_try = boto3.session.Session().client(
         "sqs",
@@ -425,28 +455,39 @@ def redrive(sqs: Any, resources: Resources, timeout: float = 60.0) -> RedriveRes
         **CREDENTIALS,
     )
     try:
-        single_try.start_message_move_task(
+        handle = single_try.start_message_move_task(
             SourceArn=resources.dead_letter_queue_arn, DestinationArn=resources.queue_arn
-        )
+        )["TaskHandle"]
     except ClientError as error:
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        code = str(error.response.get("Error", {}).get("Code"))
-        if status < 500 and code not in ("InvalidAction", "UnsupportedOperation", "NotImplemented"):
+        if not _lacks_action(error):
             raise
         return RedriveResult(_move_by_hand(sqs, resources, timeout), "receive-and-send")
-    return RedriveResult(_wait_for_move_task(sqs, resources, timeout), "StartMessageMoveTask")
+    return RedriveResult(_wait_for_move_task(sqs, resources, str(handle), timeout), "StartMessageMoveTask")
 
 
-def _wait_for_move_task(sqs: Any, resources: Resources, timeout: float) -> int:
+def _lacks_action(error: ClientError) -> bool:
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    code = str(error.response.get("Error", {}).get("Code"))
+    # An answer that is no AWS error document leaves botocore only the HTTP status as its code.
+    return status >= 500 or code in _UNSUPPORTED_CODES or code == str(status)
+
+
+def _wait_for_move_task(sqs: Any, resources: Resources, handle: str, timeout: float) -> int:
+    """Waits until the task started with `handle` ends; returns how many messages it moved."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        tasks = sqs.list_message_move_tasks(SourceArn=resources.dead_letter_queue_arn, MaxResults=1)["Results"]
-        if tasks and tasks[0]["Status"] in ("COMPLETED", "FAILED", "CANCELLED"):
-            if tasks[0]["Status"] != "COMPLETED":
-                raise RuntimeError(f"message move task ended {tasks[0]['Status']}: {tasks[0].get('FailureReason')}")
-            return int(tasks[0].get("ApproximateNumberOfMessagesMoved", 0))
-        time.sleep(0.2)
-    raise TimeoutError(f"message move task not done after {timeout:g} s")
+    while True:
+        tasks = sqs.list_message_move_tasks(SourceArn=resources.dead_letter_queue_arn, MaxResults=10)["Results"]
+        # SQS lists the handle only while the task runs; once it has ended, it is the most recent task
+        # (one active task per queue: none can have started after it while it ran).
+        task = next((t for t in tasks if t.get("TaskHandle") == handle), None) or (tasks[0] if tasks else {})
+        status = task.get("Status")
+        if status == "COMPLETED":
+            return int(task.get("ApproximateNumberOfMessagesMoved", 0))
+        if status in ("FAILED", "CANCELLED"):
+            raise RuntimeError(f"message move task ended {status}: {task.get('FailureReason', 'no reason given')}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"message move task not done after {timeout:g} s")
+        time.sleep(MOVE_TASK_POLL_SECONDS)
 
 
 def _move_by_hand(sqs: Any, resources: Resources, timeout: float) -> int:
@@ -523,6 +564,7 @@ class LocalStack:
     Options:
     - `ivs`: an IvsEmulator to use (its lifecycle stays with the caller); otherwise one is started with
       `ivs_options` (e.g. `unauthorized_channels=[...]`, `seed=1`, `faults=Faults(...)`).
+    - `ivs_url`: another IVS endpoint for the function to call; then no emulator runs.
     - `moto`: a running MotoServer to provision on (several stacks with different stack names can
       share one); otherwise the stack starts its own.
     - `handler`: the function's handler ("module.function"); None runs no function at all, and
@@ -538,6 +580,7 @@ class LocalStack:
         region: str = DEFAULT_REGION,
         ivs: IvsEmulator | None = None,
         ivs_options: Mapping[str, Any] | None = None,
+        ivs_url: str | None = None,
         moto: MotoServer | None = None,
         handler: str | None = names.HANDLER,
         start_function: bool = True,
@@ -549,6 +592,7 @@ class LocalStack:
         self.region = region
         self._given_ivs = ivs
         self._ivs_options = dict(ivs_options or {})
+        self._ivs_url = ivs_url
         self._given_moto = moto
         self._handler = handler
         self._start_function = start_function
@@ -580,7 +624,7 @@ class LocalStack:
     def start(self) -> Self:
         if self._given_ivs is not None:
             self._ivs = self._given_ivs
-        else:
+        elif self._ivs_url is None:
             self._ivs = self._stack.enter_context(IvsEmulator(**self._ivs_options))
         if self._given_moto is not None:
             self._moto = self._given_moto
@@ -658,7 +702,12 @@ class LocalStack:
 
     @property
     def function_environment(self) -> dict[str, str]:
-        return function_environment(self.settings, self.resources, self.ivs.url)
+        return function_environment(self.settings, self.resources, self.ivs_url)
+
+    @property
+    def ivs_url(self) -> str:
+        """The IVS endpoint the function calls: `ivs_url` if given (no emulator runs), else the emulator's."""
+        return self._ivs_url or self.ivs.url
 
     @property
     def pids(self) -> list[int]:

@@ -1,13 +1,18 @@
-"""The local SQS (moto's server with local/moto_server.py's patches) under concurrent sends and deletes."""
+"""The local SQS (moto's server with local/moto_server.py's patches): under concurrent sends and
+deletes, and refusing what SQS refuses (characters outside its set, messages too large in bytes).
+"""
 
 from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from local.stack import MotoServer, client
+from revocation.models import SQS_MAX_MESSAGE_BYTES, sqs_message_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +71,119 @@ def test_concurrent_sends_and_deletes_lose_nothing_and_bring_nothing_back(moto_s
         "0",
         "0",
     ), "deleted messages came back"
+
+
+# --- what SQS refuses and moto alone accepts -----------------------------------------------------
+
+# Characters SQS refuses in a body or attribute value; moto's own server takes every one of them.
+REFUSED = ["\uffff", "\ufffe", "\u0001", "\u0000", "\u000b", "\ud800"]
+SMALL_QUEUE_BYTES = 1024  # the smallest MaximumMessageSize SQS allows
+
+
+@pytest.fixture
+def sqs(moto_server: MotoServer) -> Any:
+    return client("sqs", moto_server.url)
+
+
+def _queue(sqs: Any, **attributes: str) -> str:
+    url: str = sqs.create_queue(QueueName=f"contents-{uuid.uuid4().hex[:8]}", Attributes=attributes)["QueueUrl"]
+    return url
+
+
+def _bodies(sqs: Any, queue_url: str) -> list[str]:
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+    return [message["Body"] for message in messages]
+
+
+def _refused(call: Any, **parameters: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as refused:
+        call(**parameters)
+    error: dict[str, Any] = refused.value.response["Error"]
+    return error
+
+
+@pytest.mark.parametrize("character", REFUSED, ids=[f"U+{ord(c):04X}" for c in REFUSED])
+def test_a_body_with_a_character_outside_sqs_s_set_is_refused(sqs: Any, character: str) -> None:
+    queue_url = _queue(sqs)
+    error = _refused(sqs.send_message, QueueUrl=queue_url, MessageBody=f"viewer{character}id")
+    assert error["Code"] == "InvalidMessageContents"
+    assert f"#x{ord(character):X}" in error["Message"]
+    assert _bodies(sqs, queue_url) == []
+
+
+def test_a_string_attribute_value_with_a_character_outside_sqs_s_set_is_refused(sqs: Any) -> None:
+    queue_url = _queue(sqs)
+    attributes = {"ErrorMessage": {"DataType": "String", "StringValue": "viewer \uffff denied"}}
+    error = _refused(sqs.send_message, QueueUrl=queue_url, MessageBody="{}", MessageAttributes=attributes)
+    assert error["Code"] == "InvalidMessageContents"
+    assert "ErrorMessage" in error["Message"]
+
+
+def test_tabs_line_breaks_and_characters_beyond_the_bmp_are_taken(sqs: Any) -> None:
+    queue_url = _queue(sqs)
+    body = "tab\there\r\nline \ud7ff \ue000 \ufffd \U0001f600 \U0010ffff"
+    sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    assert _bodies(sqs, queue_url) == [body]
+
+
+def test_in_a_batch_only_the_entry_sqs_refuses_fails(sqs: Any) -> None:
+    queue_url = _queue(sqs)
+    answer = sqs.send_message_batch(
+        QueueUrl=queue_url,
+        Entries=[{"Id": "good", "MessageBody": "fine"}, {"Id": "bad", "MessageBody": "not\u0000fine"}],
+    )
+    assert [entry["Id"] for entry in answer["Successful"]] == ["good"]
+    (failed,) = answer["Failed"]
+    assert (failed["Id"], failed["Code"], failed["SenderFault"]) == ("bad", "InvalidMessageContents", True)
+    assert _bodies(sqs, queue_url) == ["fine"]
+
+
+def test_the_size_limit_counts_utf8_bytes_not_characters(sqs: Any) -> None:
+    queue_url = _queue(sqs, MaximumMessageSize=str(SMALL_QUEUE_BYTES))
+    two_byte_characters = "é" * (SMALL_QUEUE_BYTES // 2 + 1)
+    # Under the limit in characters, which is all moto counts; over it in bytes.
+    assert len(two_byte_characters) <= SMALL_QUEUE_BYTES < sqs_message_bytes(two_byte_characters, {})
+    error = _refused(sqs.send_message, QueueUrl=queue_url, MessageBody=two_byte_characters)
+    assert error["Code"] == "InvalidParameterValue"
+    assert error["Message"] == (
+        f"One or more parameters are invalid. Reason: Message must be shorter than {SMALL_QUEUE_BYTES} bytes."
+    )
+    exactly_at_the_limit = "é" * (SMALL_QUEUE_BYTES // 2)
+    sqs.send_message(QueueUrl=queue_url, MessageBody=exactly_at_the_limit)
+    assert _bodies(sqs, queue_url) == [exactly_at_the_limit]
+
+
+def test_the_size_limit_counts_message_attributes(sqs: Any) -> None:
+    queue_url = _queue(sqs, MaximumMessageSize=str(SMALL_QUEUE_BYTES))
+    body = "x" * (SMALL_QUEUE_BYTES - 20)
+    attributes = {"ErrorCode": {"DataType": "String", "StringValue": "InvalidMessage"}}
+    assert sqs_message_bytes(body, {"ErrorCode": "InvalidMessage"}) > SMALL_QUEUE_BYTES
+    error = _refused(sqs.send_message, QueueUrl=queue_url, MessageBody=body, MessageAttributes=attributes)
+    assert error["Code"] == "InvalidParameterValue"
+    sqs.send_message(QueueUrl=queue_url, MessageBody=body)  # the body alone fits
+
+
+def test_in_a_batch_an_entry_over_the_queue_s_limit_fails_alone(sqs: Any) -> None:
+    queue_url = _queue(sqs, MaximumMessageSize=str(SMALL_QUEUE_BYTES))
+    answer = sqs.send_message_batch(
+        QueueUrl=queue_url,
+        Entries=[{"Id": "small", "MessageBody": "fine"}, {"Id": "large", "MessageBody": "é" * SMALL_QUEUE_BYTES}],
+    )
+    assert [entry["Id"] for entry in answer["Successful"]] == ["small"]
+    (failed,) = answer["Failed"]
+    assert (failed["Id"], failed["Code"], failed["SenderFault"]) == ("large", "InvalidParameterValue", True)
+
+
+def test_a_batch_request_over_sqs_s_maximum_in_bytes_is_refused_whole(sqs: Any) -> None:
+    queue_url = _queue(sqs)
+    entries = [{"Id": str(i), "MessageBody": "é" * (SQS_MAX_MESSAGE_BYTES // 4 + 1)} for i in range(2)]
+    # Half of SQS's maximum in characters, just over it in bytes.
+    assert sum(len(e["MessageBody"]) for e in entries) < SQS_MAX_MESSAGE_BYTES
+    total = sum(sqs_message_bytes(e["MessageBody"], {}) for e in entries)
+    assert total > SQS_MAX_MESSAGE_BYTES
+    error = _refused(sqs.send_message_batch, QueueUrl=queue_url, Entries=entries)
+    assert error["Code"] == "AWS.SimpleQueueService.BatchRequestTooLong"
+    assert error["Message"] == (
+        f"Batch requests cannot be longer than {SQS_MAX_MESSAGE_BYTES} bytes. You have sent {total} bytes."
+    )
+    assert _bodies(sqs, queue_url) == []

@@ -22,8 +22,11 @@ from revocation.models import (
     ATTR_ERROR_CODE,
     ATTR_SOURCE_MESSAGE_ID,
     CODE_INVALID_MESSAGE,
+    DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
+    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+    SQS_MAX_MESSAGE_BYTES,
     DeadLetterMessage,
 )
 from tests.integration.conftest import assert_processes_gone, fast_settings
@@ -115,6 +118,49 @@ def test_the_stack_is_provisioned_from_the_deploy_settings(stack: LocalStack) ->
     assert stack.runner.mapping.batch_size == settings.batch_size
     assert stack.runner.mapping.max_concurrency == settings.max_concurrency
     assert stack.runner.function.timeout_seconds == settings.function_timeout_seconds
+
+
+def test_the_queues_have_the_template_s_sizes_encryption_and_redrive_allow_policies(stack: LocalStack) -> None:
+    resources = stack.resources
+    attributes = {
+        name: stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        for name, url in {
+            "queue": resources.queue_url,
+            "dlq": resources.dead_letter_queue_url,
+            "delivery dlq": resources.delivery_dead_letter_queue_url,
+        }.items()
+    }
+    assert {name: int(a["MaximumMessageSize"]) for name, a in attributes.items()} == {
+        "queue": SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+        "dlq": DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
+        "delivery dlq": SQS_MAX_MESSAGE_BYTES,
+    }
+    assert {name: a["SqsManagedSseEnabled"] for name, a in attributes.items()} == dict.fromkeys(attributes, "true")
+    assert json.loads(attributes["dlq"]["RedriveAllowPolicy"]) == {
+        "redrivePermission": "byQueue",
+        "sourceQueueArns": [resources.queue_arn],
+    }
+    assert json.loads(attributes["delivery dlq"]["RedriveAllowPolicy"]) == {"redrivePermission": "denyAll"}
+
+
+def test_a_redrive_moves_function_written_dead_letters_back_with_a_task_naming_the_source_queue(
+    stack: LocalStack,
+) -> None:
+    """The function writes its dead letters with SendMessage: a move task without a destination would
+    fail with CouldNotDetermineMessageSource, as on AWS."""
+    stack.send([pair("denied", 2, FORBIDDEN)])
+    _, (first,) = drained(stack)
+
+    result = stack.redrive_dead_letters(timeout=DRAIN_SECONDS)
+
+    assert (result.method, result.moved) == ("StartMessageMoveTask", 1)
+    (task,) = stack.sqs.list_message_move_tasks(SourceArn=stack.resources.dead_letter_queue_arn)["Results"]
+    assert (task["Status"], task["DestinationArn"]) == ("COMPLETED", stack.resources.queue_arn)
+    # Back in the queue, tried again, still denied: a new dead letter for the same pair.
+    ledger, (second,) = drained(stack)
+    assert second.message_id != first.message_id
+    assert second.failed_pairs() == first.failed_pairs() == [(FORBIDDEN, "denied", "403", "not authorized")]
+    assert ledger.pair_errors == {"403": 2}
 
 
 def _event(detail: Any) -> dict[str, Any]:
