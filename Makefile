@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: venv test unit integration infra demo synth bench lint clean
+.PHONY: venv test unit integration infra demo up synth bench lint clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,10 @@ infra: $(STAMP) synth
 
 demo: $(STAMP)
 	$(PY) -m local.demo $(ARGS)
+
+# The local stack as a service for your own producers and tools, until Ctrl-C.
+up: $(STAMP)
+	$(PY) -m local.up $(ARGS)
 
 synth: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet

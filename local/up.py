@@ -1,0 +1,470 @@
+"""`make up` (`python -m local.up`): the local pipeline as a service for your own producers and tools.
+
+Starts the local stack with the settings of cdk.json (the IVS emulator, SQS and EventBridge on moto's
+server, the function behind an event source mapping runner), prints what runs where and the
+environment that points botocore, the AWS CLI and `ivs-revoke` at it, one `export NAME=value` line
+each (also written to `.local-stack.env` at the repository root, removed on exit), says it is ready,
+and serves until Ctrl-C (exit 130) or SIGTERM (exit 0), with a status line: queue backlog per lane,
+pairs revoked, the last minute's rate against IVS's bound, DLQ messages by code.
+
+Every server binds 127.0.0.1 only. `--ivs-url` sends the function's calls to another IVS endpoint
+instead of the emulator; the emulator's fault options (`--drop-rate 0.1`, ...) rehearse a bad day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import re
+import shlex
+import signal
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO, Final
+from urllib.parse import urlparse
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra.settings import DeploySettings
+from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS, ENV_QUEUE_URL
+from local.ivs_emulator.service import DEFAULT_TPS, MALFORMED_ANSWER_KINDS, EmulatorConfigError, Faults
+from local.stack import ACCOUNT_ID, CREDENTIALS, LocalStack, MotoServer, temporary_log_dir
+from revocation import names
+from revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+ENV_FILE: Final = ROOT / ".local-stack.env"
+MOTO_LOG: Final = "moto.log"
+# On a terminal the status line is redrawn in place every second; elsewhere (a pipe, a log) one line
+# every 10 s, so that a log of a day's run stays readable.
+TERMINAL_STATUS_SECONDS: Final = 1.0
+PLAIN_STATUS_SECONDS: Final = 10.0
+RATE_WINDOW_SECONDS: Final = 60.0
+EXIT_INTERRUPTED: Final = 130
+# The region of the local queues and bus. AWS CLI v1 ignores AWS_ENDPOINT_URL_SQS (and any configured
+# endpoint) in every region where SQS once had a legacy host name: it replaces the endpoint with
+# https://queue.amazonaws.com and the like unless --endpoint-url is given (aws/aws-cli#8737). Regions
+# opened since have none, so there `aws sqs ...` follows the exported endpoint as AWS CLI v2 does.
+REGION: Final = "eu-central-2"
+_FAULT_DEFAULTS: Final = dataclasses.asdict(Faults())
+
+
+# ----------------------------------------------------------------------------------- what it serves
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A queue producers send to, and the variable that names it for `ivs-revoke`."""
+
+    name: str
+    queue_url: str
+    env_name: str
+
+
+def lanes(stack: LocalStack) -> list[Lane]:
+    return [Lane("bulk", stack.resources.queue_url, ENV_QUEUE_URL)]
+
+
+def environment(stack: LocalStack, served: Sequence[Lane]) -> dict[str, str]:
+    """What botocore, the AWS CLI and `ivs-revoke` read, pointing at this stack."""
+    return {
+        "AWS_ENDPOINT_URL_SQS": stack.endpoint_url,
+        # botocore names a service's endpoint variable after its service id: EventBridge, not events.
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": stack.endpoint_url,
+        "AWS_ENDPOINT_URL_IVS": stack.ivs_url,
+        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+        # AWS_REGION for the SDKs and AWS CLI v2, AWS_DEFAULT_REGION for botocore and AWS CLI v1.
+        "AWS_REGION": stack.region,
+        "AWS_DEFAULT_REGION": stack.region,
+        **{lane.env_name: lane.queue_url for lane in served},
+        ENV_DLQ_URL: stack.resources.dead_letter_queue_url,
+        ENV_EVENT_BUS: stack.resources.event_bus_name,
+    }
+
+
+def export_lines(values: Mapping[str, str]) -> list[str]:
+    """One `export NAME=value` per variable, quoted so that a shell reads the value back unchanged."""
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+
+
+def header_lines(stack: LocalStack, served: Sequence[Lane], ivs_note: str, log_dir: Path) -> list[str]:
+    settings = stack.settings
+    resources = stack.resources
+    lane_names = ", ".join(lane.name for lane in served)
+    lines = [
+        "IVS viewer-session revocation: the local pipeline, serving on 127.0.0.1",
+        f"  SQS + EventBridge   moto server at {stack.endpoint_url} (region {stack.region}, account {ACCOUNT_ID})",
+        f"  IVS                 {ivs_note}",
+        f"  function            {settings.max_concurrency} instances (max concurrency), batch size "
+        f"{settings.batch_size}, batching window {settings.max_batching_window_seconds} s, timeout "
+        f"{settings.function_timeout_seconds} s, {settings.ivs_calls_per_second:g} IVS call(s) per second each",
+    ]
+    lines += [
+        f"  {lane.name + ' lane':<19} queue {lane.queue_url} (visibility timeout "
+        f"{settings.visibility_timeout_seconds} s, to the DLQ after {settings.max_receive_count} receives)"
+        for lane in served
+    ]
+    lines += [
+        f"  dead-letter queue   {resources.dead_letter_queue_url}",
+        f"  event bus           {resources.event_bus_name}: rule {resources.rule_name} routes revocation events "
+        f"to the {lane_names} queue",
+        f"  logs                {log_dir} (one file per function instance); settings from cdk.json",
+    ]
+    return lines
+
+
+# ----------------------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class Status:
+    backlog: Sequence[tuple[str, int, int]]  # (lane, messages waiting, messages in flight)
+    revoked: int
+    rate: float  # pairs revoked per second over the last minute
+    bound: float  # what IVS allows: pairs per call x calls per second
+    dead_letter_messages: int
+    dead_lettered_by_code: Mapping[str, int]  # pairs (or invalid messages) the function dead-lettered
+
+
+def format_status(status: Status) -> str:
+    queues = ", ".join(
+        f"{lane} {waiting} queued + {in_flight} in flight" for lane, waiting, in_flight in status.backlog
+    )
+    codes = ", ".join(f"{code} {count}" for code, count in sorted(status.dead_lettered_by_code.items()))
+    dead = f"DLQ {status.dead_letter_messages} msg" + (f"; dead-lettered since start: {codes}" if codes else "")
+    return f"{queues} | revoked {status.revoked} | last minute {status.rate:.1f} pairs/s of {status.bound:g} | {dead}"
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    at: float  # seconds since the epoch
+    name: str
+    dimensions: Mapping[str, str]
+    value: float
+
+
+def metric_points(line: str) -> list[MetricPoint]:
+    """The metrics of one line of the function's log, in CloudWatch's embedded metric format; [] for
+    any other line."""
+    if not line.startswith('{"_aws"'):
+        return []
+    try:
+        entry = json.loads(line)
+        directives = entry["_aws"]["CloudWatchMetrics"]
+        at = entry["_aws"]["Timestamp"] / 1000
+    except (ValueError, KeyError, TypeError):
+        return []
+    points = []
+    for directive in directives:
+        keys = {key for dimension_set in directive.get("Dimensions", []) for key in dimension_set}
+        dimensions = {key: str(entry[key]) for key in keys if key in entry}
+        for metric in directive.get("Metrics", []):
+            values = entry.get(metric.get("Name"))
+            for value in values if isinstance(values, list) else [values]:
+                if isinstance(value, int | float):
+                    points.append(MetricPoint(at, metric["Name"], dimensions, float(value)))
+    return points
+
+
+class FunctionMetrics:
+    """The function's own metrics, read from its logs as CloudWatch would: the same figures whatever
+    IVS endpoint it calls.
+
+    The codes come from the function's metrics rather than from reading the DLQ: receiving its
+    messages, even to put them back, would hide them from an operator's `ivs-revoke dlq list` meanwhile.
+    """
+
+    def __init__(self, log_dir: Path, skip: Sequence[str] = (MOTO_LOG,)) -> None:
+        self._log_dir = log_dir
+        self._skip = set(skip)
+        self._offsets: dict[Path, int] = {}
+        self._partial: dict[Path, bytes] = {}
+        self.revoked = 0
+        self.dead_lettered_by_code: Counter[str] = Counter()
+        self._recent: deque[tuple[float, float]] = deque()
+
+    def read(self) -> None:
+        for path in sorted(self._log_dir.glob("*.log")):
+            if path.name not in self._skip:
+                for line in self._new_lines(path):
+                    for point in metric_points(line):
+                        self.add(point)
+
+    def add(self, point: MetricPoint) -> None:
+        if point.name == names.METRIC_PAIRS_REVOKED:
+            self.revoked += int(point.value)
+            self._recent.append((point.at, point.value))
+        elif point.name == names.METRIC_PAIRS_DEAD_LETTERED and names.DIMENSION_ERROR_CODE in point.dimensions:
+            self.dead_lettered_by_code[point.dimensions[names.DIMENSION_ERROR_CODE]] += int(point.value)
+
+    def rate(self, now: float, serving_since: float) -> float:
+        """Pairs revoked per second over the last minute (or since serving began, if less)."""
+        while self._recent and self._recent[0][0] < now - RATE_WINDOW_SECONDS:
+            self._recent.popleft()
+        window = min(RATE_WINDOW_SECONDS, max(now - serving_since, 1.0))
+        return sum(value for _, value in self._recent) / window
+
+    def _new_lines(self, path: Path) -> Iterator[str]:
+        try:
+            with path.open("rb") as log:
+                log.seek(self._offsets.get(path, 0))
+                data = log.read()
+        except OSError:
+            return
+        self._offsets[path] = self._offsets.get(path, 0) + len(data)
+        *lines, rest = (self._partial.pop(path, b"") + data).split(b"\n")
+        if rest:
+            self._partial[path] = rest
+        for line in lines:
+            yield line.decode(errors="replace")
+
+
+def current_status(stack: LocalStack, served: Sequence[Lane], metrics: FunctionMetrics, since: float) -> Status:
+    metrics.read()
+    backlog = []
+    for lane in served:
+        counts = stack.queue_counts(lane.queue_url)
+        backlog.append((lane.name, counts["Messages"] + counts["MessagesDelayed"], counts["MessagesNotVisible"]))
+    dead = stack.queue_counts(stack.resources.dead_letter_queue_url)
+    return Status(
+        backlog=backlog,
+        revoked=metrics.revoked,
+        rate=metrics.rate(time.time(), since),
+        bound=stack.settings.account_quota_calls_per_second * MAX_SESSIONS_PER_CALL,
+        dead_letter_messages=dead["Messages"] + dead["MessagesNotVisible"],
+        dead_lettered_by_code=dict(metrics.dead_lettered_by_code),
+    )
+
+
+class StatusLine:
+    """Redrawn in place on a terminal; a plain, timestamped line otherwise."""
+
+    def __init__(self, out: IO[str], terminal: bool) -> None:
+        self._out = out
+        self.terminal = terminal
+        self._drawn = False
+        self.interval = TERMINAL_STATUS_SECONDS if terminal else PLAIN_STATUS_SECONDS
+
+    def show(self, text: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {text}"
+        if self.terminal:
+            self._out.write(f"\r{line}\x1b[K")
+            self._drawn = True
+        else:
+            self._out.write(line + "\n")
+        self._out.flush()
+
+    def end(self) -> None:
+        """Leaves the line drawn in place, so that what comes next starts on a line of its own."""
+        if self._drawn:
+            self._out.write("\n")
+            self._drawn = False
+
+
+def serve(stack: LocalStack, served: Sequence[Lane], metrics: FunctionMetrics, line: StatusLine | None) -> None:
+    """Until interrupted: shows the status every `line.interval` seconds, or only waits (--quiet)."""
+    since = time.time()
+    try:
+        while True:
+            if line is not None:
+                show_status(stack, served, metrics, since, line)
+            time.sleep(line.interval if line is not None else 3600)
+    finally:
+        # The last word before the stack stops: what was done, as of now.
+        if line is not None:
+            show_status(stack, served, metrics, since, line)
+            line.end()
+
+
+def show_status(
+    stack: LocalStack, served: Sequence[Lane], metrics: FunctionMetrics, since: float, line: StatusLine
+) -> None:
+    try:
+        line.show(format_status(current_status(stack, served, metrics, since)))
+    except (BotoCoreError, ClientError) as error:
+        line.show(f"status not available: {error}")
+
+
+# ------------------------------------------------------------------------------------ environment file
+
+
+def write_env_file(path: Path, lines: Sequence[str]) -> str:
+    text = "# The local stack of `make up`, for a second terminal: source .local-stack.env\n" + "".join(
+        f"{line}\n" for line in lines
+    )
+    path.write_text(text)
+    return text
+
+
+def remove_env_file(path: Path, text: str) -> None:
+    """Removes the file if it is still the one written: another `make up` may have replaced it since."""
+    with contextlib.suppress(OSError):
+        if path.read_text() == text:
+            path.unlink()
+
+
+# ----------------------------------------------------------------------------------------- running
+
+
+class Terminated(Exception):
+    """SIGTERM: stop in order, as on Ctrl-C, and exit 0 (a supervisor asked for it)."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def _shutting_down() -> None:
+    # One stop is enough: a second SIGTERM must not cut the shutdown short (Ctrl-C is held back by
+    # the stack itself while it stops).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def run(args: argparse.Namespace, faults: Faults, out: IO[str]) -> None:
+    settings = DeploySettings.from_cdk_json()
+    log_dir = temporary_log_dir("ivs-revocation-up-")
+    with contextlib.ExitStack() as running:
+        moto = running.enter_context(MotoServer(log_dir / MOTO_LOG, port=args.port))
+        stack = running.enter_context(
+            LocalStack(
+                settings,
+                region=REGION,
+                ivs_options={"unauthorized_channels": args.unauthorized_channel, "faults": faults},
+                ivs_url=args.ivs_url,
+                moto=moto,
+                log_dir=log_dir,
+            )
+        )
+        # Callbacks run last first: from here on, the shutdown is not cut short by a SIGTERM.
+        running.callback(_shutting_down)
+        if args.ivs_url:
+            ivs_note = f"the endpoint at {args.ivs_url} (--ivs-url)"
+        else:
+            ivs_note = f"emulator at {stack.ivs_url}: {emulator_note(args.unauthorized_channel, faults)}"
+        served = lanes(stack)
+        exports = export_lines(environment(stack, served))
+        text = write_env_file(ENV_FILE, exports)
+        running.callback(remove_env_file, ENV_FILE, text)
+
+        out.write("\n".join(header_lines(stack, served, ivs_note, log_dir)) + "\n\n")
+        out.write(f"Point your SDK, the AWS CLI and ivs-revoke at it (or, in another terminal: source {ENV_FILE}):\n")
+        out.write("\n".join(exports) + "\n\n")
+        out.write(
+            f"Ready: serving (lanes: {', '.join(lane.name for lane in served)}) at {stack.endpoint_url}; "
+            "Ctrl-C stops everything.\n"
+        )
+        out.flush()
+        line = None if args.quiet else StatusLine(out, out.isatty())
+        serve(stack, served, FunctionMetrics(log_dir), line)
+
+
+def emulator_note(unauthorized: Sequence[str], faults: Faults) -> str:
+    note = f"{DEFAULT_TPS} calls/s per account and region"
+    if unauthorized:
+        note += f", {len(unauthorized)} channel(s) not authorized (per-pair 403)"
+    injected = {key: value for key, value in dataclasses.asdict(faults).items() if value != _FAULT_DEFAULTS[key]}
+    if injected:
+        note += ", faults: " + " ".join(f"{key}={value}" for key, value in injected.items())
+    return note
+
+
+def _channel_arn(text: str) -> str:
+    if len(text) > CHANNEL_ARN_MAX_LENGTH or not re.match(CHANNEL_ARN_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"not an IVS channel ARN: {text!r}")
+    return text
+
+
+def _http_url(text: str) -> str:
+    url = urlparse(text)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text.rstrip("/")
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {port}")
+    return port
+
+
+def _fault_metavar(name: str, default: object) -> str:
+    if name.endswith("_ms"):
+        return "MS"
+    return "N" if isinstance(default, int) else "RATE"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local.up", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--ivs-url", type=_http_url, metavar="URL", help="send the function's IVS calls here instead of the emulator"
+    )
+    parser.add_argument(
+        "--port", type=_port, default=0, help="port of the SQS and EventBridge endpoint (default: a free one)"
+    )
+    parser.add_argument(
+        "--unauthorized-channel",
+        type=_channel_arn,
+        action="append",
+        default=[],
+        metavar="ARN",
+        help='emulator: pairs of this channel get the per-pair error "403" (repeatable)',
+    )
+    parser.add_argument("--quiet", action="store_true", help="no status line")
+    faults = parser.add_argument_group(
+        "emulator faults", "as `python -m local.ivs_emulator` takes them (see its --help); rates are 0 to 1"
+    )
+    # Taken from the emulator's own definition of its faults, so that every fault it has is offered here.
+    for field in dataclasses.fields(Faults):
+        default = _FAULT_DEFAULTS[field.name]
+        faults.add_argument(
+            "--" + field.name.replace("_", "-"),
+            dest=f"fault_{field.name}",
+            type=type(default),
+            default=default,
+            choices=MALFORMED_ANSWER_KINDS if field.name == "malformed_answer" else None,
+            metavar=None if isinstance(default, str) else _fault_metavar(field.name, default),
+            help=f"default {default!r}",
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    given = {field.name: getattr(args, f"fault_{field.name}") for field in dataclasses.fields(Faults)}
+    if args.ivs_url and (args.unauthorized_channel or given != _FAULT_DEFAULTS):
+        parser.error("--unauthorized-channel and the fault options are the emulator's: not with --ivs-url")
+    try:
+        faults = Faults(**given)
+    except EmulatorConfigError as error:
+        parser.error(str(error))
+    signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C stops the service even when a script started it in the background, which starts it with
+    # SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    out = sys.stdout
+    try:
+        run(args, faults, out)
+    except KeyboardInterrupt:
+        out.write("Interrupted: the stack is stopped, nothing left running.\n")
+        return EXIT_INTERRUPTED
+    except Terminated:
+        out.write("Terminated: the stack is stopped, nothing left running.\n")
+        return 0
+    except RuntimeError as error:
+        sys.stderr.write(f"python -m local.up: {error}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
