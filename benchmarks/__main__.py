@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks import calls, cold, cpu, drain, memory, report
-from benchmarks.harness import ROOT, deploy_settings
+from benchmarks.harness import RESULTS, ROOT, deploy_settings
 from benchmarks.workload import DEFAULT_MIX, MIXES
 
 SECTIONS = ("drain", "calls", "cpu", "cold", "memory")
@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in table:
         verdict = f"[{row.verdict}]" if row.verdict else ""
         print(f"{row.figure:<{width}}  {row.value:>22}  {verdict:<6}  peer {row.peer}  ({row.ratio})")
-    print(f"\nwritten: {', '.join(sorted(path.name for path in report.RESULTS.iterdir() if path.is_file()))}")
+    print(f"\nwritten: {', '.join(sorted(path.name for path in RESULTS.iterdir() if path.is_file()))}")
     return 0
 
 

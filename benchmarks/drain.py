@@ -312,11 +312,11 @@ def _figures(
         "queue_left": counts,
     }
     if revoked is not None:
-        unsettled = [
-            key
+        unsettled = sum(
+            1
             for key, version in backlog.expected.items()
             if revoked.get(key, -1) < version and held.get(key, -1) < version
-        ]
+        )
         figures["unique_pairs_revoked"] = sum(1 for key in backlog.expected if key in revoked)
         figures["unique_pairs_revoked_at_highest_version"] = sum(
             1 for key, version in backlog.expected.items() if revoked.get(key, -1) >= version
@@ -325,15 +325,14 @@ def _figures(
     else:
         # Without the service's ledger, a pair is accounted for when its message left the queue
         # (deleted after success, or moved to the dead-letter queue).
-        left = sum(counts.values())
-        unsettled = [None] * (left if drained else 0)
+        unsettled = sum(counts.values()) if drained else 0
         figures["unique_pairs_revoked"] = None
     if drained:
-        figures["pairs_lost"] = len(unsettled)
+        figures["pairs_lost"] = unsettled
     else:
         # Cut at the cap: what is neither revoked nor dead-lettered may still be in the queue.
         figures["pairs_lost"] = None
-        figures["pairs_unsettled_at_cap"] = len(unsettled)
+        figures["pairs_unsettled_at_cap"] = unsettled
     # The first second's calls: as many as the quota admits at once.
     if len(calls) > quota:
         span = calls[-1][0] - calls[0][0]

@@ -140,7 +140,7 @@ def load(target: str, ivs: InstantIvs) -> Any:
     The function keeps its own code path end to end (its real Boto3IvsGateway); only its rate is
     raised so that the limiter never sleeps, since this measures CPU, not the quota.
     """
-    module = importlib.import_module(TARGETS[target])
+    module: Any = importlib.import_module(TARGETS[target])
     if target == "product":
         import boto3
         from botocore.config import Config
@@ -153,6 +153,7 @@ def load(target: str, ivs: InstantIvs) -> Any:
             "ivs", region_name="us-west-2", config=Config(retries={"mode": "standard", "total_max_attempts": 1})
         )
         gateway = Boto3IvsGateway(settings.ivs_call_timeout_seconds, clients={"us-west-2": ivs.attach(client)})
+        # The handler module's service, built at cold start, is replaced by one with the measuring gateway.
         module.service = RevocationService(settings, gateway=gateway, dead_letters=MemoryDeadLetters())
     elif target == "peer":
         ivs.attach(module.ivs)

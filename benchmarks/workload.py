@@ -109,8 +109,8 @@ def make_backlog(mix: str, pairs: int, seed: int = 7) -> Backlog:
         pair_lists.append(tuple(message))
 
     expected: dict[PairKey, int] = {}
-    for message in pair_lists:
-        for arn, viewer, version in message:
+    for listed in pair_lists:
+        for arn, viewer, version in listed:
             expected[(arn, viewer)] = max(version, expected.get((arn, viewer), -1))
     return Backlog(mix, tuple(_body(message) for message in pair_lists), tuple(pair_lists), expected)
 

@@ -68,10 +68,7 @@ class Schedule(BaseModel):
 
     def payload(self) -> str:
         """The message body the schedule sends: the API's request shape, which the function accepts."""
-        request = RevocationRequest(viewerSessions=list(self.viewer_sessions))
-        return json.dumps(
-            {"viewerSessions": [session.to_api() for session in request.viewer_sessions]}, separators=(",", ":")
-        )
+        return RevocationRequest(viewer_sessions=list(self.viewer_sessions)).to_json()
 
     @model_validator(mode="after")
     def _fits_one_message(self) -> Schedule:

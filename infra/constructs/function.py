@@ -154,7 +154,9 @@ class RevocationFunction(Construct):
         policy = self._role_policy()
         cfn_function = self.function.node.default_child
         assert isinstance(cfn_function, lambda_.CfnFunction)
-        cfn_function.add_override("DependsOn", [Stack.of(self).get_logical_id(policy.node.default_child)])
+        cfn_policy = policy.node.default_child
+        assert isinstance(cfn_policy, iam.CfnPolicy)
+        cfn_function.add_override("DependsOn", [Stack.of(self).get_logical_id(cfn_policy)])
 
     @property
     def event_source_mapping(self) -> lambda_.CfnEventSourceMapping:

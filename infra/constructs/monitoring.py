@@ -195,7 +195,6 @@ class RevocationMonitoring(Construct):
     def _build_dashboard(self) -> cw.Dashboard:
         settings = self._settings
         queue, fn = self._queue, self._function
-        per_minute = {"period": QUEUE_PERIOD, "statistic": "Sum"}
         dashboard = cw.Dashboard(
             self,
             "Dashboard",
@@ -226,8 +225,10 @@ class RevocationMonitoring(Construct):
             cw.GraphWidget(
                 title="Drain rate (per minute)",
                 left=[
-                    queue.metric_number_of_messages_sent(label="messages in", **per_minute),
-                    queue.metric_number_of_messages_deleted(label="messages done", **per_minute),
+                    queue.metric_number_of_messages_sent(label="messages in", period=QUEUE_PERIOD, statistic="Sum"),
+                    queue.metric_number_of_messages_deleted(
+                        label="messages done", period=QUEUE_PERIOD, statistic="Sum"
+                    ),
                 ],
                 right=[self._app_metric(names.METRIC_PAIRS_REVOKED, label="pairs revoked")],
                 width=12,
@@ -269,8 +270,8 @@ class RevocationMonitoring(Construct):
             cw.GraphWidget(
                 title="Errors",
                 left=[
-                    fn.metric_errors(label="function errors", **per_minute),
-                    fn.metric_throttles(label="function throttles", **per_minute),
+                    fn.metric_errors(label="function errors", period=QUEUE_PERIOD, statistic="Sum"),
+                    fn.metric_throttles(label="function throttles", period=QUEUE_PERIOD, statistic="Sum"),
                     self._app_metric(names.METRIC_INVALID_MESSAGES, label="invalid messages"),
                     self._app_metric(names.METRIC_RECORDS_RETRIED, label="records retried"),
                     self._app_metric(names.METRIC_DEAD_LETTERS_UNWRITTEN, label="dead letters unwritten"),
