@@ -66,11 +66,13 @@ from ivs_revoke.targets import (
     ENV_STACK_NAME,
     OUTPUT_DLQ_URL,
     OUTPUT_EVENT_BUS_NAME,
+    OUTPUT_QUEUE_ARN,
     OUTPUT_QUEUE_URL,
     Environment,
     StackOutputs,
     resolve,
 )
+from revocation.models import EVENTBRIDGE_MAX_ENTRY_BYTES, SQS_MAX_MESSAGE_BYTES
 
 PROG: Final = "ivs-revoke"
 # `--event-bus` given without a name: the bus comes from the environment or the stack.
@@ -251,7 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         default=DEFAULT_PAIRS_PER_MESSAGE,
         metavar="N",
-        help=f"pairs per queue message or event (default {DEFAULT_PAIRS_PER_MESSAGE}; 0: as many as fit in 256 KiB)",
+        help=f"pairs per queue message or event (default {DEFAULT_PAIRS_PER_MESSAGE}; 0: as many as fit, "
+        f"in the queue's MaximumMessageSize (at most {SQS_MAX_MESSAGE_BYTES:,} bytes) "
+        f"or in an event ({EVENTBRIDGE_MAX_ENTRY_BYTES:,} bytes per PutEvents))",
     )
     submit.add_argument(
         "--calls-per-second",
@@ -301,9 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
         )
         _add_global_options(command, with_defaults=False)
 
-    redrive = dlq_command("redrive", "move the messages back to their source queue to be tried again")
+    redrive = dlq_command(
+        "redrive",
+        "move the messages back to their source queue to be tried again (StartMessageMoveTask, always "
+        "with the destination named: SQS cannot tell where a message the function wrote came from)",
+    )
     redrive.add_argument(
-        "--destination-url", metavar="URL", help="another queue to move them to (default: the queue they came from)"
+        "--destination-url",
+        metavar="URL",
+        help="the queue to move them to (default: the DLQ's one source queue, from ListDeadLetterSourceQueues, "
+        "or the stack's QueueArn when the DLQ is the stack's)",
     )
     redrive.add_argument(
         "--max-number-of-messages-per-second",
@@ -313,7 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="move at most N messages a second (1-500; default: as fast as SQS moves them)",
     )
-    redrive.add_argument("--wait", action="store_true", help="show progress until the move is done")
+    redrive.add_argument(
+        "--wait",
+        action="store_true",
+        help="show progress until the move is done, then the messages moved; a task that fails exits non-zero",
+    )
     redrive.add_argument(
         "--client-side",
         action="store_true",
@@ -604,31 +619,46 @@ def _dlq_stats(context: Context) -> int:
     return EXIT_OK
 
 
+def _redrive_destination(context: Context, sqs: Any, dlq_url: str) -> dlq.Destination:
+    """--destination-url; else, for the stack's DLQ, the stack's queue; else the DLQ's one source queue."""
+    args = context.args
+    if args.destination_url:
+        return dlq.Destination(arn=dlq.queue_arn(sqs, args.destination_url), url=args.destination_url)
+    if not args.dlq_url and not context.env.dlq_url:
+        # The DLQ came from the stack's outputs, and the stack names the queue it serves.
+        stack = context.stack()
+        arn, url = stack.get(OUTPUT_QUEUE_ARN), stack.get(OUTPUT_QUEUE_URL)
+        if arn:
+            return dlq.Destination(arn=arn, url=url)
+        if url:
+            return dlq.Destination(arn=dlq.queue_arn(sqs, url), url=url)
+    return dlq.only_source_queue(sqs, dlq_url)
+
+
 def _dlq_redrive(context: Context) -> int:
     args = context.args
     url = _dlq_url(context)
     sqs = context.aws.client("sqs")
+    destination = _redrive_destination(context, sqs, url)
     if not args.client_side:
+        source_arn = dlq.queue_arn(sqs, url)
         try:
-            source_arn = dlq.queue_arn(sqs, url)
-            destination_arn = dlq.queue_arn(sqs, args.destination_url) if args.destination_url else None
-            handle = dlq.start_move_task(sqs, source_arn, destination_arn, args.rate)
+            handle = dlq.start_move_task(sqs, source_arn, destination.arn, args.rate)
         except ClientError as error:
-            if not (context.aws.options.endpoint_url and dlq.is_unsupported(error)):
+            # Only a stand-in endpoint may lack the task; against AWS, its answer is the answer.
+            if dlq.is_aws_endpoint(sqs.meta.endpoint_url) or not dlq.is_unsupported(error):
                 raise
             context.note(
-                f"{context.aws.options.endpoint_url} does not implement StartMessageMoveTask: "
+                f"{sqs.meta.endpoint_url} does not implement StartMessageMoveTask: "
                 "moving the messages from here instead (--client-side)"
             )
         else:
-            return _redrive_task(context, sqs, source_arn, destination_arn, handle)
-    return _redrive_client_side(context, sqs, url)
+            return _redrive_task(context, sqs, source_arn, destination.arn, handle)
+    return _redrive_client_side(context, sqs, url, destination)
 
 
-def _redrive_task(context: Context, sqs: Any, source_arn: str, destination_arn: str | None, handle: str) -> int:
-    output: dict[str, Any] = {"taskHandle": handle, "sourceArn": source_arn}
-    if destination_arn is not None:
-        output["destinationArn"] = destination_arn
+def _redrive_task(context: Context, sqs: Any, source_arn: str, destination_arn: str, handle: str) -> int:
+    output: dict[str, Any] = {"taskHandle": handle, "sourceArn": source_arn, "destinationArn": destination_arn}
     if not context.args.wait:
         context.render(output, "StartMessageMoveTask")
         return EXIT_OK
@@ -647,25 +677,19 @@ def _redrive_task(context: Context, sqs: Any, source_arn: str, destination_arn: 
     task = dlq.wait_for_move_task(
         sqs, source_arn, handle, poll_seconds=MOVE_TASK_POLL_SECONDS, sleep=context.sleep, progress=progress
     )
-    context.render(output | {"task": task}, "StartMessageMoveTask")
+    moved = task.get("ApproximateNumberOfMessagesMoved", 0)
+    context.render(output | {"messagesMoved": moved, "task": task}, "StartMessageMoveTask")
     if task.get("Status") != "COMPLETED":
-        raise ServiceError(f"the move task ended {task.get('Status')}: {task.get('FailureReason', 'no reason given')}")
+        raise ServiceError(
+            f"the move task ended {task.get('Status')}: {task.get('FailureReason', 'no reason given')} "
+            f"({moved} messages moved; the rest stay in the dead-letter queue)"
+        )
     return EXIT_OK
 
 
-def _redrive_client_side(context: Context, sqs: Any, url: str) -> int:
+def _redrive_client_side(context: Context, sqs: Any, url: str, target: dlq.Destination) -> int:
     args = context.args
-    destination = args.destination_url or dlq.source_queue_url(sqs, url)
-    if destination is None:
-        destination = resolve(
-            what="queue to redrive to",
-            explicit=None,
-            option="--destination-url",
-            env_value=context.env.queue_url,
-            env_name=ENV_QUEUE_URL,
-            stack=context.stack(),
-            output_key=OUTPUT_QUEUE_URL,
-        )
+    destination = target.url or dlq.queue_url_of(sqs, target.arn)
 
     def progress(moved: int) -> None:
         if args.wait:

@@ -18,6 +18,11 @@ v2, so those two follow v2's documented behaviour (same precedence as JSON; v2's
 
 Validation is the project's (`revocation.models`): the API's documented limits, including those botocore
 does not check, reported per item and field before anything is sent.
+
+A repeated key is refused before any of that, in every input that can hold one (JSON given inline or
+through `file://`, the `--cli-input-json/yaml` document): the AWS CLI's JSON parser and PyYAML both
+keep the last value silently, so `{"viewerId": "a", "viewerId": "b"}` would revoke "b" whatever the
+producer meant. Shorthand needs no check: the AWS CLI's shorthand parser refuses a repeated key itself.
 """
 
 from __future__ import annotations
@@ -45,13 +50,15 @@ from botocore.utils import ArgumentGenerator
 from pydantic import ValidationError
 
 from ivs_revoke.errors import InputError, UsageError
-from revocation.models import ViewerSession, describe_errors, json_type
+from revocation.models import RepeatedKeyError, ViewerSession, describe_errors, json_type, loads_unambiguous
 
 SERVICE_NAME: Final = "ivs"
 OPERATION_NAME: Final = "BatchStartViewerSessionRevocation"
 CLI_OPERATION_NAME: Final = xform_name(OPERATION_NAME, "-")
 SESSIONS_MEMBER: Final = "viewerSessions"
 SESSIONS_OPTION: Final = "--" + xform_name(SESSIONS_MEMBER, "-")
+CLI_INPUT_JSON_OPTION: Final = "--cli-input-json"
+CLI_INPUT_YAML_OPTION: Final = "--cli-input-yaml"
 
 SKELETON_INPUT: Final = "input"
 SKELETON_YAML_INPUT: Final = "yaml-input"
@@ -120,6 +127,7 @@ def parse_viewer_sessions(values: Sequence[str]) -> Any:
         )
         if loaded is not None:
             value = loaded
+        _refuse_repeated_keys_in_sessions(value)
         parameters: dict[str, Any] = {}
         argument.add_to_params(parameters, value)
     except ParamError as error:
@@ -131,18 +139,98 @@ def parse_viewer_sessions(values: Sequence[str]) -> Any:
     return parameters.get(SESSIONS_MEMBER)
 
 
+def _repeated_key_problem(error: RepeatedKeyError, root: str, option: str) -> str:
+    # A key repeated at the top of a document has no path to name: the option names the document.
+    if not root and not error.location:
+        return f"{option}: repeated key {error.key!r}"
+    return error.describe(root)
+
+
+def _refuse_repeated_json_keys(text: str, root: str, option: str) -> None:
+    try:
+        loads_unambiguous(text)
+    except RepeatedKeyError as error:
+        raise InputError([_repeated_key_problem(error, root, option)]) from error
+    except (ValueError, RecursionError):
+        pass  # not JSON (shorthand, or broken): the AWS CLI's own parsing says what is wrong with it
+
+
+def _refuse_repeated_keys_in_sessions(value: Any) -> None:
+    """`--viewer-sessions` holding JSON, as the AWS CLI reads it (`argprocess._unpack_complex_cli_arg`):
+    one value that is a JSON list, or one JSON object per value."""
+    values = [value] if isinstance(value, str | bytes) else list(value)
+    texts = [text if isinstance(text, str) else "" for text in values]  # bytes (fileb://) are no JSON to it
+    if len(texts) == 1 and texts[0].strip().startswith("["):
+        _refuse_repeated_json_keys(texts[0], SESSIONS_MEMBER, SESSIONS_OPTION)
+        return
+    for index, text in enumerate(texts):
+        if text.strip().startswith("{"):
+            _refuse_repeated_json_keys(text, f"{SESSIONS_MEMBER}[{index}]", SESSIONS_OPTION)
+
+
 def load_cli_input_json(value: str) -> dict[str, Any]:
     """`--cli-input-json` read by the AWS CLI's own argument (string or file://), as a document."""
     document: dict[str, Any] = {}
     try:
+        text = get_paramfile(value, LOCAL_PREFIX_MAP)
+        if text is None:
+            text = value
+        _refuse_repeated_json_keys(text, "", CLI_INPUT_JSON_OPTION)
+        # The text already read is handed on, so that the document checked is the document used.
         CliInputJSONArgument(_botocore_session()).add_to_call_parameters(
-            call_parameters=document, parsed_args=Namespace(cli_input_json=value), parsed_globals=None
+            call_parameters=document, parsed_args=Namespace(cli_input_json=text), parsed_globals=None
         )
     except ParamError as error:
         raise UsageError(str(error)) from error
     except (ResourceLoadingError, AttributeError) as error:
         raise UsageError(f"Error parsing parameter 'cli-input-json': {error}") from error
     return document
+
+
+def _load_yaml_unambiguous(text: str) -> Any:
+    """`yaml.safe_load`, refusing a mapping with a repeated key anywhere (raises RepeatedKeyError)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_repeated_yaml_keys(loader, node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+_YAML_MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+
+
+def _refuse_repeated_yaml_keys(loader: yaml.SafeLoader, root: yaml.Node) -> None:
+    # Walked on the composed nodes, where a repeated key is still visible (construction keeps the last).
+    pending: list[tuple[yaml.Node, tuple[int | str, ...]]] = [(root, ())]
+    visited: set[int] = set()  # an alias points at a node already walked (and may point back up)
+    while pending:
+        node, location = pending.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        children: list[tuple[yaml.Node, tuple[int | str, ...]]] = []
+        if isinstance(node, yaml.MappingNode):
+            keys: set[Any] = set()
+            for key_node, value_node in node.value:
+                if key_node.tag == _YAML_MERGE_TAG:
+                    # `<<: *anchor`: YAML defines that the mapping's own keys override merged ones.
+                    children.append((value_node, location))
+                    continue
+                key = loader.construct_object(key_node, deep=True)
+                try:
+                    if key in keys:
+                        raise RepeatedKeyError(location, str(key))
+                    keys.add(key)
+                except TypeError:
+                    pass  # an unhashable key: SafeLoader refuses it itself
+                children.append((value_node, (*location, key if isinstance(key, str | int) else str(key))))
+        elif isinstance(node, yaml.SequenceNode):
+            children = [(item, (*location, index)) for index, item in enumerate(node.value)]
+        pending.extend(reversed(children))
 
 
 def load_cli_input_yaml(value: str) -> dict[str, Any]:
@@ -154,7 +242,9 @@ def load_cli_input_yaml(value: str) -> dict[str, Any]:
     if text is None:
         text = value
     try:
-        document = yaml.safe_load(text)
+        document = _load_yaml_unambiguous(text)
+    except RepeatedKeyError as error:
+        raise InputError([_repeated_key_problem(error, "", CLI_INPUT_YAML_OPTION)]) from error
     except yaml.YAMLError as error:
         raise UsageError(f"Error parsing parameter 'cli-input-yaml': Invalid YAML: {error}") from error
     if not isinstance(document, dict):

@@ -7,7 +7,6 @@ partial run is never silent). Ctrl-C stops a sender between calls with the same 
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections import deque
@@ -25,20 +24,39 @@ from botocore.exceptions import (
 
 from ivs_revoke.errors import EXIT_INTERRUPTED, EXIT_OTHER, EXIT_SERVICE
 from ivs_revoke.inputs import OPERATION_NAME, SESSIONS_MEMBER, Pair
-from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, MAX_SESSIONS_PER_CALL, RevocationRequest, ViewerSession
+from revocation.adapters.ivs import (
+    CODE_MALFORMED_RESPONSE,
+    CallDeadlineExceeded,
+    MalformedAnswer,
+    call_within,
+    check_answers,
+    confirmed_errors,
+)
+from revocation.models import (
+    EVENT_DETAIL_TYPE,
+    EVENT_SOURCE,
+    EVENTBRIDGE_MAX_ENTRY_BYTES,
+    MAX_SESSIONS_PER_CALL,
+    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+    SQS_MAX_BATCH_ENTRIES,
+    SQS_MAX_MESSAGE_BYTES,
+    RevocationRequest,
+    ViewerSession,
+    sqs_message_bytes,
+    to_sqs_json,
+)
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 Progress = Callable[[int, int], None]
 
-# SQS: a message, and a SendMessageBatch request (all entries together), at most 256 KiB; 10 entries.
-MAX_SQS_MESSAGE_BYTES: Final = 262_144
-MAX_SQS_BATCH_BYTES: Final = 262_144
-MAX_SQS_BATCH_ENTRIES: Final = 10
-# EventBridge PutEvents: at most 10 entries and 256 KiB per request, counted as AWS documents
-# ("Calculating Amazon EventBridge PutEvents event entry size").
+# SQS's limits are revocation.models': a SendMessageBatch request holds SQS_MAX_BATCH_ENTRIES messages
+# and SQS_MAX_MESSAGE_BYTES in all, each message at most the queue's own MaximumMessageSize.
+# EventBridge PutEvents: at most 10 entries, and EVENTBRIDGE_MAX_ENTRY_BYTES per request, counted as AWS
+# documents ("Calculating Amazon EventBridge PutEvents event entry size").
 MAX_EVENTS_PER_PUT: Final = 10
-MAX_PUT_EVENTS_BYTES: Final = 262_144
+# The queue attribute that bounds each message (body and attributes, in bytes).
+QUEUE_MAX_MESSAGE_SIZE_ATTRIBUTE: Final = "MaximumMessageSize"
 
 # Pairs per message or event, by default: one API call's worth. The function merges pairs across the
 # records of a batch, so small messages cost no extra calls; a large one can outlast an invocation's
@@ -106,20 +124,17 @@ def pack(
     return groups
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 def request_body(sessions: Sequence[ViewerSession]) -> str:
-    """One message body or event detail: the API request shape, `{"viewerSessions": [...]}`."""
-    request = RevocationRequest(viewer_sessions=list(sessions))
-    return _compact(request.model_dump(mode="json", by_alias=True, exclude_none=True))
+    """One message body or event detail: the API request shape, `{"viewerSessions": [...]}`, in JSON
+    that SQS accepts (a viewer ID holding a character SQS refuses travels escaped, its value unchanged)."""
+    return RevocationRequest(viewer_sessions=list(sessions)).to_json()
 
 
 def pack_requests(sessions: Sequence[ViewerSession], *, pairs_per_message: int | None, max_bytes: int) -> list[range]:
-    """Consecutive groups of pairs, each group one request body within `max_bytes`."""
-    sizes = [len(_compact(session.to_api()).encode()) for session in sessions]
-    overhead = len(request_body(sessions[:1]).encode()) - sizes[0] if sessions else 0
+    """Consecutive groups of pairs, each group one request body within `max_bytes` (UTF-8 bytes, as SQS
+    and EventBridge count them)."""
+    sizes = [sqs_message_bytes(to_sqs_json(session.to_api()), {}) for session in sessions]
+    overhead = sqs_message_bytes(request_body(sessions[:1]), {}) - sizes[0] if sessions else 0
     return pack(sizes, max_items=pairs_per_message, max_bytes=max_bytes, overhead=overhead)
 
 
@@ -149,7 +164,7 @@ class _BatchedSender:
     events), send the items in batches, retry the items a batch answer marks as retryable, report."""
 
     noun = "item"
-    batch_limits: tuple[int, int] = (10, 262_144)  # items per batch, bytes per batch
+    batch_limits: tuple[int, int]  # items per batch, bytes per batch
 
     def __init__(
         self,
@@ -253,27 +268,44 @@ class _ItemResult:
     retryable: bool = False
 
 
+def queue_max_message_bytes(client: Any, queue_url: str) -> int:
+    """The queue's MaximumMessageSize; SOURCE_QUEUE_MAX_MESSAGE_BYTES (what the stack sets on its queue)
+    when the queue does not say, e.g. a producer allowed SendMessage but not GetQueueAttributes."""
+    try:
+        attributes = client.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=[QUEUE_MAX_MESSAGE_SIZE_ATTRIBUTE]
+        ).get("Attributes", {})
+    except ClientError:
+        return SOURCE_QUEUE_MAX_MESSAGE_BYTES
+    value = str(attributes.get(QUEUE_MAX_MESSAGE_SIZE_ATTRIBUTE, ""))
+    return min(int(value), SQS_MAX_MESSAGE_BYTES) if value.isdigit() else SOURCE_QUEUE_MAX_MESSAGE_BYTES
+
+
 class QueueSender(_BatchedSender):
-    """SendMessageBatch: pairs packed into request-shaped messages, 10 messages per call."""
+    """SendMessageBatch: pairs packed into request-shaped messages, 10 messages per call, each message
+    within the queue's MaximumMessageSize (read from the queue unless given)."""
 
     noun = "message"
-    batch_limits = (MAX_SQS_BATCH_ENTRIES, MAX_SQS_BATCH_BYTES)
+    batch_limits = (SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES)
 
-    def __init__(self, client: Any, queue_url: str, **options: Any) -> None:
+    def __init__(self, client: Any, queue_url: str, *, max_message_bytes: int | None = None, **options: Any) -> None:
         super().__init__(client, **options)
         self._queue_url = queue_url
+        self._max_message_bytes = max_message_bytes
 
     def _header(self) -> dict[str, Any]:
         return {"queueUrl": self._queue_url}
 
     def _body_limit(self) -> int:
-        return MAX_SQS_MESSAGE_BYTES
+        if self._max_message_bytes is None:
+            self._max_message_bytes = queue_max_message_bytes(self._client, self._queue_url)
+        return self._max_message_bytes
 
     def _item(self, body: str) -> dict[str, Any]:
         return {"MessageBody": body}
 
     def _item_size(self, item: dict[str, Any]) -> int:
-        return len(item["MessageBody"].encode())
+        return sqs_message_bytes(item["MessageBody"], {})
 
     def _send_items(self, indexes: list[int], items: list[dict[str, Any]]) -> dict[int, _ItemResult]:
         entries = [{"Id": str(index), **items[index]} for index in indexes]
@@ -290,7 +322,7 @@ class QueueSender(_BatchedSender):
 
 
 def event_entry_size(entry: dict[str, Any]) -> int:
-    """An entry's size as EventBridge counts it against PutEvents' 256 KiB."""
+    """An entry's size as EventBridge counts it against PutEvents' EVENTBRIDGE_MAX_ENTRY_BYTES."""
     size = 14 if entry.get("Time") is not None else 0
     size += len(entry["Source"].encode()) + len(entry["DetailType"].encode())
     size += len(entry.get("Detail", "").encode())
@@ -302,7 +334,7 @@ class BusSender(_BatchedSender):
     """PutEvents with the source and detail-type the stack's rule matches; detail = the request."""
 
     noun = "event"
-    batch_limits = (MAX_EVENTS_PER_PUT, MAX_PUT_EVENTS_BYTES)
+    batch_limits = (MAX_EVENTS_PER_PUT, EVENTBRIDGE_MAX_ENTRY_BYTES)
 
     def __init__(self, client: Any, event_bus: str, **options: Any) -> None:
         super().__init__(client, **options)
@@ -312,7 +344,7 @@ class BusSender(_BatchedSender):
         return {"eventBusName": self._event_bus}
 
     def _body_limit(self) -> int:
-        return MAX_PUT_EVENTS_BYTES - event_entry_size(self._item(""))
+        return EVENTBRIDGE_MAX_ENTRY_BYTES - event_entry_size(self._item(""))
 
     def _item(self, body: str) -> dict[str, Any]:
         return {
@@ -439,6 +471,12 @@ class DirectSender:
 
     Each call's `viewerSessions` are the items exactly as parsed from the command line, so a call
     carries the body `aws ivs batch-start-viewer-session-revocation` would send for those items.
+
+    As in the function (revocation.adapters.ivs, whose checks these are): a call counts only when its
+    answer is the operation's JSON about the pairs sent; anything else is a malformed answer, retried
+    as a 5xx is and reported as a service error. And a call has a deadline for all of it, the client's
+    connect timeout plus its read timeout (`--cli-connect-timeout`, `--cli-read-timeout`; 0 for either
+    means no deadline), since the read timeout alone bounds each socket read, not the answer.
     """
 
     def __init__(
@@ -462,7 +500,7 @@ class DirectSender:
 
     def _client(self, region: str) -> Any:
         if region not in self._clients:
-            self._clients[region] = self._client_for_region(region)
+            self._clients[region] = check_answers(self._client_for_region(region))
         return self._clients[region]
 
     def send(self, pairs: Sequence[Pair]) -> DirectReport:
@@ -470,10 +508,15 @@ class DirectSender:
         report = DirectReport(calls=len(calls))
         for number, call in enumerate(calls):
             try:
-                response = self._call(call, [pairs[index].raw for index in call.indexes])
+                response = self._call(call, [pairs[index] for index in call.indexes])
             except ClientError as error:
                 report.failure = Failure(_client_error_text(error))
-            except _CONNECTION_ERRORS as error:
+            except MalformedAnswer as error:
+                report.failure = Failure(
+                    f"{CODE_MALFORMED_RESPONSE}: the answer to {OPERATION_NAME} is not the operation's: {error} "
+                    "(nothing of it was counted)"
+                )
+            except (*_CONNECTION_ERRORS, CallDeadlineExceeded) as error:
                 report.failure = Failure(str(error), EXIT_OTHER)
             except KeyboardInterrupt:
                 report.failure = Failure("interrupted", EXIT_INTERRUPTED)
@@ -486,18 +529,28 @@ class DirectSender:
                 self._progress(report.calls_made, report.calls)
         return report
 
-    def _call(self, call: Call, sessions: list[Any]) -> Any:
+    def _call(self, call: Call, pairs: list[Pair]) -> Any:
         client = self._client(call.region)
+        sessions = [pair.raw for pair in pairs]
+        deadline = _call_deadline(client)
         for attempt in range(1, self._max_attempts + 1):
             self._pacer.before_call(call.region)
             try:
-                return client.batch_start_viewer_session_revocation(**{SESSIONS_MEMBER: sessions})
+                response = call_within(
+                    deadline, lambda: client.batch_start_viewer_session_revocation(**{SESSIONS_MEMBER: sessions})
+                )
+                confirmed_errors(response, (pair.session.key for pair in pairs))
+                return response
             except ClientError as error:
                 status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
                 retryable = _error_code(error) in _RETRYABLE_CALL_ERRORS or status == 429 or status >= 500
                 if not retryable or attempt == self._max_attempts:
                     raise
-            except _CONNECTION_ERRORS:
+            except MalformedAnswer:
+                # Treated as a 5xx: whatever answered may answer properly next time.
+                if attempt == self._max_attempts:
+                    raise
+            except (*_CONNECTION_ERRORS, CallDeadlineExceeded):
                 # A revocation repeated is harmless, so an unanswered call is simply made again.
                 if attempt == self._max_attempts:
                     raise
@@ -513,6 +566,14 @@ class DirectSender:
             f" ({OPERATION_NAME}: {len(calls)} call(s) not completed, {len(indexes)} pairs not sent: "
             f"{_index_ranges(indexes)})"
         )
+
+
+def _call_deadline(client: Any) -> float | None:
+    """The time a whole call may take: the client's connect timeout plus its read timeout."""
+    config = client.meta.config
+    if config.connect_timeout is None or config.read_timeout is None:
+        return None
+    return float(config.connect_timeout) + float(config.read_timeout)
 
 
 def _index_ranges(indexes: Sequence[int]) -> str:

@@ -1,7 +1,7 @@
 """Where a command sends: an explicit option, else an environment variable, else the deployed stack.
 
 An operator's machine has no `cdk.json`; what it can always reach is the stack itself, whose outputs
-(CloudFormation `DescribeStacks`) name the queue, the dead-letter queue and the event bus.
+(CloudFormation `DescribeStacks`) name the queue (URL and ARN), the dead-letter queue and the event bus.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 # The stack's output names, defined once with the stack (a module without CDK imports).
 from infra.constants import OUTPUT_BUS_NAME as OUTPUT_EVENT_BUS_NAME
-from infra.constants import OUTPUT_DLQ_URL, OUTPUT_QUEUE_URL
+from infra.constants import OUTPUT_DLQ_URL, OUTPUT_QUEUE_ARN, OUTPUT_QUEUE_URL
 from ivs_revoke.errors import ConfigurationError
 
 ENV_QUEUE_URL: Final = "IVS_REVOKE_QUEUE_URL"
@@ -29,6 +29,7 @@ __all__ = [
     "ENV_STACK_NAME",
     "OUTPUT_DLQ_URL",
     "OUTPUT_EVENT_BUS_NAME",
+    "OUTPUT_QUEUE_ARN",
     "OUTPUT_QUEUE_URL",
     "Environment",
     "StackOutputs",

@@ -157,15 +157,22 @@ def test_pairs_put_on_the_bus_reach_the_queue_through_the_rule_and_are_revoked(c
 
 
 def test_dlq_redrive_moves_the_denied_pair_back_to_the_queue_where_it_is_tried_again(clean: LocalStack) -> None:
+    # The dead letter was written by the function with SendMessage: SQS does not know its source, so
+    # the move task must name it (without DestinationArn it fails with CouldNotDetermineMessageSource).
     _json(ivs_revoke(clean, "submit", "--viewer-sessions", *_shorthand(DENIED, ["banned"])))
     clean.drain(DRAIN_SECONDS)
     [first] = _json(ivs_revoke(clean, "dlq", "list"))["failedPairs"]
 
     clean.stop_function()
     try:
-        redriven = ivs_revoke(clean, "dlq", "redrive", "--wait")
+        redriven = ivs_revoke(clean, "dlq", "redrive", "--dlq-url", clean.resources.dead_letter_queue_url, "--wait")
         assert redriven.returncode == 0, redriven.stderr
-        assert json.loads(redriven.stdout)["messagesMoved"] == 1
+        # StartMessageMoveTask itself, not the client-side move kept for endpoints that lack it.
+        assert "does not implement StartMessageMoveTask" not in redriven.stderr
+        output = json.loads(redriven.stdout)
+        assert output["destinationArn"] == clean.resources.queue_arn
+        assert (output["task"]["Status"], output["task"]["DestinationArn"]) == ("COMPLETED", clean.resources.queue_arn)
+        assert output["messagesMoved"] == 1
         # Back in the source queue, as a request the function reads; gone from the DLQ.
         assert clean.queue_counts(clean.resources.dead_letter_queue_url)["Messages"] == 0
         messages = clean.sqs.receive_message(
@@ -184,3 +191,16 @@ def test_dlq_redrive_moves_the_denied_pair_back_to_the_queue_where_it_is_tried_a
     [again] = _json(ivs_revoke(clean, "dlq", "list"))["failedPairs"]
     assert (again["viewerId"], again["code"]) == ("banned", "403")
     assert again["messageId"] != first["messageId"]
+
+
+def test_dlq_redrive_client_side_moves_the_denied_pair_back_too(clean: LocalStack) -> None:
+    _json(ivs_revoke(clean, "submit", "--viewer-sessions", *_shorthand(DENIED, ["banned"])))
+    clean.drain(DRAIN_SECONDS)
+    clean.stop_function()
+    try:
+        output = _json(ivs_revoke(clean, "dlq", "redrive", "--client-side", "--wait"))
+        assert (output["destinationUrl"], output["messagesMoved"]) == (clean.resources.queue_url, 1)
+        assert clean.queue_counts(clean.resources.dead_letter_queue_url)["Messages"] == 0
+        assert clean.queue_counts(clean.resources.queue_url)["Messages"] == 1
+    finally:
+        clean.start_function()

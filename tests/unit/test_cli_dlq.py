@@ -7,9 +7,13 @@ import itertools
 import json
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
-from ivs_revoke.targets import ENV_DLQ_URL, OUTPUT_DLQ_URL
+from ivs_revoke import dlq
+from ivs_revoke.errors import ConfigurationError
+from ivs_revoke.targets import ENV_DLQ_URL, OUTPUT_DLQ_URL, OUTPUT_QUEUE_ARN, OUTPUT_QUEUE_URL
 from revocation.models import (
     ATTR_ATTEMPTS,
     ATTR_ERROR_CODE,
@@ -21,14 +25,28 @@ from revocation.models import (
     RevocationError,
     ViewerSession,
 )
-from tests.unit.test_cli_support import FakeAws, Reply, Sent, channel, describe_stacks_reply, ivs_revoke
+from tests.unit.test_cli_support import (
+    FakeAws,
+    Reply,
+    Sent,
+    channel,
+    describe_stacks_reply,
+    ivs_revoke,
+    json_error,
+    queue_arn_of,
+    queue_attributes,
+)
 
 pytestmark = pytest.mark.unit
 
 DLQ_URL = "https://sqs.us-west-2.amazonaws.com/123456789012/revocations-dlq"
 DLQ_ARN = "arn:aws:sqs:us-west-2:123456789012:revocations-dlq"
 SOURCE_URL = "https://sqs.us-west-2.amazonaws.com/123456789012/revocations"
+SOURCE_ARN = "arn:aws:sqs:us-west-2:123456789012:revocations"
+OTHER_URL = "https://sqs.us-west-2.amazonaws.com/123456789012/elsewhere"
+OTHER_ARN = "arn:aws:sqs:us-west-2:123456789012:elsewhere"
 REGION_ARGS = ["--region", "us-west-2"]
+MAX_RECEIVES = 1_000
 
 
 def dead_letter(
@@ -60,11 +78,15 @@ class FakeQueue:
         self.hidden: set[str] = set()
         self.receipts: dict[str, str] = {}
         self._serial = itertools.count()
+        self.receives = 0
 
     def add(self, message: dict[str, Any], *, message_id: str, sent_ms: int = 1_000) -> None:
         self.messages[message_id] = {**message, "MessageId": message_id, "SentTimestamp": str(sent_ms)}
 
     def receive(self, sent: Sent) -> Reply:
+        # A receive loop that never ends fails here instead of hanging the test run.
+        self.receives += 1
+        assert self.receives <= MAX_RECEIVES, f"received {MAX_RECEIVES} times: a loop that does not end"
         request = sent.json()
         visible = [m for key, m in self.messages.items() if key not in self.hidden][: request["MaxNumberOfMessages"]]
         answer = []
@@ -108,22 +130,26 @@ class FakeQueue:
             self.hidden.discard(message_id)
         return Reply({"Successful": [{"Id": entry["Id"]} for entry in entries], "Failed": []})
 
-    def attach(self, fake: FakeAws) -> None:
+    def attributes(self, sent: Sent) -> Reply:
+        if sent.json()["QueueUrl"] != DLQ_URL:
+            return self.other_queues(sent)
+        return Reply(
+            {
+                "Attributes": {
+                    "QueueArn": DLQ_ARN,
+                    "ApproximateNumberOfMessages": str(len(self.messages) - len(self.hidden)),
+                    "ApproximateNumberOfMessagesNotVisible": str(len(self.hidden)),
+                }
+            }
+        )
+
+    def attach(self, fake: FakeAws, *, other_queues: Any = None) -> None:
+        """Serves the DLQ; any other queue answers GetQueueAttributes as `other_queues` (a new queue's)."""
+        self.other_queues = other_queues or queue_attributes()
         fake.on("ReceiveMessage", self.receive)
         fake.on("ChangeMessageVisibilityBatch", self.change_visibility)
         fake.on("DeleteMessageBatch", self.delete)
-        fake.on(
-            "GetQueueAttributes",
-            lambda sent: Reply(
-                {
-                    "Attributes": {
-                        "QueueArn": DLQ_ARN,
-                        "ApproximateNumberOfMessages": str(len(self.messages) - len(self.hidden)),
-                        "ApproximateNumberOfMessagesNotVisible": str(len(self.hidden)),
-                    }
-                }
-            ),
-        )
+        fake.on("GetQueueAttributes", self.attributes)
 
 
 def _queue_with_every_kind() -> FakeQueue:
@@ -285,6 +311,20 @@ def test_the_dlq_url_comes_from_the_environment_or_the_stack() -> None:
     assert fake.of("ReceiveMessage")[0].json()["QueueUrl"] == DLQ_URL
 
 
+def test_a_letter_with_a_repeated_key_is_listed_as_invalid_not_as_the_pair_a_parser_would_keep() -> None:
+    body = f'{{"viewerSessions": [{{"channelArn": "{channel()}", "viewerId": "first", "viewerId": "second"}}]}}'
+    attributes = {ATTR_ERROR_CODE: CODE_INVALID_MESSAGE, ATTR_ERROR_MESSAGE: "repeated key", ATTR_ATTEMPTS: "1"}
+    queue = FakeQueue([{"Body": body, "MessageAttributes": attributes}])
+    fake = FakeAws()
+    queue.attach(fake)
+    result = _dlq(["list"], fake)
+    assert result.code == 0, result.stderr
+    output = result.json()
+    assert output["failedPairs"] == []
+    [invalid] = output["invalidMessages"]
+    assert (invalid["code"], invalid["body"]) == (CODE_INVALID_MESSAGE, body)
+
+
 # --- stats -------------------------------------------------------------------------------------
 
 
@@ -306,34 +346,111 @@ def test_stats_counts_pairs_and_invalid_messages_by_code() -> None:
     assert queue.hidden == set()
 
 
-# --- redrive -----------------------------------------------------------------------------------
+# --- redrive: the destination is always named ------------------------------------------------------
+#
+# A dead letter the function wrote was sent to the DLQ with SendMessage: a StartMessageMoveTask without
+# DestinationArn fails for it on AWS with CouldNotDetermineMessageSource.
 
 
-def test_redrive_starts_a_message_move_task_back_to_the_source_queue() -> None:
+def _with_source_queues(fake: FakeAws, *urls: str) -> None:
+    fake.on("ListDeadLetterSourceQueues", [Reply({"queueUrls": list(urls)})])
+
+
+def _started_task(fake: FakeAws) -> dict[str, Any]:
+    """The StartMessageMoveTask request (botocore may have sent it more than once, retrying a 500)."""
+    requests = [sent.json() for sent in fake.of("StartMessageMoveTask")]
+    assert requests and all(request == requests[0] for request in requests)
+    first: dict[str, Any] = requests[0]
+    return first
+
+
+def test_redrive_moves_to_the_dlq_s_source_queue_named_by_list_dead_letter_source_queues() -> None:
     fake = FakeAws()
     _queue_with_every_kind().attach(fake)
+    _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     result = _dlq(["redrive", "--max-number-of-messages-per-second", "5"], fake)
     assert result.code == 0, result.stderr
-    [start] = fake.of("StartMessageMoveTask")
-    assert start.json() == {"SourceArn": DLQ_ARN, "MaxNumberOfMessagesPerSecond": 5}
-    assert result.json() == {"taskHandle": "task-1", "sourceArn": DLQ_ARN}
+    assert fake.of("ListDeadLetterSourceQueues")[0].json() == {"QueueUrl": DLQ_URL}
+    assert _started_task(fake) == {
+        "SourceArn": DLQ_ARN,
+        "DestinationArn": SOURCE_ARN,
+        "MaxNumberOfMessagesPerSecond": 5,
+    }
+    assert result.json() == {"taskHandle": "task-1", "sourceArn": DLQ_ARN, "destinationArn": SOURCE_ARN}
 
 
-def test_redrive_wait_shows_progress_until_the_task_is_done() -> None:
+def test_redrive_moves_to_the_destination_url_when_given() -> None:
     fake = FakeAws()
     _queue_with_every_kind().attach(fake)
+    fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
+    result = _dlq(["redrive", "--destination-url", OTHER_URL], fake)
+    assert result.code == 0, result.stderr
+    assert fake.of("ListDeadLetterSourceQueues") == []
+    assert _started_task(fake) == {"SourceArn": DLQ_ARN, "DestinationArn": OTHER_ARN}
+
+
+def test_redrive_of_the_stack_s_dlq_moves_to_the_stack_s_queue() -> None:
+    fake = FakeAws()
+    _queue_with_every_kind().attach(fake)
+    outputs = {OUTPUT_DLQ_URL: DLQ_URL, OUTPUT_QUEUE_URL: SOURCE_URL, OUTPUT_QUEUE_ARN: SOURCE_ARN}
+    fake.on("DescribeStacks", [describe_stacks_reply("S", outputs)])
+    fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
+    result = ivs_revoke(["dlq", "redrive", "--stack-name", "S", *REGION_ARGS], fake)
+    assert result.code == 0, result.stderr
+    assert _started_task(fake)["DestinationArn"] == SOURCE_ARN
+    assert fake.of("ListDeadLetterSourceQueues") == []
+
+
+@pytest.mark.parametrize(
+    ("pages", "expected"),
+    [
+        ([Reply({"queueUrls": []})], [f"no queue names {DLQ_URL} as its dead-letter queue", "--destination-url"]),
+        (
+            [Reply({"queueUrls": [SOURCE_URL, OTHER_URL]})],
+            ["2 queues name", SOURCE_URL, OTHER_URL, "--destination-url"],
+        ),
+        # Several sources over two pages are several too.
+        (
+            [Reply({"queueUrls": [SOURCE_URL], "NextToken": "t"}), Reply({"queueUrls": [OTHER_URL]})],
+            ["2 queues name", SOURCE_URL, OTHER_URL],
+        ),
+    ],
+    ids=["no-source", "two-sources", "two-pages"],
+)
+def test_redrive_without_exactly_one_source_queue_is_refused_and_nothing_moves(
+    pages: list[Reply], expected: list[str]
+) -> None:
+    queue = _queue_with_every_kind()
+    fake = FakeAws()
+    queue.attach(fake)
+    fake.on("ListDeadLetterSourceQueues", pages)
+    fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
+    result = _dlq(["redrive", "--wait"], fake)
+    assert result.code == 253, result.stderr
+    for text in expected:
+        assert text in result.stderr
+    assert fake.of("StartMessageMoveTask") == [] and fake.of("SendMessageBatch") == []
+    assert len(queue.messages) == 4
+
+
+def test_redrive_wait_shows_progress_until_the_task_is_done_and_reports_the_messages_moved() -> None:
+    fake = FakeAws()
+    _queue_with_every_kind().attach(fake)
+    _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     running = {
         "TaskHandle": "task-1",
         "Status": "RUNNING",
         "SourceArn": DLQ_ARN,
+        "DestinationArn": SOURCE_ARN,
         "ApproximateNumberOfMessagesMoved": 1,
         "ApproximateNumberOfMessagesToMove": 4,
     }
     done = {
         "Status": "COMPLETED",
         "SourceArn": DLQ_ARN,
+        "DestinationArn": SOURCE_ARN,
         "ApproximateNumberOfMessagesMoved": 4,
         "ApproximateNumberOfMessagesToMove": 4,
     }
@@ -344,18 +461,52 @@ def test_redrive_wait_shows_progress_until_the_task_is_done() -> None:
     result = _dlq(["redrive", "--wait"], fake)
     assert result.code == 0, result.stderr
     assert result.stderr.splitlines() == ["RUNNING: 1 of 4 messages moved", "COMPLETED: 4 of 4 messages moved"]
-    assert result.json()["task"]["Status"] == "COMPLETED"
+    output = result.json()
+    assert (output["messagesMoved"], output["destinationArn"]) == (4, SOURCE_ARN)
+    assert output["task"]["Status"] == "COMPLETED"
     assert len(fake.of("ListMessageMoveTasks")) == 3
 
 
-def test_redrive_wait_on_a_failed_task_exits_254() -> None:
+def test_redrive_wait_on_a_failed_task_reports_its_reason_and_exits_254() -> None:
     fake = FakeAws()
     _queue_with_every_kind().attach(fake)
+    _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
-    fake.on("ListMessageMoveTasks", [Reply({"Results": [{"Status": "FAILED", "FailureReason": "AccessDenied"}]})])
+    failed = {
+        "Status": "FAILED",
+        "SourceArn": DLQ_ARN,
+        "FailureReason": "CouldNotDetermineMessageSource",
+        "ApproximateNumberOfMessagesMoved": 1,
+        "ApproximateNumberOfMessagesToMove": 4,
+    }
+    fake.on("ListMessageMoveTasks", [Reply({"Results": [failed]})])
     result = _dlq(["redrive", "--wait"], fake)
     assert result.code == 254
-    assert "FAILED: AccessDenied" in result.stderr
+    assert "the move task ended FAILED: CouldNotDetermineMessageSource" in result.stderr
+    assert "1 messages moved" in result.stderr
+    assert result.json()["task"]["FailureReason"] == "CouldNotDetermineMessageSource"
+
+
+def test_redrive_wait_gives_up_on_a_task_that_is_never_listed() -> None:
+    fake = FakeAws()
+    _queue_with_every_kind().attach(fake)
+    _with_source_queues(fake, SOURCE_URL)
+    fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
+    fake.on("ListMessageMoveTasks", [Reply({"Results": []})])
+    result = _dlq(["redrive", "--wait"], fake)
+    assert result.code == 254
+    assert "does not list the move task task-1" in result.stderr
+    assert len(fake.of("ListMessageMoveTasks")) == dlq.MAX_POLLS_UNLISTED
+
+
+def test_redrive_does_not_take_an_earlier_running_task_for_its_own() -> None:
+    fake = FakeAws()
+    _queue_with_every_kind().attach(fake)
+    _with_source_queues(fake, SOURCE_URL)
+    fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-2"})])
+    other = {"TaskHandle": "task-1", "Status": "RUNNING", "SourceArn": DLQ_ARN}
+    fake.on("ListMessageMoveTasks", [Reply({"Results": [other]})])
+    assert _dlq(["redrive", "--wait"], fake).code == 254
 
 
 def _unimplemented(sent: Sent) -> Reply:
@@ -363,20 +514,26 @@ def _unimplemented(sent: Sent) -> Reply:
     return Reply("<!doctype html><title>500 Internal Server Error</title>", 500, {"Content-Type": "text/html"})
 
 
-def _source_queue(fake: FakeAws) -> list[dict[str, Any]]:
+def _moved(fake: FakeAws) -> list[dict[str, Any]]:
     return [entry for sent in fake.of("SendMessageBatch") for entry in sent.json()["Entries"]]
 
 
-def test_redrive_moves_the_messages_itself_where_a_local_endpoint_lacks_the_move_task() -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [_unimplemented, lambda sent: json_error("UnknownOperationException", "unknown", 400)],
+    ids=["html-500", "unknown-operation"],
+)
+def test_redrive_moves_the_messages_itself_where_a_local_endpoint_lacks_the_move_task(answer: Any) -> None:
     queue = _queue_with_every_kind()
     fake = FakeAws()
     queue.attach(fake)
-    fake.on("StartMessageMoveTask", _unimplemented)
-    fake.on("ListDeadLetterSourceQueues", [Reply({"queueUrls": [SOURCE_URL]})])
+    fake.on("StartMessageMoveTask", answer)
+    _with_source_queues(fake, SOURCE_URL)
     result = _dlq(["redrive", "--endpoint-url", "http://127.0.0.1:5000"], fake)
     assert result.code == 0, result.stderr
     assert "does not implement StartMessageMoveTask" in result.stderr
-    moved = _source_queue(fake)
+    assert _started_task(fake)["DestinationArn"] == SOURCE_ARN  # the task was asked for, with its destination
+    moved = _moved(fake)
     assert {sent.json()["QueueUrl"] for sent in fake.of("SendMessageBatch")} == {SOURCE_URL}
     assert len(moved) == 4
     first = moved[0]
@@ -386,13 +543,41 @@ def test_redrive_moves_the_messages_itself_where_a_local_endpoint_lacks_the_move
     assert result.json() == {"deadLetterQueueUrl": DLQ_URL, "destinationUrl": SOURCE_URL, "messagesMoved": 4}
 
 
-def test_redrive_does_not_fall_back_against_aws_itself() -> None:
+def test_an_endpoint_set_by_aws_endpoint_url_sqs_is_a_local_one_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:5000")
+    queue = _queue_with_every_kind()
+    fake = FakeAws()
+    queue.attach(fake)
+    fake.on("StartMessageMoveTask", _unimplemented)
+    _with_source_queues(fake, SOURCE_URL)
+    result = _dlq(["redrive"], fake)
+    assert result.code == 0, result.stderr
+    assert queue.messages == {}
+
+
+@pytest.mark.parametrize("endpoint", [[], ["--endpoint-url", "https://sqs.us-west-2.amazonaws.com"]])
+def test_redrive_does_not_fall_back_against_aws_itself(endpoint: list[str]) -> None:
     fake = FakeAws()
     _queue_with_every_kind().attach(fake)
+    _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", _unimplemented)
-    result = _dlq(["redrive"], fake)
+    result = _dlq(["redrive", *endpoint], fake)
     assert result.code == 254
     assert fake.of("SendMessageBatch") == []
+
+
+def test_a_refused_move_task_is_not_taken_for_a_missing_one() -> None:
+    fake = FakeAws()
+    _queue_with_every_kind().attach(fake)
+    _with_source_queues(fake, SOURCE_URL)
+    fake.on("StartMessageMoveTask", [json_error("InvalidParameterValue", "source is not a dead-letter queue", 400)])
+    result = _dlq(["redrive", "--endpoint-url", "http://127.0.0.1:5000"], fake)
+    assert result.code == 254
+    assert "InvalidParameterValue" in result.stderr
+    assert fake.of("SendMessageBatch") == []
+
+
+# --- redrive from here: nothing consumed that was not resent -------------------------------------
 
 
 def test_client_side_redrive_to_a_named_queue_leaves_messages_newer_than_its_start() -> None:
@@ -401,11 +586,157 @@ def test_client_side_redrive_to_a_named_queue_leaves_messages_newer_than_its_sta
     queue.add(newer, message_id="msg-new", sent_ms=4_102_444_800_000)  # written after the move began
     fake = FakeAws()
     queue.attach(fake)
-    other = "https://sqs.us-west-2.amazonaws.com/123456789012/elsewhere"
-    result = _dlq(["redrive", "--client-side", "--destination-url", other, "--rate", "2", "--wait"], fake)
+    result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL, "--rate", "2", "--wait"], fake)
     assert result.code == 0, result.stderr
     assert fake.of("StartMessageMoveTask") == []
-    assert {sent.json()["QueueUrl"] for sent in fake.of("SendMessageBatch")} == {other}
+    assert {sent.json()["QueueUrl"] for sent in fake.of("SendMessageBatch")} == {OTHER_URL}
     assert list(queue.messages) == ["msg-new"] and queue.hidden == set()
     assert result.json()["messagesMoved"] == 4
     assert "RUNNING: 4 messages moved" in result.stderr
+
+
+def test_client_side_redrive_keeps_what_the_destination_refused_and_tries_it_once() -> None:
+    queue = _queue_with_every_kind()
+    fake = FakeAws()
+    queue.attach(fake)
+
+    def refuse_first(sent: Sent) -> Reply:
+        entries = sent.json()["Entries"]
+        return Reply(
+            {
+                "Successful": [
+                    {"Id": e["Id"], "MessageId": f"m{e['Id']}", "MD5OfMessageBody": "0"} for e in entries[1:]
+                ],
+                "Failed": [
+                    {"Id": entries[0]["Id"], "SenderFault": True, "Code": "InvalidMessageContents", "Message": "no"}
+                ],
+            }
+        )
+
+    fake.on("SendMessageBatch", refuse_first)
+    result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL], fake)
+    assert result.code == 254
+    assert list(queue.messages) == ["msg-000"] and queue.hidden == set()  # still there, visible again
+    assert len(_moved(fake)) == 4  # tried once, not again and again
+    output = result.json()
+    assert output["messagesMoved"] == 3
+    assert output["failed"] == [{"messageId": "msg-000", "code": "InvalidMessageContents", "reason": "no"}]
+
+
+def test_client_side_redrive_consumes_nothing_when_the_send_fails() -> None:
+    queue = _queue_with_every_kind()
+    fake = FakeAws()
+    queue.attach(fake)
+    fake.on("SendMessageBatch", [json_error("AccessDenied", "not authorized to SendMessage", 403)])
+    result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL], fake)
+    assert result.code == 254
+    assert "AccessDenied" in result.stderr
+    assert len(queue.messages) == 4 and queue.hidden == set()  # none deleted, none left hidden
+    assert fake.of("DeleteMessageBatch") == []
+
+
+def test_client_side_redrive_keeps_a_message_too_large_for_the_destination() -> None:
+    big = {"Body": json.dumps({"channelArn": channel(), "viewerId": "big", "pad": "x" * 3_000})}
+    queue = FakeQueue([dead_letter(["small"], "403", "no"), big])
+    fake = FakeAws()
+    queue.attach(fake, other_queues=queue_attributes(maximum_message_size=2_048))
+    result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL], fake)
+    assert result.code == 254
+    assert [
+        json.loads(entry["MessageBody"]).get("viewerSessions", [{}])[0].get("viewerId") for entry in _moved(fake)
+    ] == ["small"]
+    assert list(queue.messages) == ["msg-001"] and queue.hidden == set()
+    [failed] = result.json()["failed"]
+    assert failed["code"] == dlq.CODE_TOO_LARGE and "MaximumMessageSize of 2048" in failed["reason"]
+
+
+def test_client_side_redrive_keeps_each_batch_within_1_mib() -> None:
+    # Three dead letters of 400 KB: two fit one SendMessageBatch request, the third goes in another.
+    letters = [dead_letter([f"v{index}"], "503", "x" * 400_000) for index in range(3)]
+    for letter in letters:
+        letter["MessageAttributes"][ATTR_ERROR_MESSAGE] = "unavailable"
+    queue = FakeQueue(letters)
+    fake = FakeAws()
+    queue.attach(fake)
+    result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL], fake)
+    assert result.code == 0, result.stderr
+    assert [len(sent.json()["Entries"]) for sent in fake.of("SendMessageBatch")] == [2, 1]
+    assert queue.messages == {}
+
+
+def test_client_side_redrive_reports_a_message_sent_but_not_deleted() -> None:
+    queue = _queue_with_every_kind()
+    fake = FakeAws()
+    queue.attach(fake)
+
+    def fail_first_delete(sent: Sent) -> Reply:
+        entries = sent.json()["Entries"]
+        queue.delete(Sent(sent.operation, sent.url, sent.headers, json.dumps({"Entries": entries[1:]}).encode(), 0))
+        return Reply(
+            {
+                "Successful": [{"Id": e["Id"]} for e in entries[1:]],
+                "Failed": [{"Id": entries[0]["Id"], "SenderFault": False, "Code": "InternalError", "Message": "x"}],
+            }
+        )
+
+    fake.on("DeleteMessageBatch", fail_first_delete)
+    result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL], fake)
+    assert result.code == 254
+    assert result.json()["messagesMoved"] == 3
+    [failed] = result.json()["failed"]
+    assert failed["messageId"] == "msg-000" and "not deleted" in failed["reason"]
+    assert list(queue.messages) == ["msg-000"] and queue.hidden == set()
+
+
+# --- The destination, at the module's level (botocore's Stubber) ----------------------------------
+
+
+def test_only_source_queue_reads_every_page_of_list_dead_letter_source_queues() -> None:
+    sqs = boto3.client("sqs", region_name="us-west-2")
+    with Stubber(sqs) as stub:
+        stub.add_response("list_dead_letter_source_queues", {"queueUrls": [SOURCE_URL]}, {"QueueUrl": DLQ_URL})
+        stub.add_response(
+            "get_queue_attributes",
+            {"Attributes": {"QueueArn": SOURCE_ARN}},
+            {"QueueUrl": SOURCE_URL, "AttributeNames": ["QueueArn"]},
+        )
+        assert dlq.only_source_queue(sqs, DLQ_URL) == dlq.Destination(arn=SOURCE_ARN, url=SOURCE_URL)
+        stub.add_response(
+            "list_dead_letter_source_queues", {"queueUrls": [SOURCE_URL], "NextToken": "t"}, {"QueueUrl": DLQ_URL}
+        )
+        stub.add_response(
+            "list_dead_letter_source_queues", {"queueUrls": [OTHER_URL]}, {"QueueUrl": DLQ_URL, "NextToken": "t"}
+        )
+        with pytest.raises(ConfigurationError, match="2 queues name"):
+            dlq.only_source_queue(sqs, DLQ_URL)
+        stub.assert_no_pending_responses()
+
+
+def test_queue_url_of_an_arn() -> None:
+    sqs = boto3.client("sqs", region_name="us-west-2")
+    with Stubber(sqs) as stub:
+        stub.add_response(
+            "get_queue_url",
+            {"QueueUrl": SOURCE_URL},
+            {"QueueName": "revocations", "QueueOwnerAWSAccountId": "123456789012"},
+        )
+        assert dlq.queue_url_of(sqs, SOURCE_ARN) == SOURCE_URL
+    assert queue_arn_of(SOURCE_URL) == SOURCE_ARN
+    with pytest.raises(ConfigurationError):
+        dlq.queue_url_of(sqs, "arn:aws:sns:us-west-2:123456789012:topic")
+
+
+@pytest.mark.parametrize(
+    ("url", "aws"),
+    [
+        ("https://sqs.us-west-2.amazonaws.com", True),
+        ("https://sqs-fips.us-east-1.amazonaws.com", True),
+        ("https://sqs.cn-north-1.amazonaws.com.cn", True),
+        ("https://vpce-1a2b.sqs.us-east-1.vpce.amazonaws.com", True),
+        ("http://127.0.0.1:5000", False),
+        ("http://localhost:4566", False),
+        ("https://amazonaws.com.example.org", False),
+    ],
+)
+def test_is_aws_endpoint(url: str, aws: bool) -> None:
+    assert dlq.is_aws_endpoint(url) is aws

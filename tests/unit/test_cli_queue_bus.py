@@ -11,10 +11,19 @@ import uuid
 
 import pytest
 
-from ivs_revoke.senders import MAX_PUT_EVENTS_BYTES, MAX_SQS_BATCH_BYTES, MAX_SQS_MESSAGE_BYTES, event_entry_size, pack
+from ivs_revoke.senders import event_entry_size, pack
 from ivs_revoke.targets import ENV_EVENT_BUS, ENV_QUEUE_URL, ENV_STACK_NAME, OUTPUT_EVENT_BUS_NAME, OUTPUT_QUEUE_URL
 from revocation.intake import ValidRequest, read_request
-from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, ViewerSession
+from revocation.models import (
+    EVENT_DETAIL_TYPE,
+    EVENT_SOURCE,
+    EVENTBRIDGE_MAX_ENTRY_BYTES,
+    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+    SQS_DISALLOWED_CHARACTER,
+    SQS_MAX_MESSAGE_BYTES,
+    ViewerSession,
+    sqs_message_bytes,
+)
 from tests.unit.test_cli_support import (
     FakeAws,
     Reply,
@@ -23,6 +32,7 @@ from tests.unit.test_cli_support import (
     describe_stacks_reply,
     ivs_revoke,
     json_error,
+    queue_attributes,
     shorthand,
     xml_error,
 )
@@ -81,21 +91,95 @@ def test_more_than_ten_messages_take_several_batches() -> None:
     assert _sessions_in(_message_bodies(fake)) == _expected(230)
 
 
-def test_pairs_per_message_0_packs_as_many_pairs_as_fit_within_sqs_limits() -> None:
-    long_ids = [shorthand(channel("c" * 80), f"{uuid.uuid4().hex}-{index:07d}") for index in range(5000)]
-    fake = FakeAws()
+def _long_pairs(count: int) -> list[str]:
+    return [shorthand(channel("c" * 80), f"{uuid.uuid4().hex}-{index:07d}") for index in range(count)]
+
+
+def _submit_packed(fake: FakeAws, pairs: list[str]) -> None:
     result = ivs_revoke(
-        ["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--pairs-per-message", "0", "--viewer-sessions", *long_ids],
+        ["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--pairs-per-message", "0", "--viewer-sessions", *pairs],
+        fake,
+    )
+    assert result.code == 0, result.stderr
+    assert len(_sessions_in(_message_bodies(fake))) == len(pairs)
+
+
+def _body_bytes(fake: FakeAws) -> list[int]:
+    return [sqs_message_bytes(body, {}) for body in _message_bodies(fake)]
+
+
+def test_pairs_per_message_0_packs_up_to_the_queue_s_maximum_message_size_of_1_mib() -> None:
+    fake = FakeAws()  # the queue answers MaximumMessageSize 1,048,576, a new queue's default since 2025
+    _submit_packed(fake, _long_pairs(6000))
+    [attributes] = fake.of("GetQueueAttributes")
+    assert attributes.json() == {"QueueUrl": QUEUE_URL, "AttributeNames": ["MaximumMessageSize"]}
+    sizes = _body_bytes(fake)
+    assert len(sizes) == 2
+    assert max(sizes) <= SQS_MAX_MESSAGE_BYTES
+    assert max(sizes) > SQS_MAX_MESSAGE_BYTES * 0.99
+    # A SendMessageBatch request holds at most 1 MiB in all: a full message travels alone.
+    for sent in fake.of("SendMessageBatch"):
+        assert sum(sqs_message_bytes(entry["MessageBody"], {}) for entry in sent.json()["Entries"]) <= (
+            SQS_MAX_MESSAGE_BYTES
+        )
+    assert len(fake.of("SendMessageBatch")) == 2
+
+
+def test_messages_stay_within_a_smaller_maximum_message_size_set_on_the_queue() -> None:
+    fake = FakeAws()
+    fake.on("GetQueueAttributes", queue_attributes(maximum_message_size=2_048))
+    _submit_packed(fake, _long_pairs(100))
+    sizes = _body_bytes(fake)
+    assert max(sizes) <= 2_048 and max(sizes) > 2_048 * 0.8
+
+    # Also at 20 pairs per message: twenty long pairs do not fit 2 KiB, so the messages hold fewer.
+    fake = FakeAws()
+    fake.on("GetQueueAttributes", queue_attributes(maximum_message_size=2_048))
+    result = ivs_revoke(["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--viewer-sessions", *_long_pairs(40)], fake)
+    assert result.code == 0, result.stderr
+    assert max(_body_bytes(fake)) <= 2_048
+    assert len(_sessions_in(_message_bodies(fake))) == 40
+
+
+def test_a_queue_whose_size_cannot_be_read_is_packed_to_the_stack_s_source_queue_limit() -> None:
+    # A producer role may SendMessage without GetQueueAttributes.
+    fake = FakeAws()
+    fake.on("GetQueueAttributes", [json_error("AccessDenied", "not authorized to GetQueueAttributes", 403)])
+    _submit_packed(fake, _long_pairs(6000))
+    sizes = _body_bytes(fake)
+    assert max(sizes) <= SOURCE_QUEUE_MAX_MESSAGE_BYTES
+    assert max(sizes) > SOURCE_QUEUE_MAX_MESSAGE_BYTES * 0.99
+
+
+def test_size_is_counted_in_utf8_bytes_not_characters() -> None:
+    # 38 four-byte characters: a 40-character viewer ID of 154 bytes.
+    items = [{"channelArn": channel(), "viewerId": f"{index:02d}" + "\U0001f600" * 38} for index in range(40)]
+    fake = FakeAws()
+    fake.on("GetQueueAttributes", queue_attributes(maximum_message_size=1_024))
+    value = json.dumps(items, ensure_ascii=False)
+    result = ivs_revoke(
+        ["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--pairs-per-message", "0", "--viewer-sessions", value],
         fake,
     )
     assert result.code == 0, result.stderr
     bodies = _message_bodies(fake)
-    assert len(bodies) > 1
-    assert all(len(body.encode()) <= MAX_SQS_MESSAGE_BYTES for body in bodies)
-    assert max(len(body.encode()) for body in bodies) > MAX_SQS_MESSAGE_BYTES * 0.95
-    for sent in fake.of("SendMessageBatch"):
-        assert sum(len(entry["MessageBody"].encode()) for entry in sent.json()["Entries"]) <= MAX_SQS_BATCH_BYTES
-    assert len(_sessions_in(bodies)) == 5000
+    assert len(_sessions_in(bodies)) == 40
+    assert max(sqs_message_bytes(body, {}) for body in bodies) <= 1_024
+    assert max(len(body) for body in bodies) < 600  # well under 1,024 characters
+
+
+def test_a_viewer_id_holding_characters_sqs_refuses_is_sent_escaped_and_read_back_unchanged() -> None:
+    viewers = ["tab\there", "\u0001ctl", "\uffffend", "\ufffe", "nul\u0000"]
+    # As JSON on the command line, these arrive escaped (json.dumps writes \\uXXXX), as a producer sends them.
+    items = [{"channelArn": channel(), "viewerId": viewer} for viewer in viewers]
+    fake = FakeAws()
+    result = ivs_revoke(
+        ["submit", "--queue-url", QUEUE_URL, *REGION_ARGS, "--viewer-sessions", json.dumps(items)], fake
+    )
+    assert result.code == 0, result.stderr
+    [body] = _message_bodies(fake)
+    assert SQS_DISALLOWED_CHARACTER.search(body) is None
+    assert [session.viewer_id for session in _sessions_in([body])] == [item["viewerId"] for item in items]
 
 
 def test_a_message_the_queue_failed_to_take_is_retried() -> None:
@@ -278,7 +362,7 @@ def test_large_events_stay_within_put_events_limit() -> None:
     )
     assert result.code == 0, result.stderr
     for sent in fake.of("PutEvents"):
-        assert sum(event_entry_size(entry) for entry in sent.json()["Entries"]) <= MAX_PUT_EVENTS_BYTES
+        assert sum(event_entry_size(entry) for entry in sent.json()["Entries"]) <= EVENTBRIDGE_MAX_ENTRY_BYTES
 
 
 def test_a_throttled_event_is_retried_and_a_refused_one_reported() -> None:

@@ -23,6 +23,7 @@ from botocore.awsrequest import AWSResponse
 
 from ivs_revoke.aws import AwsOptions, default_session
 from ivs_revoke.cli import run
+from revocation.models import SQS_MAX_MESSAGE_BYTES
 
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
@@ -131,6 +132,28 @@ def _send_message_batch(sent: Sent) -> Reply:
     )
 
 
+def queue_arn_of(url: str) -> str:
+    """The ARN of a queue URL of the form https://sqs.REGION.amazonaws.com/ACCOUNT/NAME."""
+    *_, host, account, name = url.split("/")
+    region = host.split(".")[1] if host.startswith("sqs.") else REGION
+    return f"arn:aws:sqs:{region}:{account}:{name}"
+
+
+def queue_attributes(maximum_message_size: int = SQS_MAX_MESSAGE_BYTES) -> Responder:
+    """GetQueueAttributes of a queue as SQS creates it by default (1 MiB), or with the size given."""
+
+    def answer(sent: Sent) -> Reply:
+        request = sent.json()
+        every = {
+            "QueueArn": queue_arn_of(request["QueueUrl"]),
+            "MaximumMessageSize": str(maximum_message_size),
+        }
+        names = request.get("AttributeNames", [])
+        return Reply({"Attributes": {k: v for k, v in every.items() if k in names or "All" in names}})
+
+    return answer
+
+
 def _put_events(sent: Sent) -> Reply:
     entries = sent.json()["Entries"]
     return Reply({"FailedEntryCount": 0, "Entries": [{"EventId": f"e-{index}"} for index in range(len(entries))]})
@@ -145,6 +168,7 @@ class FakeAws:
         self.responders: dict[str, Responder] = {
             "BatchStartViewerSessionRevocation": lambda sent: Reply({"errors": []}),
             "SendMessageBatch": _send_message_batch,
+            "GetQueueAttributes": queue_attributes(),
             "PutEvents": _put_events,
             "ChangeMessageVisibilityBatch": lambda sent: Reply(
                 {"Successful": [{"Id": e["Id"]} for e in sent.json()["Entries"]], "Failed": []}
@@ -207,6 +231,9 @@ class Result:
         return json.loads(self.stdout)
 
 
+MAX_SLEEPS = 10_000
+
+
 class FakeClock:
     """Monotonic time that moves only when the code under test sleeps."""
 
@@ -218,6 +245,8 @@ class FakeClock:
         return self.now
 
     def sleep(self, seconds: float) -> None:
+        # A loop that never ends fails here instead of hanging the test run.
+        assert len(self.sleeps) < MAX_SLEEPS, f"slept {MAX_SLEEPS} times: a loop that does not end"
         self.sleeps.append(seconds)
         self.now += seconds
 
