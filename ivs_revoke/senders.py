@@ -1,6 +1,6 @@
-"""The three ways `submit` sends validated pairs: the queue, the event bus, or the IVS API itself.
+"""The batched ways `submit` sends validated pairs: the queue and the event bus (--direct: direct.py).
 
-Each sender takes its client(s) from `ivs_revoke.aws` and returns a report: what was sent, and, when it
+Each sender takes its client from `ivs_revoke.aws` and returns a report: what was sent, and, when it
 could not send everything, why and what was left (the command prints the report either way, so a
 partial run is never silent). Ctrl-C stops a sender between calls with the same kind of report.
 """
@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from botocore.exceptions import (
@@ -23,15 +22,8 @@ from botocore.exceptions import (
 )
 
 from ivs_revoke.errors import EXIT_INTERRUPTED, EXIT_OTHER, EXIT_SERVICE
-from ivs_revoke.inputs import OPERATION_NAME, SESSIONS_MEMBER, Pair
-from revocation.adapters.ivs import (
-    CODE_MALFORMED_RESPONSE,
-    CallDeadlineExceeded,
-    MalformedAnswer,
-    call_within,
-    check_answers,
-    confirmed_errors,
-)
+from ivs_revoke.inputs import SESSIONS_MEMBER, Pair
+from revocation.call_policy import backoff_seconds
 from revocation.models import (
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
@@ -47,8 +39,6 @@ from revocation.models import (
 )
 
 Sleep = Callable[[float], None]
-Clock = Callable[[], float]
-Progress = Callable[[int, int], None]
 
 # SQS's limits are revocation.models': a SendMessageBatch request holds SQS_MAX_BATCH_ENTRIES messages
 # and SQS_MAX_MESSAGE_BYTES in all, each message at most the queue's own MaximumMessageSize.
@@ -59,29 +49,22 @@ MAX_EVENTS_PER_PUT: Final = 10
 QUEUE_MAX_MESSAGE_SIZE_ATTRIBUTE: Final = "MaximumMessageSize"
 
 # Pairs per message or event, by default: one API call's worth. The function merges pairs across the
-# records of a batch, so small messages cost no extra calls; a large one can outlast an invocation's
-# time and be retried whole, re-revoking what it already revoked.
+# records of a batch, so small messages cost no extra calls; a larger one is cut into calls, and what
+# one invocation has no time for is put back on the queue.
 DEFAULT_PAIRS_PER_MESSAGE: Final = MAX_SESSIONS_PER_CALL
 
-# BatchStartViewerSessionRevocation's quota: calls per second per account and region.
-DEFAULT_CALLS_PER_SECOND: Final = 2.0
+# Attempts per call (--direct) or batch.
 DEFAULT_MAX_ATTEMPTS: Final = 5
-# Calls are spaced a little wider than the quota, so that network jitter cannot put one call more
-# into the service's one-second window.
-PACING_MARGIN: Final = 1.02
-BACKOFF_BASE_SECONDS: Final = 0.25
-BACKOFF_MAX_SECONDS: Final = 8.0
+# SQS and EventBridge have no quota of ours to pace: the backoff between batch attempts (the
+# function's formula) starts from a quarter of a second at most, doubling.
+BATCH_BACKOFF_BASE_SECONDS: Final = 0.125
 
-_RETRYABLE_CALL_ERRORS: Final = frozenset(
-    {"ThrottlingException", "TooManyRequestsException", "InternalServerException", "ServiceUnavailableException"}
-)
 _RETRYABLE_EVENT_ERRORS: Final = frozenset({"ThrottlingException", "InternalFailure", "InternalException"})
-_ERRORS_MEMBER: Final = "errors"  # the response's list of pairs that were not revoked
-_CONNECTION_ERRORS: Final = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
+CONNECTION_ERRORS: Final = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
 
 
 @dataclass
-class Failure:
+class SendFailure:
     """Why a sender stopped or left something unsent, and the exit code it stands for."""
 
     message: str
@@ -93,13 +76,7 @@ class SendReport:
     """What a queue or bus sender did: `output` is printed, `failure` set when not everything went."""
 
     output: dict[str, Any]
-    failure: Failure | None = None
-
-
-def backoff_seconds(attempt: int, rng: random.Random) -> float:
-    """Capped exponential backoff with jitter, for the `attempt`-th retry (1-based)."""
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** (attempt - 1))
-    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+    failure: SendFailure | None = None
 
 
 def pack(
@@ -142,20 +119,6 @@ def _pairs_text(group: range) -> str:
     return f"{SESSIONS_MEMBER}[{group.start}]" if len(group) == 1 else f"{SESSIONS_MEMBER}[{group.start}:{group.stop}]"
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _client_error_text(error: ClientError) -> str:
-    """The AWS CLI's wording for a service error, without botocore's retry count: with botocore's
-    retries off, the attempts are ours and its "(reached max retries: 0)" would mislead."""
-    detail = error.response.get("Error", {})
-    return (
-        f"An error occurred ({detail.get('Code', 'Unknown')}) when calling the {error.operation_name} operation: "
-        f"{detail.get('Message', '')}"
-    )
-
-
 # --- Queue and event bus -----------------------------------------------------------------------
 
 
@@ -173,13 +136,13 @@ class _BatchedSender:
         pairs_per_message: int | None = DEFAULT_PAIRS_PER_MESSAGE,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         sleep: Sleep = time.sleep,
-        rng: random.Random | None = None,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self._client = client
         self._pairs_per_message = pairs_per_message
         self._max_attempts = max_attempts
         self._sleep = sleep
-        self._rng = rng or random.Random()
+        self._jitter = jitter
 
     # What each kind of item needs.
     def _body_limit(self) -> int:
@@ -207,16 +170,16 @@ class _BatchedSender:
             [self._item_size(item) for item in items], max_items=max_items, max_bytes=max_bytes, overhead=0, separator=0
         )
         rejected: dict[int, _ItemResult] = {}
-        failure: Failure | None = None
+        failure: SendFailure | None = None
         try:
             for batch in batches:
                 rejected.update(self._send_batch(list(batch), items, ids))
         except ClientError as error:
-            failure = Failure(str(error))
-        except _CONNECTION_ERRORS as error:
-            failure = Failure(str(error), EXIT_OTHER)
+            failure = SendFailure(str(error))
+        except CONNECTION_ERRORS as error:
+            failure = SendFailure(str(error), EXIT_OTHER)
         except KeyboardInterrupt:
-            failure = Failure("interrupted", EXIT_INTERRUPTED)
+            failure = SendFailure("interrupted", EXIT_INTERRUPTED)
 
         sent = [index for index, item_id in enumerate(ids) if item_id is not None]
         unsent = [index for index, item_id in enumerate(ids) if item_id is None]
@@ -233,9 +196,9 @@ class _BatchedSender:
                 for index, result in sorted(rejected.items())
             ]
         if unsent and failure is None:
-            failure = Failure(f"{len(unsent)} of {len(items)} {self.noun}s were not accepted")
+            failure = SendFailure(f"{len(unsent)} of {len(items)} {self.noun}s were not accepted")
         if failure is not None and unsent:
-            failure.message += f"; pairs not sent: {_index_ranges([i for u in unsent for i in groups[u]])}"
+            failure.message += f"; pairs not sent: {index_ranges([i for u in unsent for i in groups[u]])}"
         return SendReport(output, failure)
 
     def _send_batch(
@@ -255,7 +218,7 @@ class _BatchedSender:
                     retry.append(index)
             if not retry or attempt == self._max_attempts:
                 break
-            self._sleep(backoff_seconds(attempt, self._rng))
+            self._sleep(backoff_seconds(attempt, BATCH_BACKOFF_BASE_SECONDS, self._jitter()))
             pending = retry
         return rejected
 
@@ -372,211 +335,7 @@ class BusSender(_BatchedSender):
         return results
 
 
-# --- Direct: the IVS API -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Call:
-    region: str
-    indexes: tuple[int, ...]
-
-
-def plan_calls(pairs: Sequence[Pair]) -> list[Call]:
-    """Calls of at most 20 pairs, in input order within each region (the API is regional: a channel ARN
-    names the region whose endpoint must be called); regions take turns, as their quotas are separate."""
-    by_region: dict[str, list[int]] = {}
-    for index, pair in enumerate(pairs):
-        by_region.setdefault(pair.session.region, []).append(index)
-    queues = [
-        deque(
-            Call(region, tuple(indexes[start : start + MAX_SESSIONS_PER_CALL]))
-            for start in range(0, len(indexes), MAX_SESSIONS_PER_CALL)
-        )
-        for region, indexes in by_region.items()
-    ]
-    calls: list[Call] = []
-    while any(queues):
-        for queue in queues:
-            if queue:
-                calls.append(queue.popleft())
-    return calls
-
-
-class QuotaPacer:
-    """At most `calls_per_second` calls per region, whichever way the service counts them.
-
-    Two rules, both kept:
-    - calls start evenly spaced, 1/rate apart (a token bucket that holds one call, or a fixed
-      interval, sees no burst);
-    - a call starts one window after the *end* of the call `n` places earlier (`n` = the calls a
-      window allows): a call reaches the service somewhere between its start and its end, so no
-      one-second window of the service's, sliding or on the clock's seconds, ever holds more than `n`,
-      whatever the latency of each call was.
-    """
-
-    def __init__(self, calls_per_second: float, *, sleep: Sleep, clock: Clock) -> None:
-        if calls_per_second <= 0:
-            raise ValueError("calls per second must be positive")
-        self._calls = max(1, int(calls_per_second))
-        self._interval = PACING_MARGIN / calls_per_second
-        self._window = self._calls * self._interval
-        self._last_start: dict[str, float] = {}
-        self._finished: dict[str, deque[float]] = {}
-        self._sleep = sleep
-        self._clock = clock
-
-    def before_call(self, region: str) -> None:
-        ready = self._last_start.get(region, float("-inf")) + self._interval
-        finished = self._finished.setdefault(region, deque(maxlen=self._calls))
-        if len(finished) == self._calls:
-            ready = max(ready, finished[0] + self._window)
-        delay = ready - self._clock()
-        if delay > 0:
-            self._sleep(delay)
-        self._last_start[region] = self._clock()
-
-    def after_call(self, region: str) -> None:
-        self._finished.setdefault(region, deque(maxlen=self._calls)).append(self._clock())
-
-
-@dataclass
-class DirectReport:
-    """The responses of every call made, merged, and what was left if the run stopped early."""
-
-    calls: int = 0
-    calls_made: int = 0
-    failure: Failure | None = None
-    # What the AWS CLI prints for one call's response, for all calls together: the members of the
-    # responses in their order, `errors` concatenated, the others (the HTTP headers the model names,
-    # such as `cacheControl`) as the latest response had them. Empty when no call was answered.
-    output: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> list[dict[str, Any]]:
-        errors: list[dict[str, Any]] = self.output.get(_ERRORS_MEMBER, [])
-        return errors
-
-    def add(self, response: Mapping[str, Any]) -> None:
-        for key, value in response.items():
-            if key == "ResponseMetadata":  # never printed by the AWS CLI
-                continue
-            if key == _ERRORS_MEMBER:
-                self.output.setdefault(key, []).extend(value)
-            else:
-                self.output[key] = value
-
-
-class DirectSender:
-    """BatchStartViewerSessionRevocation, 20 pairs a call, paced to the quota, retrying throttling.
-
-    Each call's `viewerSessions` are the items exactly as parsed from the command line, so a call
-    carries the body `aws ivs batch-start-viewer-session-revocation` would send for those items.
-
-    As in the function (revocation.adapters.ivs, whose checks these are): a call counts only when its
-    answer is the operation's JSON about the pairs sent; anything else is a malformed answer, retried
-    as a 5xx is and reported as a service error. And a call has a deadline for all of it, the client's
-    connect timeout plus its read timeout (`--cli-connect-timeout`, `--cli-read-timeout`; 0 for either
-    means no deadline), since the read timeout alone bounds each socket read, not the answer.
-    """
-
-    def __init__(
-        self,
-        client_for_region: Callable[[str], Any],
-        *,
-        calls_per_second: float = DEFAULT_CALLS_PER_SECOND,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.monotonic,
-        rng: random.Random | None = None,
-        progress: Progress | None = None,
-    ) -> None:
-        self._client_for_region = client_for_region
-        self._clients: dict[str, Any] = {}
-        self._pacer = QuotaPacer(calls_per_second, sleep=sleep, clock=clock)
-        self._max_attempts = max_attempts
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._progress = progress
-
-    def _client(self, region: str) -> Any:
-        if region not in self._clients:
-            self._clients[region] = check_answers(self._client_for_region(region))
-        return self._clients[region]
-
-    def send(self, pairs: Sequence[Pair]) -> DirectReport:
-        calls = plan_calls(pairs)
-        report = DirectReport(calls=len(calls))
-        for number, call in enumerate(calls):
-            try:
-                response = self._call(call, [pairs[index] for index in call.indexes])
-            except ClientError as error:
-                report.failure = Failure(_client_error_text(error))
-            except MalformedAnswer as error:
-                report.failure = Failure(
-                    f"{CODE_MALFORMED_RESPONSE}: the answer to {OPERATION_NAME} is not the operation's: {error} "
-                    "(nothing of it was counted)"
-                )
-            except (*_CONNECTION_ERRORS, CallDeadlineExceeded) as error:
-                report.failure = Failure(str(error), EXIT_OTHER)
-            except KeyboardInterrupt:
-                report.failure = Failure("interrupted", EXIT_INTERRUPTED)
-            if report.failure is not None:
-                report.failure.message += self._unsent_text(calls[number:])
-                break
-            report.calls_made += 1
-            report.add(response)
-            if self._progress is not None:
-                self._progress(report.calls_made, report.calls)
-        return report
-
-    def _call(self, call: Call, pairs: list[Pair]) -> Any:
-        client = self._client(call.region)
-        sessions = [pair.raw for pair in pairs]
-        deadline = _call_deadline(client)
-        for attempt in range(1, self._max_attempts + 1):
-            self._pacer.before_call(call.region)
-            try:
-                response = call_within(
-                    deadline, lambda: client.batch_start_viewer_session_revocation(**{SESSIONS_MEMBER: sessions})
-                )
-                confirmed_errors(response, (pair.session.key for pair in pairs))
-                return response
-            except ClientError as error:
-                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-                retryable = _error_code(error) in _RETRYABLE_CALL_ERRORS or status == 429 or status >= 500
-                if not retryable or attempt == self._max_attempts:
-                    raise
-            except MalformedAnswer:
-                # Treated as a 5xx: whatever answered may answer properly next time.
-                if attempt == self._max_attempts:
-                    raise
-            except (*_CONNECTION_ERRORS, CallDeadlineExceeded):
-                # A revocation repeated is harmless, so an unanswered call is simply made again.
-                if attempt == self._max_attempts:
-                    raise
-            finally:
-                self._pacer.after_call(call.region)
-            self._sleep(backoff_seconds(attempt, self._rng))
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    @staticmethod
-    def _unsent_text(calls: Sequence[Call]) -> str:
-        indexes = sorted(index for call in calls for index in call.indexes)
-        return (
-            f" ({OPERATION_NAME}: {len(calls)} call(s) not completed, {len(indexes)} pairs not sent: "
-            f"{_index_ranges(indexes)})"
-        )
-
-
-def _call_deadline(client: Any) -> float | None:
-    """The time a whole call may take: the client's connect timeout plus its read timeout."""
-    config = client.meta.config
-    if config.connect_timeout is None or config.read_timeout is None:
-        return None
-    return float(config.connect_timeout) + float(config.read_timeout)
-
-
-def _index_ranges(indexes: Sequence[int]) -> str:
+def index_ranges(indexes: Sequence[int]) -> str:
     """`viewerSessions[0:20], viewerSessions[45]`: consecutive runs of indexes, briefly."""
     runs: list[range] = []
     for index in indexes:

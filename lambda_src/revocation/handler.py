@@ -2,12 +2,14 @@
 
 Thin on purpose: observability decorators, one call into the service, the partial-batch response out.
 Settings are parsed here, once, at cold start; a missing or invalid one fails the cold start with a
-message that names it.
+message that names it. `make_handler` builds the entry point around any service (tests pass one with
+in-memory ports); `lambda_handler` is the one built around the service of this environment.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -21,6 +23,8 @@ from revocation.processor import WholeBatchProcessor
 from revocation.service import RevocationService
 from revocation.settings import FunctionSettings
 
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
+
 
 def build_service(settings: FunctionSettings) -> RevocationService:
     return RevocationService(
@@ -31,17 +35,23 @@ def build_service(settings: FunctionSettings) -> RevocationService:
     )
 
 
+def make_handler(service: RevocationService) -> LambdaHandler:
+    processor = WholeBatchProcessor(logger=logger)
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        # A direct invocation (no "Records") raises UnexpectedBatchTypeError: every producer must come
+        # through the queue, or nothing would account for its pairs.
+        return process_partial_response(
+            event=event, record_handler=service.settle_batch, processor=processor, context=context
+        )
+
+    # Powertools' decorators are untyped; the entry point keeps the signature Lambda calls.
+    handler: LambdaHandler = lambda_handler
+    return handler
+
+
 settings = FunctionSettings.from_environ(os.environ)
-service = build_service(settings)
-processor = WholeBatchProcessor(logger=logger)
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    # A direct invocation (no "Records") raises UnexpectedBatchTypeError: every producer must come
-    # through the queue, or nothing would account for its pairs.
-    return process_partial_response(
-        event=event, record_handler=service.settle_batch, processor=processor, context=context
-    )
+lambda_handler = make_handler(build_service(settings))

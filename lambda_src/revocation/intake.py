@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from revocation.models import (
+    VIEWER_SESSION_FIELDS,
     RepeatedKeyError,
     RevocationEvent,
     RevocationRequest,
@@ -45,7 +46,7 @@ Intake = ValidRequest | InvalidRequest
 
 # A reason travels in a message attribute: a message with thousands of bad items names the first few.
 _MAX_PROBLEMS = 5
-_SESSION_KEYS = frozenset(("channelArn", "viewerId", "viewerSessionVersionsLessThanOrEqualTo"))
+_SESSION_KEYS = frozenset(VIEWER_SESSION_FIELDS)
 _SESSION_LIST: TypeAdapter[list[ViewerSession]] = TypeAdapter(list[ViewerSession])
 _SHAPES = (
     'a viewer session {"channelArn", "viewerId", "viewerSessionVersionsLessThanOrEqualTo"}, a list of them, '

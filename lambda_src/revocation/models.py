@@ -7,9 +7,11 @@ botocore does not check), so that a request this model accepts is one the servic
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
@@ -147,6 +149,43 @@ CODE_INVALID_MESSAGE: Final = "InvalidMessage"
 CODE_NOT_STARTED: Final = "NotStarted"
 CODE_CONNECTION_ERROR: Final = "ConnectionError"
 
+# --- Why a call or a pair did not go through: the causes of the outcome table (outcomes.py) ------
+
+# What a revocation is about: (channel ARN, viewer ID).
+PairKey = tuple[str, str]
+
+
+class CallErrorKind(enum.Enum):
+    """What a failed call is, whatever client made it (revocation.call_policy says what each kind gets)."""
+
+    THROTTLED = "throttled"  # ThrottlingException, or any 429
+    INVALID = "invalid"  # ValidationException: some pair of the call is rejected
+    DENIED = "denied"  # AccessDeniedException / PendingVerification: an account or policy problem
+    SERVER = "server"  # 5xx, or a code the operation does not name
+    CONNECTION = "connection"  # no answer (refused, reset, timed out, past the call's deadline)
+    # A 2xx that is not the operation's JSON, or names pairs not sent: nothing of it counts.
+    MALFORMED = "malformed"
+
+
+class CallFailed(Exception):
+    """A call that the service rejected as a whole, or that got no answer."""
+
+    def __init__(self, kind: CallErrorKind, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.kind = kind
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why one pair was not revoked (the code and message a dead letter carries), and whether it may pass later."""
+
+    code: str
+    message: str
+    retryable: bool
+
+
 ChannelArn = Annotated[StrictStr, Field(min_length=1, max_length=CHANNEL_ARN_MAX_LENGTH, pattern=CHANNEL_ARN_PATTERN)]
 ViewerId = Annotated[StrictStr, Field(min_length=1, max_length=VIEWER_ID_MAX_LENGTH)]
 Version = Annotated[StrictInt, Field(ge=0, le=VERSION_MAX)]
@@ -177,6 +216,10 @@ class ViewerSession(BaseModel):
             "viewerId": self.viewer_id,
             "viewerSessionVersionsLessThanOrEqualTo": self.version,
         }
+
+
+# A viewer session's fields as the API spells them, in its order: the one list of them.
+VIEWER_SESSION_FIELDS: Final = tuple(str(field.alias) for field in ViewerSession.model_fields.values())
 
 
 class RevocationError(BaseModel):
@@ -263,9 +306,6 @@ def json_type(value: Any) -> str:
     return names.get(type(value), "object" if isinstance(value, Mapping) else type(value).__name__)
 
 
-_FIELDS = ("channelArn", "viewerId", "viewerSessionVersionsLessThanOrEqualTo")
-
-
 def _path(root: str, loc: tuple[int | str, ...]) -> str:
     text = root
     for part in loc:
@@ -280,7 +320,7 @@ def _problem(item: Any) -> str:
     if kind == "missing":
         return "required"
     if kind == "extra_forbidden":
-        return f"unknown field, expected one of: {', '.join(_FIELDS)}"
+        return f"unknown field, expected one of: {', '.join(VIEWER_SESSION_FIELDS)}"
     if kind == "string_too_long":
         return f"at most {ctx['max_length']} characters (got {len(value)})"
     if kind == "string_too_short":

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from revocation import names
+from revocation import names, outcomes
 from revocation.intake import ValidRequest, read_request
 from revocation.observability import logger, metrics, tracer
-from revocation.plan import plan_calls
-from revocation.revoke import RevocationGateway, Revoker
+from revocation.outcomes import RecordVerdict
+from revocation.plan import PlannedCall, plan_calls
+from revocation.revoke import RevocationGateway, Revoker, RevokeReport
 from revocation.settings import FunctionSettings
-from revocation.settle import OutboundMessage, RecordVerdict, Settlement, SourceRecord, settle
+from revocation.settle import OutboundMessage, Settlement, SourceRecord, settle
 
 
 class MessageWriter(Protocol):
@@ -81,43 +82,35 @@ class RevocationService:
             report.revoked,
             report.failures,
             self._settings.max_receive_count,
-            # Only when this invocation made progress: requeueing without a single call would go round.
-            requeue_not_started=self._requeue is not None and report.calls > 0,
+            requeue_not_started=outcomes.may_requeue(self._requeue is not None, report.calls),
         )
 
-        unwritten = self._write(self._dead_letters, settlement.dead_letters, settlement.verdicts, "dead-letter")
-        unrequeued = (
-            self._write(self._requeue, settlement.requeued, settlement.verdicts, "requeued")
-            if self._requeue is not None
-            else set()
+        unwritten = self._write(self._dead_letters, settlement.dead_letters)
+        unrequeued = self._write(self._requeue, settlement.requeued) if self._requeue is not None else set()
+        verdicts = outcomes.after_writes(
+            settlement.verdicts,
+            dead_letters_unwritten=[settlement.dead_letters[index].source_message_id for index in sorted(unwritten)],
+            requeues_unwritten=[settlement.requeued[index].source_message_id for index in sorted(unrequeued)],
         )
-        self._publish(sources, valid, calls, report, settlement, unwritten, unrequeued)
-        return settlement.verdicts
+        self._publish(sources, valid, calls, report, settlement, verdicts, unwritten, unrequeued)
+        return verdicts
 
     @staticmethod
-    def _write(
-        writer: MessageWriter, messages: list[OutboundMessage], verdicts: dict[str, RecordVerdict], what: str
-    ) -> set[int]:
-        unwritten = writer.send(messages) if messages else set()
-        for index in unwritten:
-            # Nothing is deleted without a trace: the record comes back, and on its last attempt
-            # SQS's own redrive moves it to the dead-letter queue whole.
-            verdict = verdicts[messages[index].source_message_id]
-            verdict.retry = True
-            verdict.reason = f"its {what} message could not be written"
-        return unwritten
+    def _write(writer: MessageWriter, messages: list[OutboundMessage]) -> set[int]:
+        return writer.send(messages) if messages else set()
 
     def _publish(
         self,
         sources: Sequence[SourceRecord],
         valid: Sequence[ValidRequest],
-        calls: Sequence[Any],
-        report: Any,
+        calls: Sequence[PlannedCall],
+        report: RevokeReport,
         settlement: Settlement,
+        verdicts: dict[str, RecordVerdict],
         unwritten: set[int],
         unrequeued: set[int],
     ) -> None:
-        letters, verdicts = settlement.dead_letters, settlement.verdicts
+        letters = settlement.dead_letters
         requeued = sum(message.pairs for index, message in enumerate(settlement.requeued) if index not in unrequeued)
         pairs_received = sum(len(intake.sessions) for intake in valid)
         invalid = len(sources) - len(valid)

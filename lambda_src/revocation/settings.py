@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from revocation import names
+from revocation.call_policy import BATCH_CALLS_PER_SECOND
 
 
 class SettingsError(RuntimeError):
@@ -29,7 +30,7 @@ class FunctionSettings(BaseModel):
     # The stack always sets it; the default is the stack's default, so a hand-made setup still works.
     max_receive_count: int = Field(5, alias=names.ENV_MAX_RECEIVE_COUNT, ge=1, le=1000)
     # This instance's share of the account-and-region quota (2 calls/s / maximum concurrency).
-    ivs_calls_per_second: float = Field(1.0, alias=names.ENV_IVS_CALLS_PER_SECOND, gt=0, le=2)
+    ivs_calls_per_second: float = Field(1.0, alias=names.ENV_IVS_CALLS_PER_SECOND, gt=0, le=BATCH_CALLS_PER_SECOND)
     # Attempts per call within one invocation before the pairs are left to SQS's redelivery.
     ivs_max_attempts: int = Field(4, alias=names.ENV_IVS_MAX_ATTEMPTS, ge=1, le=10)
     # Connect plus read timeout of one IVS call: also the time a call needs to be worth starting.

@@ -1,20 +1,9 @@
-"""Settle: every pair's outcome goes back to the record it came from.
+"""Settle: the messages each record's outcome asks for, written back on behalf of the record.
 
-Per record, exactly the outcome table of the design:
-- a record that is not a valid request goes to the dead-letter queue at once, with the reason;
-- pairs that failed for a reason that cannot pass on retry go to the dead-letter queue at once;
-- pairs that failed for a reason that may pass make the record a batch item failure, so SQS delivers
-  it again, except on the last delivery attempt, when they go to the dead-letter queue with their
-  reason instead of being moved there bare by the queue's redrive policy.
-
-A record that is retried and also had pairs dead-lettered at once is delivered again whole; its
-permanently failing pairs are then tried and dead-lettered again. Revocation is idempotent, so a
-redrive of both copies is harmless; the alternative, holding them back, would delay the alarm.
-
-Pairs that were not started because the invocation ran out of time did not fail. When the service can
-requeue them (`requeue_not_started`), they go back to the source queue as a new request, and their
-record is done: redelivering the record whole would make the same first calls again and never reach
-the tail of a message that needs more calls than one invocation can make.
+What becomes of each pair is decided in outcomes.py (the outcome table); here that becomes messages:
+dead letters, one per error code, each a valid request to redrive, and the pairs not started as new
+requests for the source queue, each within its queue's size. A record whose message cannot be read
+is dead-lettered with its body untouched.
 """
 
 from __future__ import annotations
@@ -23,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from revocation import outcomes
 from revocation.intake import Intake, InvalidRequest
 from revocation.models import (
     ATTR_ATTEMPTS,
@@ -36,6 +26,8 @@ from revocation.models import (
     DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     DeadLetterMessage,
+    Failure,
+    PairKey,
     RevocationError,
     RevocationRequest,
     ViewerSession,
@@ -44,11 +36,10 @@ from revocation.models import (
     to_sqs_json,
     truncate_utf8,
 )
+from revocation.outcomes import RecordVerdict
 from revocation.plan import merge_sessions
-from revocation.revoke import Failure, PairKey
 
 _Item = TypeVar("_Item")
-_UNSETTLED = Failure("Unsettled", "no outcome was recorded for this pair", retryable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +64,6 @@ class OutboundMessage:
 
 
 @dataclass(slots=True)
-class RecordVerdict:
-    retry: bool = False
-    reason: str = ""
-    revoked: int = 0
-    dead_lettered: int = 0
-    requeued: int = 0
-
-
-@dataclass(slots=True)
 class Settlement:
     verdicts: dict[str, RecordVerdict] = field(default_factory=dict)
     dead_letters: list[OutboundMessage] = field(default_factory=list)
@@ -98,49 +80,27 @@ def settle(
 ) -> Settlement:
     settlement = Settlement()
     for record in records:
-        verdict = settlement.verdicts[record.message_id] = RecordVerdict()
-        last_attempt = record.receive_count >= max_receive_count
         intake = record.intake
         if isinstance(intake, InvalidRequest):
+            settlement.verdicts[record.message_id] = outcomes.invalid_record(intake.reason).verdict
             settlement.dead_letters.append(_invalid(record, intake))
-            verdict.dead_lettered = 1
-            verdict.reason = f"{CODE_INVALID_MESSAGE}: {intake.reason}"
             continue
-
-        to_dead_letter: list[tuple[ViewerSession, Failure]] = []
-        retryable: list[Failure] = []
-        not_started: list[ViewerSession] = []
-        for session in merge_sessions(intake.sessions).values():
-            failure = failures.get(session.key)
-            if failure is None and session.key not in revoked:
-                # Every planned pair has an outcome; should one ever lack it, it is retried, not lost.
-                failure = _UNSETTLED
-            if failure is None:
-                verdict.revoked += 1
-            elif failure.code == CODE_NOT_STARTED and requeue_not_started:
-                not_started.append(session)
-            elif failure.retryable and not last_attempt:
-                retryable.append(failure)
-            else:
-                to_dead_letter.append((session, failure))
-
-        if retryable:
-            # Delivered again whole, its not-started pairs with it.
-            verdict.retry = True
-            verdict.reason = f"{len(retryable)} pairs to retry, first: {retryable[0].code}: {retryable[0].message}"
-        elif not_started:
-            verdict.requeued = len(not_started)
-            settlement.requeued.extend(_requeued(record, intake.request_id, not_started))
-            verdict.reason = f"{len(not_started)} pairs not started in time, put back on the queue"
-        if to_dead_letter and not retryable:
-            first = to_dead_letter[0][1]
-            verdict.reason = f"{len(to_dead_letter)} pairs dead-lettered, first: {first.code}: {first.message}"
-        verdict.dead_lettered = len(to_dead_letter)
-        settlement.dead_letters.extend(_failed_pairs(record, intake.request_id, to_dead_letter))
+        outcome = outcomes.record_outcome(
+            # A record's own pairs, each once: what it asked for, whatever other records asked.
+            merge_sessions(intake.sessions).values(),
+            revoked,
+            failures,
+            last_attempt=record.receive_count >= max_receive_count,
+            requeue=requeue_not_started,
+        )
+        settlement.verdicts[record.message_id] = outcome.verdict
+        settlement.dead_letters.extend(_failed_pairs(record, intake.request_id, outcome.dead_letter))
+        if outcome.requeue:
+            settlement.requeued.extend(_requeued(record, intake.request_id, outcome.requeue))
     return settlement
 
 
-def _requeued(record: SourceRecord, request_id: str | None, sessions: list[ViewerSession]) -> list[OutboundMessage]:
+def _requeued(record: SourceRecord, request_id: str | None, sessions: Sequence[ViewerSession]) -> list[OutboundMessage]:
     """The pairs not started, as new requests for the source queue, each within the queue's size."""
     attributes = _attribute_values({ATTR_SOURCE_MESSAGE_ID: record.message_id, ATTR_REQUEST_ID: request_id or ""})
 
@@ -173,7 +133,7 @@ def _invalid(record: SourceRecord, intake: InvalidRequest) -> OutboundMessage:
 
 
 def _failed_pairs(
-    record: SourceRecord, request_id: str | None, failed: list[tuple[ViewerSession, Failure]]
+    record: SourceRecord, request_id: str | None, failed: Sequence[tuple[ViewerSession, Failure]]
 ) -> list[OutboundMessage]:
     """One message per error code (what operators filter on), each a valid request to redrive."""
     by_code: dict[str, list[tuple[ViewerSession, RevocationError]]] = {}

@@ -49,9 +49,9 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, env=_environment(), timeout=120, check=False)
 
 
-def ours_direct(url: str, values: list[str]) -> subprocess.CompletedProcess[str]:
-    """`ivs-revoke submit --direct` against the endpoint at url."""
-    return run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", url, "--viewer-sessions", *values)
+def ours_direct(url: str, values: list[str], *options: str) -> subprocess.CompletedProcess[str]:
+    """`ivs-revoke submit --direct` against the endpoint at url, with the options given."""
+    return run(IVS_REVOKE, "submit", "--direct", "--endpoint-url", url, *options, "--viewer-sessions", *values)
 
 
 def aws_cli(url: str, values: list[str]) -> subprocess.CompletedProcess[str]:
@@ -237,17 +237,7 @@ def test_an_answer_that_is_not_the_operations_exits_254_naming_it(
     """The AWS CLI prints such an answer as `{}` or crashes; ours counts nothing of it."""
     faulty_emulator.set_faults(malformed_answer=kind)
     values = [f"channelArn={channel('chanA')},viewerId=Alice", *_shorthand(2)]
-    result = run(
-        IVS_REVOKE,
-        "submit",
-        "--direct",
-        "--endpoint-url",
-        faulty_emulator.url,
-        "--max-attempts",
-        "2",
-        "--viewer-sessions",
-        *values,
-    )
+    result = ours_direct(faulty_emulator.url, values, "--max-attempts", "2")
     assert result.returncode == 254, result.stderr
     assert f"MalformedResponse: the answer to BatchStartViewerSessionRevocation is not the operation's: {problem}" in (
         result.stderr
@@ -260,21 +250,8 @@ def test_an_answer_that_trickles_in_is_given_up_at_the_call_deadline(faulty_emul
     # 14 bytes at one every 0.4 s take 5.6 s; each socket read gets a byte well within the read timeout.
     faulty_emulator.set_faults(trickle_ms=400)
     started = time.monotonic()
-    result = run(
-        IVS_REVOKE,
-        "submit",
-        "--direct",
-        "--endpoint-url",
-        faulty_emulator.url,
-        "--max-attempts",
-        "1",
-        "--cli-read-timeout",
-        "1",
-        "--cli-connect-timeout",
-        "1",
-        "--viewer-sessions",
-        *_shorthand(2),
-    )
+    options = ("--max-attempts", "1", "--cli-read-timeout", "1", "--cli-connect-timeout", "1")
+    result = ours_direct(faulty_emulator.url, _shorthand(2), *options)
     elapsed = time.monotonic() - started
     assert result.returncode == 255, result.stderr
     assert "no complete answer within the call's deadline of 2 s" in result.stderr

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
 from pytest_socket import disable_socket, enable_socket
 
+from revocation import names
 from tests.unit.fakes import FUNCTION_ENVIRONMENT, FakeClock
 
 
@@ -36,3 +38,23 @@ def handler_module() -> Iterator[ModuleType]:
         for key, value in FUNCTION_ENVIRONMENT.items():
             patch.setenv(key, value)
         yield importlib.import_module("revocation.handler")
+
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def service_logs() -> Iterator[list[logging.LogRecord]]:
+    """Every record the function logs during the test, with its structured keys as attributes."""
+    records: list[logging.LogRecord] = []
+    collect = _Collect(records)
+    service_logger = logging.getLogger(names.SERVICE_NAME)
+    service_logger.addHandler(collect)
+    yield records
+    service_logger.removeHandler(collect)

@@ -25,9 +25,9 @@ from revocation.adapters.ivs import (
     confirmed_errors,
 )
 from revocation.adapters.queue_writer import SqsMessageWriter
-from revocation.models import CODE_CONNECTION_ERROR, SQS_MAX_MESSAGE_BYTES
+from revocation.models import CODE_CONNECTION_ERROR, SQS_MAX_MESSAGE_BYTES, CallErrorKind, CallFailed
 from revocation.plan import plan_calls
-from revocation.revoke import CallErrorKind, CallFailed, Revoker
+from revocation.revoke import Revoker
 from revocation.settle import OutboundMessage
 from tests.unit.fakes import FakeClock, channel, session
 from tests.unit.raw_ivs import Raw, RawIvs, answer, call_error, echo_errors

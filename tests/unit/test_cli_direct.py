@@ -10,13 +10,12 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from ivs_revoke import senders
-from ivs_revoke.senders import PACING_MARGIN
+from ivs_revoke import direct
 from revocation.adapters.ivs import CallDeadlineExceeded
-from tests.unit.test_cli_support import (
+from revocation.call_policy import SPACING_HEADROOM
+from tests.unit.cli_support import (
     REGION,
     FakeAws,
-    FakeClock,
     Reply,
     Sent,
     channel,
@@ -24,6 +23,7 @@ from tests.unit.test_cli_support import (
     ivs_revoke,
     shorthand,
 )
+from tests.unit.fakes import FakeClock
 
 pytestmark = pytest.mark.unit
 
@@ -137,6 +137,17 @@ def test_45_pairs_go_as_calls_of_20_20_and_5_in_order() -> None:
     assert json.loads(result.stdout) == {"errors": []}
 
 
+def test_repeated_pairs_are_sent_as_given_where_the_function_would_merge_them() -> None:
+    values = [shorthand(channel(), "v", 1), shorthand(channel(), "w", 0), shorthand(channel(), "v", 9)]
+    fake = FakeAws()
+    assert _direct(values, fake).code == 0
+    [sent] = fake.of(OPERATION)
+    sent_pairs = [
+        (pair["viewerId"], pair["viewerSessionVersionsLessThanOrEqualTo"]) for pair in sent.json()["viewerSessions"]
+    ]
+    assert sent_pairs == [("v", 1), ("w", 0), ("v", 9)]
+
+
 def test_calls_are_spaced_evenly_at_two_a_second() -> None:
     clock = FakeClock()
     fake = FakeAws(clock=clock)
@@ -145,7 +156,7 @@ def test_calls_are_spaced_evenly_at_two_a_second() -> None:
     times = [sent.time for sent in fake.of(OPERATION)]
     assert len(times) == 10
     assert [round(later - earlier, 6) for earlier, later in itertools.pairwise(times)] == [
-        round(0.5 * PACING_MARGIN, 6)
+        round(0.5 * SPACING_HEADROOM, 6)
     ] * 9
 
 
@@ -165,7 +176,7 @@ def test_a_slow_call_delays_the_call_two_places_later_by_a_full_window_after_its
     # The second call waited for the first to end; the third waits one window after that end,
     # since the first call may have reached the service as late as its end.
     assert times[1] == pytest.approx(first_call_end)
-    assert times[2] == pytest.approx(first_call_end + 1.0 * PACING_MARGIN)
+    assert times[2] == pytest.approx(first_call_end + 1.0 * SPACING_HEADROOM)
 
 
 def test_calls_per_second_sets_the_pace() -> None:
@@ -173,7 +184,7 @@ def test_calls_per_second_sets_the_pace() -> None:
     fake = FakeAws(clock=clock)
     assert _direct(_pairs(60), fake, "--calls-per-second", "0.5", clock=clock).code == 0
     times = [sent.time for sent in fake.of(OPERATION)]
-    assert [round(b - a, 6) for a, b in itertools.pairwise(times)] == [round(2 * PACING_MARGIN, 6)] * 2
+    assert [round(b - a, 6) for a, b in itertools.pairwise(times)] == [round(2 * SPACING_HEADROOM, 6)] * 2
 
 
 def test_pairs_of_two_regions_go_to_each_region_in_turns() -> None:
@@ -234,6 +245,26 @@ def test_a_server_error_is_retried_up_to_max_attempts_then_reported_with_what_wa
     assert "InternalServerException" in result.stderr
     assert "2 call(s) not completed, 25 pairs not sent: viewerSessions[20:45]" in result.stderr
     assert json.loads(result.stdout) == {"errors": []}  # what the completed call answered
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "attempts"),
+    [
+        ("ThrottlingException", 429, 2),
+        ("TooManyRequestsException", 429, 2),
+        ("InternalServerException", 500, 2),
+        ("ServiceUnavailableException", 503, 2),
+        ("AccessDeniedException", 403, 1),
+        ("PendingVerification", 403, 1),
+        ("ValidationException", 400, 1),
+    ],
+)
+def test_a_call_error_is_retried_as_the_function_retries_it(code: str, status: int, attempts: int) -> None:
+    fake = FakeAws()
+    fake.on(OPERATION, [ivs_error(code, "why", status)] * 2)
+    result = _direct(_pairs(3), fake, "--max-attempts", "2")
+    assert result.code == 254
+    assert len(fake.of(OPERATION)) == attempts
 
 
 def test_access_denied_is_not_retried_and_exits_254() -> None:
@@ -349,7 +380,7 @@ def test_a_call_is_given_the_connect_plus_read_timeout_for_all_of_it(
         given.append(seconds)
         return call()
 
-    monkeypatch.setattr(senders, "call_within", call_within)
+    monkeypatch.setattr(direct, "call_within", call_within)
     assert _direct(_pairs(3), FakeAws(), *options).code == 0
     assert given == [deadline]
 
@@ -360,7 +391,7 @@ def test_a_call_past_its_deadline_is_retried_then_exits_255_naming_the_deadline(
     def past_deadline(seconds: float | None, call: Callable[[], object]) -> object:
         raise CallDeadlineExceeded(seconds or 0)
 
-    monkeypatch.setattr(senders, "call_within", past_deadline)
+    monkeypatch.setattr(direct, "call_within", past_deadline)
     result = _direct(
         _pairs(3), FakeAws(), "--max-attempts", "2", "--cli-read-timeout", "3", "--cli-connect-timeout", "1"
     )

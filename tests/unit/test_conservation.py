@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from types import ModuleType
 from typing import Any
-from unittest import mock
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -18,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from revocation.intake import ValidRequest, read_request
-from revocation.models import RevocationError
-from revocation.revoke import CallErrorKind, CallFailed
+from revocation.models import CallErrorKind, CallFailed, RevocationError
 from revocation.service import RevocationService
 from tests.unit import fakes
 from tests.unit.fakes import FakeClock, FakeContext, FakeGateway, FakeQueueWriter, sqs_event, sqs_record
@@ -107,12 +105,12 @@ def test_no_pair_vanishes(
     )
     sqs_records = [sqs_record(body, receive_count=count) for body, count in batch]
 
-    with mock.patch.object(handler_module, "service", service):
-        try:
-            response = handler_module.lambda_handler(sqs_event(*sqs_records), FakeContext(clock, timeout))
-            retried = {item["itemIdentifier"] for item in response["batchItemFailures"]}
-        except BatchProcessingError:
-            retried = {record["messageId"] for record in sqs_records}
+    lambda_handler = handler_module.make_handler(service)
+    try:
+        response = lambda_handler(sqs_event(*sqs_records), FakeContext(clock, timeout))
+        retried = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    except BatchProcessingError:
+        retried = {record["messageId"] for record in sqs_records}
 
     revoked_up_to: dict[tuple[str, str], int] = {}
     for channel_arn, viewer_id, version in accepted:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -13,8 +12,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from revocation import names
 from revocation.intake import ValidRequest, read_request
-from revocation.models import CODE_INVALID_MESSAGE
-from revocation.revoke import CallErrorKind, CallFailed
+from revocation.models import CODE_INVALID_MESSAGE, CallErrorKind, CallFailed
 from revocation.service import RevocationService
 from tests.unit.fakes import (
     FakeClock,
@@ -40,24 +38,34 @@ THROTTLED = CallFailed(CallErrorKind.THROTTLED, "ThrottlingException", "Rate exc
 
 
 class Harness:
+    """The entry point built around a service with in-memory ports, as the handler module builds its own."""
+
     def __init__(self, handler: ModuleType, clock: FakeClock, gateway: FakeGateway) -> None:
-        self.handler = handler
         self.clock = clock
         self.gateway = gateway
         self.dead_letters = FakeQueueWriter()
         self.requeued = FakeQueueWriter()
+        self.make_handler = handler.make_handler
+        self.lambda_handler = self.serve(requeue=False)
+
+    def serve(self, *, requeue: bool) -> Any:
+        service = RevocationService(
+            settings(MAX_RECEIVE_COUNT=3),
+            self.gateway,
+            self.dead_letters,
+            self.requeued if requeue else None,
+            clock=self.clock,
+            sleep=self.clock.sleep,
+        )
+        return self.make_handler(service)
 
     def invoke(self, *records: dict[str, Any], timeout: float = 60.0) -> Any:
-        return self.handler.lambda_handler(sqs_event(*records), FakeContext(self.clock, timeout))
+        return self.lambda_handler(sqs_event(*records), FakeContext(self.clock, timeout))
 
 
 @pytest.fixture
-def harness(handler_module: ModuleType, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    gateway = FakeGateway(clock=clock, call_seconds=0.05)
-    h = Harness(handler_module, clock, gateway)
-    service = RevocationService(settings(MAX_RECEIVE_COUNT=3), gateway, h.dead_letters, clock=clock, sleep=clock.sleep)
-    monkeypatch.setattr(handler_module, "service", service)
-    yield h
+def harness(handler_module: ModuleType, clock: FakeClock) -> Harness:
+    return Harness(handler_module, clock, FakeGateway(clock=clock, call_seconds=0.05))
 
 
 def failures(response: dict[str, Any]) -> list[str]:
@@ -120,19 +128,9 @@ def test_handler_retries_throttled_records_on_early_attempts(harness: Harness) -
     assert [letter.attributes["ErrorCode"] for letter in harness.dead_letters.written] == ["403"]
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-def test_handler_logs_each_settled_record_with_its_reason_and_no_stack_trace(harness: Harness) -> None:
-    collect = _Collect()
-    service_logger = logging.getLogger(names.SERVICE_NAME)
-    service_logger.addHandler(collect)
+def test_handler_logs_each_settled_record_with_its_reason_and_no_stack_trace(
+    harness: Harness, service_logs: list[logging.LogRecord]
+) -> None:
     throttled = sqs_record({"channelArn": A, "viewerId": "v"})
     denied = sqs_record({"channelArn": channel(region="eu-west-1"), "viewerId": "w"})
     invalid = sqs_record("{oops")
@@ -140,16 +138,13 @@ def test_handler_logs_each_settled_record_with_its_reason_and_no_stack_trace(har
         THROTTLED if region == "us-west-2" else denied_pairs("w")(region, sessions)
     )
 
-    try:
-        harness.invoke(throttled, denied, invalid)
-    finally:
-        service_logger.removeHandler(collect)
+    harness.invoke(throttled, denied, invalid)
 
-    settled = {r.message_id: r.reason for r in collect.records if r.getMessage() == "record settled"}  # type: ignore[attr-defined]
+    settled = {r.message_id: r.reason for r in service_logs if r.getMessage() == "record settled"}  # type: ignore[attr-defined]
     assert settled[throttled["messageId"]].startswith("1 pairs to retry, first: ThrottlingException")
     assert settled[denied["messageId"]] == "1 pairs dead-lettered, first: 403: not authorized"
     assert settled[invalid["messageId"]].startswith("InvalidMessage: body is not JSON")
-    assert not [r for r in collect.records if r.exc_info], "the reason is in the line; no stack trace beside it"
+    assert not [r for r in service_logs if r.exc_info], "the reason is in the line; no stack trace beside it"
 
 
 def test_handler_dead_letters_throttled_pairs_with_reason_on_the_last_attempt(harness: Harness) -> None:
@@ -196,17 +191,9 @@ def test_handler_leaves_records_it_had_no_time_for_to_sqs(harness: Harness) -> N
 
 
 @pytest.fixture
-def requeuing(harness: Harness, handler_module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Harness:
+def requeuing(harness: Harness) -> Harness:
     """The harness with a source queue to put back what an invocation had no time to start."""
-    service = RevocationService(
-        settings(MAX_RECEIVE_COUNT=3),
-        harness.gateway,
-        harness.dead_letters,
-        harness.requeued,
-        clock=harness.clock,
-        sleep=harness.clock.sleep,
-    )
-    monkeypatch.setattr(handler_module, "service", service)
+    harness.lambda_handler = harness.serve(requeue=True)
     return harness
 
 
@@ -305,7 +292,7 @@ def test_dead_letter_body_is_itself_a_valid_request(harness: Harness) -> None:
 
 def test_handler_refuses_a_direct_invocation(harness: Harness) -> None:
     with pytest.raises(UnexpectedBatchTypeError):
-        harness.handler.lambda_handler({"viewerSessions": DOC_EXAMPLE}, FakeContext(harness.clock))
+        harness.lambda_handler({"viewerSessions": DOC_EXAMPLE}, FakeContext(harness.clock))
 
 
 def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> tuple[dict[tuple[str, str | None], float], set[str]]:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from revocation import names
 from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway
 from revocation.service import RevocationService
 from tests.unit.fakes import FakeClock, FakeContext, FakeQueueWriter, channel, settings, sqs_event, sqs_record
@@ -29,50 +27,36 @@ A = channel("abcdABCDefgh")
 MAX_RECEIVE_COUNT = 3
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 class Harness:
-    def __init__(self, handler: ModuleType, clock: FakeClock, ivs: RawIvs) -> None:
-        self.handler = handler
+    def __init__(self, handler: ModuleType, clock: FakeClock, ivs: RawIvs, logs: list[logging.LogRecord]) -> None:
         self.clock = clock
         self.ivs = ivs
         self.dead_letters = FakeQueueWriter()
-        self.logs = _Collect()
+        self.logs = logs
+        gateway = Boto3IvsGateway(5.0, clients={"us-west-2": ivs.client})
+        service = RevocationService(
+            settings(MAX_RECEIVE_COUNT=MAX_RECEIVE_COUNT, IVS_MAX_ATTEMPTS=2),
+            gateway,
+            self.dead_letters,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        self.lambda_handler = handler.make_handler(service)
 
     def invoke(self, *records: dict[str, Any]) -> Any:
-        return self.handler.lambda_handler(sqs_event(*records), FakeContext(self.clock, 60.0))
+        return self.lambda_handler(sqs_event(*records), FakeContext(self.clock, 60.0))
 
     def pairs_revoked(self) -> int:
         return sum(
             record.pairs_revoked  # type: ignore[attr-defined]
-            for record in self.logs.records
+            for record in self.logs
             if record.getMessage() == "batch settled"
         )
 
 
 @pytest.fixture
-def harness(handler_module: ModuleType, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    h = Harness(handler_module, clock, RawIvs())
-    gateway = Boto3IvsGateway(5.0, clients={"us-west-2": h.ivs.client})
-    service = RevocationService(
-        settings(MAX_RECEIVE_COUNT=MAX_RECEIVE_COUNT, IVS_MAX_ATTEMPTS=2),
-        gateway,
-        h.dead_letters,
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    monkeypatch.setattr(handler_module, "service", service)
-    service_logger = logging.getLogger(names.SERVICE_NAME)
-    service_logger.addHandler(h.logs)
-    yield h
-    service_logger.removeHandler(h.logs)
+def harness(handler_module: ModuleType, clock: FakeClock, service_logs: list[logging.LogRecord]) -> Harness:
+    return Harness(handler_module, clock, RawIvs(), service_logs)
 
 
 def _unknown_pair(request: dict[str, Any]) -> Raw:

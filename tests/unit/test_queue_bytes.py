@@ -10,7 +10,6 @@ import json
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
-from unittest import mock
 
 import boto3
 import pytest
@@ -114,8 +113,7 @@ def odd_answer(region: str, sessions: Sequence[ViewerSession]) -> list[Revocatio
 
 
 def run(handler: ModuleType, service: RevocationService, clock: FakeClock, records: list[Any], timeout: float) -> Any:
-    with mock.patch.object(handler, "service", service):
-        return handler.lambda_handler(sqs_event(*records), FakeContext(clock, timeout))
+    return handler.make_handler(service)(sqs_event(*records), FakeContext(clock, timeout))
 
 
 def test_dead_letters_on_the_wire_hold_only_characters_sqs_takes_and_read_back_the_same(

@@ -8,10 +8,11 @@ from dataclasses import replace
 
 import pytest
 
+from revocation.call_policy import SPACING_HEADROOM, RateLimiter, pair_error_is_retryable
 from revocation.intake import ValidRequest
-from revocation.models import CODE_NOT_STARTED
+from revocation.models import CODE_NOT_STARTED, CallErrorKind, CallFailed
 from revocation.plan import PlannedCall, plan_calls
-from revocation.revoke import SPACING_HEADROOM, CallErrorKind, CallFailed, Revoker, pair_error_is_retryable
+from revocation.revoke import Revoker
 from revocation.settle import SourceRecord, settle
 from tests.unit.fakes import FakeClock, FakeGateway, channel, denied_pairs, session
 
@@ -56,6 +57,29 @@ def calls_of(count: int, region: str = "us-west-2") -> list[PlannedCall]:
 )
 def test_pair_error_codes_are_classified_by_status(code: str | None, retryable: bool) -> None:
     assert pair_error_is_retryable(code) is retryable
+
+
+@pytest.mark.parametrize("rate", [0.5, 1.0, 2.0, 10.0])
+def test_rate_limiter_keeps_every_window_of_the_service_within_any_quota(rate: float) -> None:
+    """The batch quota's shares and the single-pair operation's 10 calls/s: one limiter, a rate apiece."""
+    limiter = RateLimiter(rate)
+    per_window = max(1, int(rate))
+    # Slow calls among fast ones, and a slow one before a run of instant ones: the run must wait for its window.
+    latencies = itertools.islice(itertools.cycle([0.3, 0.01, 0.8, 0.05, 0.01, 0.02, 0.5, *[0.0] * 11]), 180)
+    now, starts, arrivals, fastest = 0.0, [], [], float("inf")
+    for latency in latencies:
+        now = max(now, limiter.ready_at())
+        limiter.take(now)
+        # As late as the limiter's model allows: a call slower than the fastest seen arrived late by the difference.
+        fastest = min(fastest, latency)
+        starts.append(now)
+        arrivals.append(now + latency - fastest)
+        limiter.observe(now, now + latency)
+        now += latency  # one call at a time, as the Revoker and the CLI make them
+
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= SPACING_HEADROOM / rate - 1e-9
+    arrivals.sort()
+    assert min(later - earlier for earlier, later in zip(arrivals, arrivals[per_window:], strict=False)) > 1.0
 
 
 def test_revoker_spaces_calls_at_the_instance_share_of_the_quota(clock: FakeClock) -> None:

@@ -16,11 +16,11 @@ from revocation.models import (
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     SQS_DISALLOWED_CHARACTER,
     DeadLetterMessage,
+    Failure,
     RevocationRequest,
     sqs_message_bytes,
     sqs_safe,
 )
-from revocation.revoke import Failure
 from revocation.settle import OutboundMessage, SourceRecord, settle
 from tests.unit.fakes import session
 

@@ -1,6 +1,7 @@
 """The IVS gateway: the only code that calls IVS. One boto3 client per region, made on first use.
 
-Two rules that botocore does not keep are enforced here, and the operator CLI's `--direct` imports them:
+Two rules that botocore does not keep are enforced here, and the operator CLI's `--direct` imports them
+(with `call_failed`, which maps what a call raised to the domain's kinds):
 
 - A call counts only when IVS's answer is the operation's JSON (`check_answers`, `confirmed_errors`).
   botocore turns a 200 whose body is HTML, plain text or nothing into a dict without `errors`, which
@@ -19,26 +20,22 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
+from revocation.call_policy import call_error_kind
 from revocation.models import (
     CODE_CONNECTION_ERROR,
+    CallErrorKind,
+    CallFailed,
     RepeatedKeyError,
     RevocationError,
     ViewerSession,
     json_type,
     loads_unambiguous,
 )
-from revocation.revoke import CallErrorKind, CallFailed
 
 OPERATION: Final = "BatchStartViewerSessionRevocation"
 # The code of a call whose answer was not the operation's JSON (beside the service's own codes).
 CODE_MALFORMED_RESPONSE: Final = "MalformedResponse"
 
-_KIND_BY_CODE = {
-    "ThrottlingException": CallErrorKind.THROTTLED,
-    "ValidationException": CallErrorKind.INVALID,
-    "AccessDeniedException": CallErrorKind.DENIED,
-    "PendingVerification": CallErrorKind.DENIED,
-}
 # Put by the answer check into the parsed response (botocore merges a before-parse handler's
 # `customized_response_dict` into it), so that a response that was never checked is never counted.
 _CHECKED: Final = "_ivsRevocationAnswerChecked"
@@ -225,20 +222,8 @@ class Boto3IvsGateway:
                 self._call_timeout, lambda: client.batch_start_viewer_session_revocation(viewerSessions=viewer_sessions)
             )
             errors = confirmed_errors(response, (session.key for session in sessions))
-        except ClientError as error:
-            raise _call_failed(error) from error
-        except ParamValidationError as error:
-            raise CallFailed(CallErrorKind.INVALID, "ValidationException", str(error)) from error
-        except MalformedAnswer as error:
-            raise CallFailed(CallErrorKind.MALFORMED, CODE_MALFORMED_RESPONSE, str(error)) from error
-        except CallDeadlineExceeded as error:
-            raise CallFailed(CallErrorKind.CONNECTION, CODE_CONNECTION_ERROR, str(error)) from error
-        except BotoCoreError as error:
-            raise CallFailed(CallErrorKind.CONNECTION, CODE_CONNECTION_ERROR, str(error)) from error
         except Exception as error:
-            # Whatever else went wrong with the call, IVS confirmed nothing: retried, never counted.
-            message = f"the answer could not be read: {type(error).__name__}: {error}"
-            raise CallFailed(CallErrorKind.MALFORMED, CODE_MALFORMED_RESPONSE, message) from error
+            raise call_failed(error) from error
         return [RevocationError.model_validate(entry) for entry in errors]
 
     def _client(self, region: str) -> Any:
@@ -250,15 +235,22 @@ class Boto3IvsGateway:
         return client
 
 
-def _call_failed(error: ClientError) -> CallFailed:
-    details = error.response.get("Error", {})
-    code = str(details.get("Code") or "Unknown")
-    # IVS puts its text in the body's `exceptionMessage`, which botocore parses as a modeled field,
-    # not as Error.Message.
-    message = str(details.get("Message") or error.response.get("exceptionMessage") or error)
-    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    kind = _KIND_BY_CODE.get(code)
-    if kind is None:
-        # 429 without the named code is a throttle all the same; anything else unknown is retried.
-        kind = CallErrorKind.THROTTLED if status == 429 else CallErrorKind.SERVER
-    return CallFailed(kind, code, message)
+def call_failed(error: Exception) -> CallFailed:
+    """What a call raised, as the domain's CallFailed: botocore's errors mapped to the domain's kinds."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code = str(details.get("Code") or "Unknown")
+        # IVS puts its text in the body's `exceptionMessage`, which botocore parses as a modeled field,
+        # not as Error.Message.
+        message = str(details.get("Message") or error.response.get("exceptionMessage") or error)
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return CallFailed(call_error_kind(code, status), code, message)
+    if isinstance(error, ParamValidationError):
+        return CallFailed(CallErrorKind.INVALID, "ValidationException", str(error))
+    if isinstance(error, MalformedAnswer):
+        return CallFailed(CallErrorKind.MALFORMED, CODE_MALFORMED_RESPONSE, str(error))
+    if isinstance(error, CallDeadlineExceeded | BotoCoreError):
+        return CallFailed(CallErrorKind.CONNECTION, CODE_CONNECTION_ERROR, str(error))
+    # Whatever else went wrong with the call, IVS confirmed nothing: retried, never counted.
+    message = f"the answer could not be read: {type(error).__name__}: {error}"
+    return CallFailed(CallErrorKind.MALFORMED, CODE_MALFORMED_RESPONSE, message)
