@@ -25,6 +25,8 @@ from botocore.endpoint import DEFAULT_TIMEOUT
 from ivs_revoke import __version__
 
 USER_AGENT_EXTRA: Final = f"ivs-revoke/{__version__}"
+# Read by AWS CLI v2 and the SDKs before AWS_DEFAULT_REGION; botocore reads only the latter.
+ENV_REGION: Final = "AWS_REGION"
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,14 @@ from botocore.utils import ArgumentGenerator
 from pydantic import ValidationError
 
 from ivs_revoke.errors import InputError, UsageError
-from revocation.models import RepeatedKeyError, ViewerSession, describe_errors, json_type, loads_unambiguous
+from revocation.models import (
+    VIEWER_SESSION_FIELDS,
+    RepeatedKeyError,
+    ViewerSession,
+    describe_errors,
+    json_type,
+    loads_unambiguous,
+)
 
 SERVICE_NAME: Final = "ivs"
 OPERATION_NAME: Final = "BatchStartViewerSessionRevocation"
@@ -67,9 +74,6 @@ SKELETON_CHOICES: Final = (SKELETON_INPUT, SKELETON_YAML_INPUT, SKELETON_OUTPUT)
 
 # A wave of bad input is reported in full up to here; past it the rest is counted.
 MAX_PROBLEMS_SHOWN: Final = 50
-
-# The item fields as the API spells them, taken from the model's aliases.
-_FIELDS: Final = tuple(str(field.alias) for field in ViewerSession.model_fields.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +298,9 @@ def validate(parameters: Mapping[str, Any]) -> list[Pair]:
     for index, item in enumerate(items):
         path = f"{SESSIONS_MEMBER}[{index}]"
         if not isinstance(item, Mapping):
-            problems.append(f"{path}: must be an object with {', '.join(_FIELDS)} (got {json_type(item)})")
+            problems.append(
+                f"{path}: must be an object with {', '.join(VIEWER_SESSION_FIELDS)} (got {json_type(item)})"
+            )
             continue
         try:
             # Aliases only: the API's names. A Python field name would pass pydantic but not botocore.

@@ -20,15 +20,20 @@ import argparse
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 from infra.settings import DeploySettings
-from local.ivs_emulator import Ledger
+from ivs_revoke.dlq import DeadLetter
+from ivs_revoke.errors import EXIT_INTERRUPTED
+from ivs_revoke.sqs import batches
+from local.clients import ACCOUNT_ID
+from local.ivs_emulator import Faults, Ledger
+from local.overview import emulator_note, header_lines
 from local.runner import DrainTimeout
-from local.stack import ACCOUNT_ID, DeadLetterEntry, LocalStack, temporary_log_dir
+from local.stack import LocalStack, temporary_log_dir
 from revocation.models import CODE_INVALID_MESSAGE, MAX_SESSIONS_PER_CALL
 
 REGION = "us-west-2"
@@ -126,30 +131,19 @@ def submit_generated(stack: LocalStack, submission: Submission, pairs: int, prog
         {"channelArn": channel(f"LoadChannel{i % 50:02d}"), "viewerId": f"load-viewer-{i:07d}"} for i in range(pairs)
     )
     with progress(total=pairs, desc="submitting", unit="msg", leave=False) as bar:
-        for chunk in _chunks(sessions, 10):
+        for chunk in batches(sessions):
             stack.send(*chunk)
             submission.add_pairs(chunk)
             bar.update(len(chunk))
     submission.lines.append((f"{pairs} generated one-pair messages", "SendMessageBatch"))
 
 
-def _chunks(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 @dataclass
 class Accounting:
     revoked: set[Pair]
     dead_lettered: dict[Pair, tuple[str, str]]  # pair -> (code, reason)
-    invalid: list[DeadLetterEntry]
-    bare: list[DeadLetterEntry]  # moved by the redrive policy, with no reason
+    invalid: list[DeadLetter]
+    bare: list[DeadLetter]  # moved by the redrive policy, with no reason
     missing: set[Pair]
     wrong_version: dict[Pair, tuple[int, int | None]]
 
@@ -158,13 +152,14 @@ class Accounting:
         return not self.missing and not self.bare and not self.wrong_version
 
 
-def account(submission: Submission, ledger: Ledger, dead_letters: Sequence[DeadLetterEntry]) -> Accounting:
+def account(submission: Submission, ledger: Ledger, dead_letters: Sequence[DeadLetter]) -> Accounting:
     dead_lettered: dict[Pair, tuple[str, str]] = {}
     invalid, bare = [], []
     for entry in dead_letters:
         if entry.code is None:
             bare.append(entry)
-        elif entry.code == CODE_INVALID_MESSAGE:
+            continue
+        if entry.code == CODE_INVALID_MESSAGE:
             invalid.append(entry)
         for arn, viewer, code, message in entry.failed_pairs():
             dead_lettered[(arn, viewer)] = (code or "", message or "")
@@ -190,7 +185,7 @@ def print_summary(
     submission: Submission,
     accounting: Accounting,
     ledger: Ledger,
-    dead_letters: Sequence[DeadLetterEntry],
+    dead_letters: Sequence[DeadLetter],
     timings: Mapping[str, float],
 ) -> None:
     out = sys.stdout.write
@@ -222,14 +217,14 @@ def print_summary(
     out("\nDead-letter queue (code, reason, what)\n")
     for entry in dead_letters:
         pairs = entry.failed_pairs()
-        if pairs:
+        if entry.code is None:
+            out(f"  {'(no reason)':<15} moved by the queue's redrive policy after {entry.receive_count} receives\n")
+        elif pairs:
             for arn, viewer, code, message in pairs:
                 out(f"  {code:<15} {message}\n  {'':<15} {arn}  viewer {viewer}\n")
-        elif entry.code is not None:
+        else:
             body = entry.body if len(entry.body) <= 70 else entry.body[:67] + "..."
             out(f"  {entry.code:<15} {entry.reason}\n  {'':<15} body: {body}\n")
-        else:
-            out(f"  {'(no reason)':<15} moved by the queue's redrive policy after {entry.receive_count} receives\n")
 
     news_version = ledger.version(channel("NewsChannel01"), "viewer-0001")
     if news_version is not None:
@@ -264,25 +259,13 @@ def run(pairs: int) -> int:
     settings = DeploySettings.from_cdk_json()
     log_dir = temporary_log_dir("ivs-revocation-demo-")
     out = sys.stdout.write
-    out("IVS viewer-session revocation: the whole pipeline on this machine\n")
     timings: dict[str, float] = {}
     with LocalStack(
         settings, region="us-east-1", ivs_options={"unauthorized_channels": CLI_EXAMPLE_CHANNELS}, log_dir=log_dir
     ) as stack:
         timings["start"] = time.monotonic() - started
-        out(f"  SQS + EventBridge   moto server at {stack.endpoint_url}\n")
-        out(f"  IVS                 emulator at {stack.ivs.url}: 2 calls/s per account and region, ")
-        out("the CLI example's two channels not authorized\n")
-        out(
-            f"  function            {settings.max_concurrency} instances (max concurrency), batch size "
-            f"{settings.batch_size}, batching window {settings.max_batching_window_seconds} s, timeout "
-            f"{settings.function_timeout_seconds} s, {settings.ivs_calls_per_second:g} IVS call(s) per second each\n"
-        )
-        out(
-            f"  queue               visibility timeout {settings.visibility_timeout_seconds} s, to the DLQ after "
-            f"{settings.max_receive_count} receives; settings from cdk.json\n"
-        )
-        out(f"  logs                {log_dir}\n")
+        ivs_note = f"emulator at {stack.ivs.url}: {emulator_note(CLI_EXAMPLE_CHANNELS, Faults())}"
+        out("\n".join(header_lines(stack, "the whole pipeline on this machine", ivs_note)) + "\n")
 
         submitted_at = time.monotonic()
         submission = submit_examples(stack)
@@ -344,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args.pairs)
     except KeyboardInterrupt:
         sys.stdout.write("\nInterrupted: the stack is stopped, nothing left running.\n")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -33,43 +33,31 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.settings import DeploySettings
-from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS, ENV_QUEUE_URL
-from local.ivs_emulator.service import DEFAULT_TPS, MALFORMED_ANSWER_KINDS, EmulatorConfigError, Faults
-from local.stack import ACCOUNT_ID, CREDENTIALS, LocalStack, MotoServer, temporary_log_dir
+from ivs_revoke.errors import EXIT_INTERRUPTED
+from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS
+from local.clients import CREDENTIALS
+from local.ivs_emulator.service import MALFORMED_ANSWER_KINDS, EmulatorConfigError, Faults
+from local.moto_process import MOTO_LOG, MotoServer
+from local.overview import FAULT_DEFAULTS, Lane, emulator_note, header_lines, lanes
+from local.stack import LocalStack, temporary_log_dir
 from revocation import names
 from revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 ENV_FILE: Final = ROOT / ".local-stack.env"
-MOTO_LOG: Final = "moto.log"
 # On a terminal the status line is redrawn in place every second; elsewhere (a pipe, a log) one line
 # every 10 s, so that a log of a day's run stays readable.
 TERMINAL_STATUS_SECONDS: Final = 1.0
 PLAIN_STATUS_SECONDS: Final = 10.0
 RATE_WINDOW_SECONDS: Final = 60.0
-EXIT_INTERRUPTED: Final = 130
 # The region of the local queues and bus. AWS CLI v1 ignores AWS_ENDPOINT_URL_SQS (and any configured
 # endpoint) in every region where SQS once had a legacy host name: it replaces the endpoint with
 # https://queue.amazonaws.com and the like unless --endpoint-url is given (aws/aws-cli#8737). Regions
 # opened since have none, so there `aws sqs ...` follows the exported endpoint as AWS CLI v2 does.
 REGION: Final = "eu-central-2"
-_FAULT_DEFAULTS: Final = dataclasses.asdict(Faults())
 
 
 # ----------------------------------------------------------------------------------- what it serves
-
-
-@dataclass(frozen=True)
-class Lane:
-    """A queue producers send to, and the variable that names it for `ivs-revoke`."""
-
-    name: str
-    queue_url: str
-    env_name: str
-
-
-def lanes(stack: LocalStack) -> list[Lane]:
-    return [Lane("bulk", stack.resources.queue_url, ENV_QUEUE_URL)]
 
 
 def environment(stack: LocalStack, served: Sequence[Lane]) -> dict[str, str]:
@@ -93,32 +81,6 @@ def environment(stack: LocalStack, served: Sequence[Lane]) -> dict[str, str]:
 def export_lines(values: Mapping[str, str]) -> list[str]:
     """One `export NAME=value` per variable, quoted so that a shell reads the value back unchanged."""
     return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
-
-
-def header_lines(stack: LocalStack, served: Sequence[Lane], ivs_note: str, log_dir: Path) -> list[str]:
-    settings = stack.settings
-    resources = stack.resources
-    lane_names = ", ".join(lane.name for lane in served)
-    lines = [
-        "IVS viewer-session revocation: the local pipeline, serving on 127.0.0.1",
-        f"  SQS + EventBridge   moto server at {stack.endpoint_url} (region {stack.region}, account {ACCOUNT_ID})",
-        f"  IVS                 {ivs_note}",
-        f"  function            {settings.max_concurrency} instances (max concurrency), batch size "
-        f"{settings.batch_size}, batching window {settings.max_batching_window_seconds} s, timeout "
-        f"{settings.function_timeout_seconds} s, {settings.ivs_calls_per_second:g} IVS call(s) per second each",
-    ]
-    lines += [
-        f"  {lane.name + ' lane':<19} queue {lane.queue_url} (visibility timeout "
-        f"{settings.visibility_timeout_seconds} s, to the DLQ after {settings.max_receive_count} receives)"
-        for lane in served
-    ]
-    lines += [
-        f"  dead-letter queue   {resources.dead_letter_queue_url}",
-        f"  event bus           {resources.event_bus_name}: rule {resources.rule_name} routes revocation events "
-        f"to the {lane_names} queue",
-        f"  logs                {log_dir} (one file per function instance); settings from cdk.json",
-    ]
-    return lines
 
 
 # ----------------------------------------------------------------------------------------- status
@@ -354,7 +316,7 @@ def run(args: argparse.Namespace, faults: Faults, out: IO[str]) -> None:
         text = write_env_file(ENV_FILE, exports)
         running.callback(remove_env_file, ENV_FILE, text)
 
-        out.write("\n".join(header_lines(stack, served, ivs_note, log_dir)) + "\n\n")
+        out.write("\n".join(header_lines(stack, "the local pipeline, serving on 127.0.0.1", ivs_note)) + "\n\n")
         out.write(f"Point your SDK, the AWS CLI and ivs-revoke at it (or, in another terminal: source {ENV_FILE}):\n")
         out.write("\n".join(exports) + "\n\n")
         out.write(
@@ -364,16 +326,6 @@ def run(args: argparse.Namespace, faults: Faults, out: IO[str]) -> None:
         out.flush()
         line = None if args.quiet else StatusLine(out, out.isatty())
         serve(stack, served, FunctionMetrics(log_dir), line)
-
-
-def emulator_note(unauthorized: Sequence[str], faults: Faults) -> str:
-    note = f"{DEFAULT_TPS} calls/s per account and region"
-    if unauthorized:
-        note += f", {len(unauthorized)} channel(s) not authorized (per-pair 403)"
-    injected = {key: value for key, value in dataclasses.asdict(faults).items() if value != _FAULT_DEFAULTS[key]}
-    if injected:
-        note += ", faults: " + " ".join(f"{key}={value}" for key, value in injected.items())
-    return note
 
 
 def _channel_arn(text: str) -> str:
@@ -424,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # Taken from the emulator's own definition of its faults, so that every fault it has is offered here.
     for field in dataclasses.fields(Faults):
-        default = _FAULT_DEFAULTS[field.name]
+        default = FAULT_DEFAULTS[field.name]
         faults.add_argument(
             "--" + field.name.replace("_", "-"),
             dest=f"fault_{field.name}",
@@ -441,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     given = {field.name: getattr(args, f"fault_{field.name}") for field in dataclasses.fields(Faults)}
-    if args.ivs_url and (args.unauthorized_channel or given != _FAULT_DEFAULTS):
+    if args.ivs_url and (args.unauthorized_channel or given != FAULT_DEFAULTS):
         parser.error("--unauthorized-channel and the fault options are the emulator's: not with --ivs-url")
     try:
         faults = Faults(**given)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra import constants
+from ivs_revoke import targets
 from tests.infra.support import Synthesized, get_att, ref
 
 pytestmark = pytest.mark.infra
@@ -104,11 +105,22 @@ def test_alarm_topic_output_names_the_topic_the_alarms_notify(each: Synthesized)
     assert _output(each, constants.OUTPUT_ALARM_TOPIC_ARN) == ref(each.only("AWS::SNS::Topic")[0])
 
 
-def test_output_names_are_the_ones_the_operators_cli_reads() -> None:
-    from ivs_revoke import targets
-
-    assert (targets.OUTPUT_QUEUE_URL, targets.OUTPUT_DLQ_URL, targets.OUTPUT_EVENT_BUS_NAME) == (
-        constants.OUTPUT_QUEUE_URL,
-        constants.OUTPUT_DLQ_URL,
-        constants.OUTPUT_BUS_NAME,
-    )
+def test_the_outputs_the_operators_cli_reads_are_the_template_s_and_name_what_it_uses_them_for(
+    each: Synthesized,
+) -> None:
+    read = {
+        targets.OUTPUT_QUEUE_URL,
+        targets.OUTPUT_QUEUE_ARN,
+        targets.OUTPUT_DLQ_URL,
+        targets.OUTPUT_EVENT_BUS_NAME,
+    }
+    assert read <= set(each.json["Outputs"])
+    queue_id = each.logical_id(each.stack.queues.queue)
+    dlq_id = each.logical_id(each.stack.queues.dead_letter_queue)
+    # submit sends to the queue URL; dlq redrive names the queue ARN as its destination.
+    assert _output(each, targets.OUTPUT_QUEUE_URL) == ref(queue_id)
+    assert _output(each, targets.OUTPUT_QUEUE_ARN) == get_att(queue_id)
+    assert _output(each, targets.OUTPUT_DLQ_URL) == ref(dlq_id)
+    bus = _output(each, targets.OUTPUT_EVENT_BUS_NAME)
+    buses = each.resources("AWS::Events::EventBus")
+    assert bus == (ref(next(iter(buses))) if buses else each.settings.event_bus_name)

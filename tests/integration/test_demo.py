@@ -6,7 +6,6 @@ import os
 import re
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import assert_processes_gone
+from tests.integration.processes import descendants, listening
 
 pytestmark = pytest.mark.integration
 
@@ -45,33 +45,6 @@ def _sigint_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process below pid, read from /proc (the stack's servers run in sessions of their own)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 def test_demo_exits_0_with_the_documented_403_pairs_in_the_dead_letter_queue() -> None:
     demo = _demo()
     output, _ = demo.communicate(timeout=120)
@@ -81,7 +54,7 @@ def test_demo_exits_0_with_the_documented_403_pairs_in_the_dead_letter_queue() -
     assert "InvalidMessage" in output
     assert re.search(r"Every pair accounted for: \d+ revoked \+ 2 dead-lettered with a reason", output), output
     for port in map(int, URL.findall(output)):
-        assert not _listening(port), f"port {port} still open after the demo"
+        assert not listening(port), f"port {port} still open after the demo"
 
 
 def test_demo_interrupted_stops_every_process_and_frees_its_ports() -> None:
@@ -98,9 +71,9 @@ def test_demo_interrupted_stops_every_process_and_frees_its_ports() -> None:
         if selector.select(timeout=1):
             seen += os.read(demo.stdout.fileno(), 65536).decode(errors="replace")
     time.sleep(2)
-    processes = _descendants(demo.pid)
+    processes = descendants(demo.pid)
     ports = [int(port) for port in URL.findall(seen)]
-    assert processes and len(ports) == 2, (processes, seen)
+    assert processes and len(set(ports)) == 2, (processes, seen)
 
     demo.send_signal(signal.SIGINT)
     try:
@@ -113,4 +86,4 @@ def test_demo_interrupted_stops_every_process_and_frees_its_ports() -> None:
     assert demo.returncode == 130, rest
     assert "Interrupted" in rest
     assert_processes_gone(sorted(processes))
-    assert not [port for port in ports if _listening(port)]
+    assert not [port for port in ports if listening(port)]

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from local.stack import MotoServer, client
+from local.clients import client
+from local.moto_process import MotoServer
 from revocation.models import SQS_MAX_MESSAGE_BYTES, sqs_message_bytes
 
 pytestmark = pytest.mark.integration

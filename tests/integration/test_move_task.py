@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from local.stack import CREDENTIALS, DEFAULT_REGION, MotoServer, client
+from local.clients import CREDENTIALS, DEFAULT_REGION, client
+from local.moto_process import MotoServer
 
 pytestmark = pytest.mark.integration
 

@@ -13,20 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
 
+from infra.stack import RevocationStack
+from ivs_revoke.dlq import DeadLetter
+from local.clients import ACCOUNT_ID
 from local.ivs_emulator import Ledger
-from local.stack import ACCOUNT_ID, DeadLetterEntry, LocalStack, MotoServer
+from local.moto_process import MotoServer
+from local.stack import LocalStack
 from revocation import names
 from revocation.models import (
     ATTR_ATTEMPTS,
     ATTR_ERROR_CODE,
     ATTR_SOURCE_MESSAGE_ID,
     CODE_INVALID_MESSAGE,
-    DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
-    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
-    SQS_MAX_MESSAGE_BYTES,
     DeadLetterMessage,
 )
 from tests.integration.conftest import assert_processes_gone, fast_settings
@@ -85,7 +88,7 @@ def stack(module_stack: LocalStack) -> LocalStack:
     return module_stack
 
 
-def drained(stack: LocalStack) -> tuple[Ledger, list[DeadLetterEntry]]:
+def drained(stack: LocalStack) -> tuple[Ledger, list[DeadLetter]]:
     stack.drain(DRAIN_SECONDS)
     return stack.ivs.ledger(), stack.dead_letters()
 
@@ -120,27 +123,87 @@ def test_the_stack_is_provisioned_from_the_deploy_settings(stack: LocalStack) ->
     assert stack.runner.function.timeout_seconds == settings.function_timeout_seconds
 
 
-def test_the_queues_have_the_template_s_sizes_encryption_and_redrive_allow_policies(stack: LocalStack) -> None:
+# The queue attributes whose values the stack chooses; a property the template leaves out means SQS's default.
+CONTRACT_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "MaximumMessageSize",
+    "SqsManagedSseEnabled",
+    "RedrivePolicy",
+    "RedriveAllowPolicy",
+)
+POLICY_ATTRIBUTES = ("RedrivePolicy", "RedriveAllowPolicy")
+
+
+def _template_queues(stack: LocalStack, outdir: Path) -> dict[str, dict[str, Any]]:
+    """The synthesized template's queue properties, by the local stack's name for each queue, with every
+    reference resolved to what it names on the local stack."""
+    synthesized = RevocationStack(App(outdir=str(outdir)), stack.settings.stack_name, settings=stack.settings)
+    template = Template.from_stack(synthesized).to_json()
+    queues = synthesized.queues
     resources = stack.resources
-    attributes = {
-        name: stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        for name, url in {
-            "queue": resources.queue_url,
-            "dlq": resources.dead_letter_queue_url,
-            "delivery dlq": resources.delivery_dead_letter_queue_url,
-        }.items()
+    local = {
+        "queue": (queues.queue, resources.queue_arn),
+        "dead letter queue": (queues.dead_letter_queue, resources.dead_letter_queue_arn),
+        "delivery dead letter queue": (queues.delivery_dead_letter_queue, resources.delivery_dead_letter_queue_arn),
     }
-    assert {name: int(a["MaximumMessageSize"]) for name, a in attributes.items()} == {
-        "queue": SOURCE_QUEUE_MAX_MESSAGE_BYTES,
-        "dlq": DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
-        "delivery dlq": SQS_MAX_MESSAGE_BYTES,
+    logical = {name: synthesized.get_logical_id(queue.node.default_child) for name, (queue, _) in local.items()}
+    assert {rid for rid, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"} == set(logical.values())
+    arns = {logical[name]: arn for name, (_, arn) in local.items()}
+    pseudo = {"AWS::Partition": "aws", "AWS::Region": stack.region, "AWS::AccountId": ACCOUNT_ID}
+
+    def resolved(value: Any) -> Any:
+        if isinstance(value, list):
+            return [resolved(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            assert attribute == "Arn", value
+            return arns[logical_id]
+        if "Ref" in value:
+            return pseudo[value["Ref"]]
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(resolved(parts))
+        return {key: resolved(item) for key, item in value.items()}
+
+    return {name: resolved(template["Resources"][logical[name]]["Properties"]) for name in local}
+
+
+def _attributes(stack: LocalStack, url: str) -> dict[str, Any]:
+    attributes = dict(stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"])
+    return {name: json.loads(value) if name in POLICY_ATTRIBUTES else value for name, value in attributes.items()}
+
+
+def test_every_queue_has_the_synthesized_template_s_attributes(stack: LocalStack, tmp_path: Path) -> None:
+    """The local stack provisions by hand what the CDK constructs declare: they must not drift apart."""
+    resources = stack.resources
+    template = _template_queues(stack, tmp_path)
+    # What SQS sets where the template says nothing: a queue created without attributes.
+    probe = stack.sqs.create_queue(QueueName=f"{stack.settings.stack_name}-defaults")["QueueUrl"]
+    defaults = _attributes(stack, probe)
+    local = {
+        "queue": resources.queue_url,
+        "dead letter queue": resources.dead_letter_queue_url,
+        "delivery dead letter queue": resources.delivery_dead_letter_queue_url,
     }
-    assert {name: a["SqsManagedSseEnabled"] for name, a in attributes.items()} == dict.fromkeys(attributes, "true")
-    assert json.loads(attributes["dlq"]["RedriveAllowPolicy"]) == {
-        "redrivePermission": "byQueue",
-        "sourceQueueArns": [resources.queue_arn],
-    }
-    assert json.loads(attributes["delivery dlq"]["RedriveAllowPolicy"]) == {"redrivePermission": "denyAll"}
+    for name, url in local.items():
+        properties = template[name]
+        expected = {
+            attribute: _as_attribute(properties[attribute]) if attribute in properties else defaults.get(attribute)
+            for attribute in CONTRACT_ATTRIBUTES
+        }
+        actual = _attributes(stack, url)
+        assert {attribute: actual.get(attribute) for attribute in CONTRACT_ATTRIBUTES} == expected, name
+    assert template["queue"]["QueueName"] == resources.queue_name
+
+
+def _as_attribute(value: Any) -> Any:
+    """A template property as GetQueueAttributes answers it: numbers and booleans as strings."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if isinstance(value, int) else value
 
 
 def test_a_redrive_moves_function_written_dead_letters_back_with_a_task_naming_the_source_queue(
@@ -342,9 +405,16 @@ def test_an_event_bus_of_its_own_routes_revocation_events_to_the_queue(moto_serv
     assert event["detail"] == pair("on-own-bus")
 
 
-def test_function_logs_are_written_per_instance(module_stack: LocalStack) -> None:
-    log_dir = module_stack.log_dir
+def test_function_logs_are_written_per_instance(stack: LocalStack) -> None:
+    # Records enough for every poller to take batches, so that every instance runs (and writes its log).
+    settings = stack.settings
+    stack.stop_function()
+    stack.send(*[pair(f"logged-{i:03d}") for i in range(2 * settings.max_concurrency * settings.batch_size)])
+    stack.start_function()
+    drained(stack)
+
+    log_dir = stack.log_dir
     assert log_dir is not None
     logs = sorted(Path(log_dir).glob("instance-*.log"))
-    assert len(logs) == module_stack.settings.max_concurrency
+    assert len(logs) == settings.max_concurrency
     assert any("REPORT RequestId" in log.read_text() for log in logs)

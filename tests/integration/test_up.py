@@ -28,7 +28,7 @@ from local.demo import CLI_EXAMPLE, CLI_EXAMPLE_CHANNELS
 from local.up import ENV_FILE
 from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from tests.integration.conftest import assert_processes_gone
-from tests.integration.test_demo import _descendants, _listening
+from tests.integration.processes import descendants, listening
 
 pytestmark = pytest.mark.integration
 
@@ -207,7 +207,7 @@ def test_up_serves_the_aws_cli_and_ivs_revoke_from_its_exports_and_stops_on_ctrl
 
     assert _wait_for("the CLI example's pairs in the DLQ", dead_lettered) == dict.fromkeys(denied, "403")
 
-    processes = _descendants(up.process.pid)
+    processes = descendants(up.process.pid)
     assert processes
     rest = up.stop(signal.SIGINT)
 
@@ -218,7 +218,7 @@ def test_up_serves_the_aws_cli_and_ivs_revoke_from_its_exports_and_stops_on_ctrl
         up.output
     )
     assert_processes_gone(sorted(processes))
-    assert not [port for port in ports if _listening(port)]
+    assert not [port for port in ports if listening(port)]
     assert not ENV_FILE.exists()
 
 
@@ -243,13 +243,13 @@ def test_up_calls_another_ivs_endpoint_and_stops_on_sigterm(up_factory: Any) -> 
         _run([str(BIN / "ivs-revoke"), "submit", "--event-bus", "--viewer-sessions", json.dumps([pair])], environment)
         key = (pair["channelArn"], pair["viewerId"])
         _wait_for("the pair revoked by the other endpoint", lambda: key in _revoked(_ledger(ivs_url)))
-        processes = _descendants(up.process.pid)
+        processes = descendants(up.process.pid)
         up.stop(signal.SIGTERM)
 
         assert up.process.returncode == 0, up.output
         assert not re.search(r"^\[\d\d:\d\d:\d\d\]", up.output, re.MULTILINE), "a status line despite --quiet"
         assert_processes_gone(sorted(processes))
-        assert not _listening(int(urlparse(environment["AWS_ENDPOINT_URL_SQS"]).port or 0))
+        assert not listening(int(urlparse(environment["AWS_ENDPOINT_URL_SQS"]).port or 0))
         assert not ENV_FILE.exists()
     finally:
         stand_in.send_signal(signal.SIGTERM)

@@ -11,8 +11,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ivs_revoke import dlq
+from ivs_revoke import redrive
 from ivs_revoke.errors import ConfigurationError
+from ivs_revoke.sqs import queue_url_of
 from ivs_revoke.targets import ENV_DLQ_URL, OUTPUT_DLQ_URL, OUTPUT_QUEUE_ARN, OUTPUT_QUEUE_URL
 from revocation.models import (
     ATTR_ATTEMPTS,
@@ -25,7 +26,7 @@ from revocation.models import (
     RevocationError,
     ViewerSession,
 )
-from tests.unit.test_cli_support import (
+from tests.unit.cli_support import (
     FakeAws,
     Reply,
     Sent,
@@ -496,7 +497,7 @@ def test_redrive_wait_gives_up_on_a_task_that_is_never_listed() -> None:
     result = _dlq(["redrive", "--wait"], fake)
     assert result.code == 254
     assert "does not list the move task task-1" in result.stderr
-    assert len(fake.of("ListMessageMoveTasks")) == dlq.MAX_POLLS_UNLISTED
+    assert len(fake.of("ListMessageMoveTasks")) == redrive.MAX_POLLS_UNLISTED
 
 
 def test_redrive_does_not_take_an_earlier_running_task_for_its_own() -> None:
@@ -647,7 +648,7 @@ def test_client_side_redrive_keeps_a_message_too_large_for_the_destination() -> 
     ] == ["small"]
     assert list(queue.messages) == ["msg-001"] and queue.hidden == set()
     [failed] = result.json()["failed"]
-    assert failed["code"] == dlq.CODE_TOO_LARGE and "MaximumMessageSize of 2048" in failed["reason"]
+    assert failed["code"] == redrive.CODE_TOO_LARGE and "MaximumMessageSize of 2048" in failed["reason"]
 
 
 def test_client_side_redrive_keeps_each_batch_within_1_mib() -> None:
@@ -700,7 +701,7 @@ def test_only_source_queue_reads_every_page_of_list_dead_letter_source_queues() 
             {"Attributes": {"QueueArn": SOURCE_ARN}},
             {"QueueUrl": SOURCE_URL, "AttributeNames": ["QueueArn"]},
         )
-        assert dlq.only_source_queue(sqs, DLQ_URL) == dlq.Destination(arn=SOURCE_ARN, url=SOURCE_URL)
+        assert redrive.only_source_queue(sqs, DLQ_URL) == redrive.Destination(arn=SOURCE_ARN, url=SOURCE_URL)
         stub.add_response(
             "list_dead_letter_source_queues", {"queueUrls": [SOURCE_URL], "NextToken": "t"}, {"QueueUrl": DLQ_URL}
         )
@@ -708,7 +709,7 @@ def test_only_source_queue_reads_every_page_of_list_dead_letter_source_queues() 
             "list_dead_letter_source_queues", {"queueUrls": [OTHER_URL]}, {"QueueUrl": DLQ_URL, "NextToken": "t"}
         )
         with pytest.raises(ConfigurationError, match="2 queues name"):
-            dlq.only_source_queue(sqs, DLQ_URL)
+            redrive.only_source_queue(sqs, DLQ_URL)
         stub.assert_no_pending_responses()
 
 
@@ -720,10 +721,10 @@ def test_queue_url_of_an_arn() -> None:
             {"QueueUrl": SOURCE_URL},
             {"QueueName": "revocations", "QueueOwnerAWSAccountId": "123456789012"},
         )
-        assert dlq.queue_url_of(sqs, SOURCE_ARN) == SOURCE_URL
+        assert queue_url_of(sqs, SOURCE_ARN) == SOURCE_URL
     assert queue_arn_of(SOURCE_URL) == SOURCE_ARN
     with pytest.raises(ConfigurationError):
-        dlq.queue_url_of(sqs, "arn:aws:sns:us-west-2:123456789012:topic")
+        queue_url_of(sqs, "arn:aws:sns:us-west-2:123456789012:topic")
 
 
 @pytest.mark.parametrize(
@@ -739,4 +740,4 @@ def test_queue_url_of_an_arn() -> None:
     ],
 )
 def test_is_aws_endpoint(url: str, aws: bool) -> None:
-    assert dlq.is_aws_endpoint(url) is aws
+    assert redrive.is_aws_endpoint(url) is aws

@@ -9,7 +9,7 @@ import yaml
 
 from ivs_revoke.__main__ import main
 from ivs_revoke.aws import Aws, AwsOptions
-from tests.unit.test_cli_support import REGION, FakeAws, Reply, Sent, aws_cli, channel, ivs_revoke, shorthand
+from tests.unit.cli_support import REGION, FakeAws, Reply, Sent, aws_cli, channel, ivs_revoke, shorthand
 
 pytestmark = pytest.mark.unit
 

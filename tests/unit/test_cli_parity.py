@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_cli_support import REGION, FakeAws, aws_cli, channel, ivs_revoke, shorthand
+from tests.unit.cli_support import REGION, FakeAws, aws_cli, channel, ivs_revoke, shorthand
 
 pytestmark = pytest.mark.unit
 
@@ -33,6 +33,26 @@ def _bodies_sent_by_us(args: list[str]) -> list[bytes]:
     result = ivs_revoke(["submit", "--direct", *args], fake)
     assert result.code == 0, result.stderr
     return [sent.body for sent in fake.of("BatchStartViewerSessionRevocation")]
+
+
+def test_fake_aws_records_the_request_and_answers_it() -> None:
+    fake = FakeAws()
+    result = aws_cli(
+        [
+            "ivs",
+            "batch-start-viewer-session-revocation",
+            "--region",
+            REGION,
+            "--viewer-sessions",
+            shorthand(channel(), "v1"),
+        ],
+        fake,
+    )
+    assert result.code == 0, result.stderr
+    assert [sent.operation for sent in fake.sent] == ["BatchStartViewerSessionRevocation"]
+    assert fake.sent[0].json() == {"viewerSessions": [{"channelArn": channel(), "viewerId": "v1"}]}
+    assert fake.sent[0].region == REGION
+    assert json.loads(result.stdout) == {"errors": []}
 
 
 SHORTHAND = [shorthand(CHANNEL_A, "viewer-1", 7), shorthand(CHANNEL_B, "viewer-2")]

@@ -24,7 +24,7 @@ from revocation.models import (
     ViewerSession,
     sqs_message_bytes,
 )
-from tests.unit.test_cli_support import (
+from tests.unit.cli_support import (
     FakeAws,
     Reply,
     Sent,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.test_cli_support import FakeAws, aws_cli, channel, ivs_revoke, shorthand
+from tests.unit.cli_support import FakeAws, aws_cli, channel, ivs_revoke, shorthand
 
 pytestmark = pytest.mark.unit
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.session
-import pytest
 from awscli.clidriver import create_clidriver
 from botocore.awsrequest import AWSResponse
 
 from ivs_revoke.aws import AwsOptions, default_session
 from ivs_revoke.cli import run
 from revocation.models import SQS_MAX_MESSAGE_BYTES
+from tests.unit.fakes import FakeClock
 
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
@@ -231,26 +231,6 @@ class Result:
         return json.loads(self.stdout)
 
 
-MAX_SLEEPS = 10_000
-
-
-class FakeClock:
-    """Monotonic time that moves only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        # A loop that never ends fails here instead of hanging the test run.
-        assert len(self.sleeps) < MAX_SLEEPS, f"slept {MAX_SLEEPS} times: a loop that does not end"
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def ivs_revoke(
     argv: Sequence[str], fake: FakeAws, *, clock: FakeClock | None = None, environ: dict[str, str] | None = None
 ) -> Result:
@@ -276,24 +256,3 @@ def aws_cli(argv: Sequence[str], fake: FakeAws) -> Result:
     with redirect_stdout(stdout), redirect_stderr(stderr):
         code = driver.main(list(argv))
     return Result(code, stdout.getvalue(), stderr.getvalue())
-
-
-@pytest.mark.unit
-def test_fake_aws_records_the_request_and_answers_it() -> None:
-    fake = FakeAws()
-    result = aws_cli(
-        [
-            "ivs",
-            "batch-start-viewer-session-revocation",
-            "--region",
-            REGION,
-            "--viewer-sessions",
-            shorthand(channel(), "v1"),
-        ],
-        fake,
-    )
-    assert result.code == 0, result.stderr
-    assert [sent.operation for sent in fake.sent] == ["BatchStartViewerSessionRevocation"]
-    assert fake.sent[0].json() == {"viewerSessions": [{"channelArn": channel(), "viewerId": "v1"}]}
-    assert fake.sent[0].region == REGION
-    assert json.loads(result.stdout) == {"errors": []}

@@ -1,0 +1,364 @@
+"""Redrive: the dead-letter queue's messages back to a queue, by SQS's move task or from here.
+
+A dead letter the function wrote reached the DLQ with SendMessage, so SQS does not know where it came
+from: a StartMessageMoveTask without DestinationArn fails for it with CouldNotDetermineMessageSource
+(SQS developer guide, "Troubleshooting DLQ redrive"). Every redrive here therefore names its destination.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlparse
+
+from botocore.exceptions import ClientError
+
+from ivs_revoke.dlq import DEFAULT_SCAN_VISIBILITY_SECONDS, MAX_RECEIVES_WITHOUT_NEW, SCAN_WAIT_SECONDS, DeadLetter
+from ivs_revoke.errors import ConfigurationError, ServiceError
+from ivs_revoke.senders import pack, queue_max_message_bytes
+from ivs_revoke.sqs import delete, make_visible, queue_arn, queue_url_of, receive
+from revocation.models import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+Note = Callable[[str], None]
+
+TASK: Final = "StartMessageMoveTask"
+CLIENT_SIDE: Final = "MessageMove"
+# How often a running move task is polled.
+MOVE_TASK_POLL_SECONDS: Final = 2.0
+TERMINAL_TASK_STATES: Final = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
+# Polls in a row that do not list the task just started before the wait gives up on it.
+MAX_POLLS_UNLISTED: Final = 5
+# Why a client-side move left a message where it was: the destination's MaximumMessageSize.
+CODE_TOO_LARGE: Final = "TooLargeForDestination"
+# Codes an endpoint answers when it does not implement an action (SQS's query and JSON protocols).
+_UNSUPPORTED_CODES: Final = frozenset(
+    {
+        "InvalidAction",
+        "UnknownOperationException",
+        "UnsupportedOperation",
+        "AWS.SimpleQueueService.UnsupportedOperation",
+        "NotImplemented",
+    }
+)
+# Statuses of an answer without an error document that still mean "no such action" (not a transient fault).
+_UNSUPPORTED_STATUSES: Final = frozenset({400, 404, 405, 500, 501})
+# Endpoints of AWS itself (commercial, China, dual-stack), where a missing action is never the answer.
+_AWS_DOMAINS: Final = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a redrive sends the messages; `url` is None when only the ARN is known (a stack output)."""
+
+    arn: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class RedriveResult:
+    """What a redrive did: `output` is what `ivs-revoke dlq redrive` prints, titled `method`; `moved` is
+    None for a task not waited for; `problem` says why not everything moved."""
+
+    method: str
+    output: dict[str, Any]
+    moved: int | None = None
+    problem: str | None = None
+
+
+def source_queue_urls(sqs: Any, dlq_url: str) -> list[str]:
+    """The queues whose redrive policy names this DLQ (ListDeadLetterSourceQueues, every page)."""
+    pages = sqs.get_paginator("list_dead_letter_source_queues").paginate(QueueUrl=dlq_url)
+    return [str(url) for page in pages for url in page.get("queueUrls", [])]
+
+
+def only_source_queue(sqs: Any, dlq_url: str) -> Destination:
+    """The DLQ's one source queue; a ConfigurationError naming what was found when there is not one."""
+    urls = source_queue_urls(sqs, dlq_url)
+    if not urls:
+        raise ConfigurationError(
+            f"no queue names {dlq_url} as its dead-letter queue (ListDeadLetterSourceQueues found none), "
+            "so there is no source queue to move its messages back to: name the queue with --destination-url"
+        )
+    if len(urls) > 1:
+        raise ConfigurationError(
+            f"{len(urls)} queues name {dlq_url} as their dead-letter queue ({', '.join(urls)}): "
+            "choose the one to move its messages to with --destination-url"
+        )
+    return Destination(arn=queue_arn(sqs, urls[0]), url=urls[0])
+
+
+def is_aws_endpoint(url: str) -> bool:
+    """The endpoint is AWS's own (a regional, FIPS or VPC endpoint), not a local stand-in."""
+    host = (urlparse(url).hostname or "").lower()
+    return host.endswith(_AWS_DOMAINS)
+
+
+def is_unsupported(error: ClientError) -> bool:
+    """The endpoint does not implement the action (a local stand-in), rather than refusing this call."""
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    # An answer that is no AWS error document (moto's server answers an action it lacks with an HTML
+    # page and a 500) leaves botocore only the HTTP status as the code.
+    return code in _UNSUPPORTED_CODES or (status in _UNSUPPORTED_STATUSES and code == str(status))
+
+
+def redrive(
+    sqs: Any,
+    dlq_url: str,
+    destination: Destination,
+    *,
+    rate: int | None = None,
+    client_side: bool = False,
+    wait: bool = True,
+    poll_seconds: float = MOVE_TASK_POLL_SECONDS,
+    timeout: float | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+    note: Note | None = None,
+) -> RedriveResult:
+    """Moves the DLQ's messages to `destination` with StartMessageMoveTask, or from here (`client_side`,
+    and on its own where an endpoint that is not AWS's lacks the task). With `wait`, `note` gets the
+    progress; it always hears of a fallback."""
+    say = note or (lambda text: None)
+    if not client_side:
+        source_arn = queue_arn(sqs, dlq_url)
+        parameters: dict[str, Any] = {"SourceArn": source_arn, "DestinationArn": destination.arn}
+        if rate is not None:
+            parameters["MaxNumberOfMessagesPerSecond"] = rate
+        try:
+            handle = str(sqs.start_message_move_task(**parameters)["TaskHandle"])
+        except ClientError as error:
+            # Only a stand-in endpoint may lack the task; against AWS, its answer is the answer.
+            if is_aws_endpoint(sqs.meta.endpoint_url) or not is_unsupported(error):
+                raise
+            say(
+                f"{sqs.meta.endpoint_url} does not implement StartMessageMoveTask: "
+                "moving the messages from here instead (--client-side)"
+            )
+        else:
+            output: dict[str, Any] = {"taskHandle": handle, "sourceArn": source_arn, "destinationArn": destination.arn}
+            if not wait:
+                return RedriveResult(TASK, output)
+            task = wait_for_move_task(
+                sqs, source_arn, handle, poll_seconds=poll_seconds, timeout=timeout, sleep=sleep, clock=clock, note=say
+            )
+            moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+            problem = None
+            if task.get("Status") != "COMPLETED":
+                problem = (
+                    f"the move task ended {task.get('Status')}: {task.get('FailureReason', 'no reason given')} "
+                    f"({moved} messages moved; the rest stay in the dead-letter queue)"
+                )
+            return RedriveResult(TASK, output | {"messagesMoved": moved, "task": task}, moved, problem)
+
+    destination_url = destination.url or queue_url_of(sqs, destination.arn)
+    progress = (lambda moved: say(f"RUNNING: {moved} messages moved")) if wait else None
+    result = move_messages(sqs, dlq_url, destination_url, rate=rate, sleep=sleep, clock=clock, progress=progress)
+    output = {"deadLetterQueueUrl": dlq_url, "destinationUrl": destination_url, "messagesMoved": result.moved}
+    if not result.failed:
+        return RedriveResult(CLIENT_SIDE, output, result.moved)
+    problem = f"{len(result.failed)} messages could not be moved; they stay in the dead-letter queue"
+    return RedriveResult(CLIENT_SIDE, output | {"failed": result.failed}, result.moved, problem)
+
+
+# --- The move task -------------------------------------------------------------------------------
+
+
+def move_task(sqs: Any, source_arn: str, task_handle: str) -> dict[str, Any] | None:
+    """The task's latest state, None when it is not listed. SQS lists the most recent task first and
+    names its handle only while it runs; only one task at a time may move from a queue."""
+    results = sqs.list_message_move_tasks(SourceArn=source_arn, MaxResults=10).get("Results", [])
+    for result in results:
+        if result.get("TaskHandle") == task_handle:
+            return dict(result)
+    finished = [result for result in results if result.get("Status") in TERMINAL_TASK_STATES]
+    return dict(finished[0]) if finished and results[0] is finished[0] else None
+
+
+def wait_for_move_task(
+    sqs: Any,
+    source_arn: str,
+    task_handle: str,
+    *,
+    poll_seconds: float,
+    timeout: float | None,
+    sleep: Sleep,
+    clock: Clock,
+    note: Note,
+) -> dict[str, Any]:
+    """Polls until the task ends; `note` hears each change of its progress."""
+    deadline = None if timeout is None else clock() + timeout
+    unlisted = 0
+    shown: tuple[Any, ...] | None = None
+    while True:
+        task = move_task(sqs, source_arn, task_handle)
+        if task is None:
+            unlisted += 1
+            if unlisted >= MAX_POLLS_UNLISTED:
+                raise ServiceError(f"ListMessageMoveTasks does not list the move task {task_handle} from {source_arn}")
+        else:
+            unlisted = 0
+            state = (
+                task.get("Status"),
+                task.get("ApproximateNumberOfMessagesMoved"),
+                task.get("ApproximateNumberOfMessagesToMove"),
+            )
+            if state != shown:
+                shown = state
+                to_move = state[2] if state[2] is not None else "?"
+                note(f"{state[0]}: {state[1] or 0} of {to_move} messages moved")
+            if task.get("Status") in TERMINAL_TASK_STATES:
+                return task
+        if deadline is not None and clock() > deadline:
+            raise ServiceError(f"the move task {task_handle} is not done after {timeout:g} s")
+        sleep(poll_seconds)
+
+
+# --- Redrive from here, for endpoints without the move task --------------------------------------
+
+
+@dataclass
+class MoveResult:
+    moved: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+
+def move_messages(
+    sqs: Any,
+    dlq_url: str,
+    destination_url: str,
+    *,
+    rate: int | None,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+    wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    progress: Callable[[int], None] | None = None,
+) -> MoveResult:
+    """What StartMessageMoveTask does, done here: receive, send to the destination with the same body
+    and attributes, delete from the DLQ only what the destination accepted.
+
+    Nothing is consumed that was not sent: a message the destination cannot take (too large for its
+    MaximumMessageSize, refused by SendMessageBatch, or a call that failed) stays in the DLQ, hidden
+    until the move ends so that it is not tried again in a loop, then visible again.
+
+    Only messages already in the DLQ when the move started are moved: a redriven pair that fails again
+    comes back as a new message, which is left for the next redrive instead of going round forever.
+    """
+    started_ms = wall_clock_ms()
+    started = clock()
+    limit = queue_max_message_bytes(sqs, destination_url)
+    result = MoveResult()
+    kept: dict[str, str] = {}  # message id -> latest receipt handle, of every message left in the DLQ
+    in_flight: dict[str, str] = {}  # received, neither deleted nor kept yet
+    without_new = 0
+    try:
+        while True:
+            messages = receive(
+                sqs, dlq_url, visibility_timeout=DEFAULT_SCAN_VISIBILITY_SECONDS, wait_seconds=SCAN_WAIT_SECONDS
+            )
+            if not messages:
+                break
+            due: list[DeadLetter] = []
+            for letter in map(DeadLetter.from_message, messages):
+                if letter.message_id in kept or (letter.sent_timestamp_ms or 0) > started_ms:
+                    kept[letter.message_id] = letter.receipt_handle
+                else:
+                    due.append(letter)
+                    in_flight[letter.message_id] = letter.receipt_handle
+            without_new = 0 if due else without_new + 1
+            if without_new >= MAX_RECEIVES_WITHOUT_NEW:
+                break
+            fitting: list[DeadLetter] = []
+            for letter in due:
+                size = letter.size()
+                if size > limit:
+                    _keep(letter, in_flight, kept)
+                    result.failed.append(
+                        {
+                            "messageId": letter.message_id,
+                            "code": CODE_TOO_LARGE,
+                            "reason": f"{size} bytes with its attributes, over the destination's "
+                            f"MaximumMessageSize of {limit}",
+                        }
+                    )
+                else:
+                    fitting.append(letter)
+            sizes = [letter.size() for letter in fitting]
+            for group in pack(
+                sizes, max_items=SQS_MAX_BATCH_ENTRIES, max_bytes=SQS_MAX_MESSAGE_BYTES, overhead=0, separator=0
+            ):
+                _move_batch(sqs, dlq_url, destination_url, fitting[group.start : group.stop], result, in_flight, kept)
+            if due and progress is not None:
+                progress(result.moved)
+            if rate:
+                # Paced by messages moved: at most `rate` a second on average since the start.
+                ahead = result.moved / rate - (clock() - started)
+                if ahead > 0:
+                    sleep(ahead)
+    finally:
+        # Whatever was not deleted is made visible again, also when the move was cut short.
+        make_visible(sqs, dlq_url, [*kept.values(), *in_flight.values()])
+    return result
+
+
+def _keep(letter: DeadLetter, in_flight: dict[str, str], kept: dict[str, str]) -> None:
+    kept[letter.message_id] = in_flight.pop(letter.message_id, letter.receipt_handle)
+
+
+def _move_batch(
+    sqs: Any,
+    dlq_url: str,
+    destination_url: str,
+    letters: list[DeadLetter],
+    result: MoveResult,
+    in_flight: dict[str, str],
+    kept: dict[str, str],
+) -> None:
+    entries = [
+        {
+            "Id": str(number),
+            "MessageBody": letter.body,
+            **({"MessageAttributes": _sendable(letter.raw_attributes)} if letter.raw_attributes else {}),
+        }
+        for number, letter in enumerate(letters)
+    ]
+    response = sqs.send_message_batch(QueueUrl=destination_url, Entries=entries)
+    sent = [letters[int(entry["Id"])] for entry in response.get("Successful", [])]
+    sent_ids = {letter.message_id for letter in sent}
+    for entry in response.get("Failed", []):
+        result.failed.append(
+            {
+                "messageId": letters[int(entry["Id"])].message_id,
+                "code": entry.get("Code"),
+                "reason": entry.get("Message"),
+            }
+        )
+    for letter in letters:
+        if letter.message_id not in sent_ids:
+            _keep(letter, in_flight, kept)  # neither sent nor answered for: it stays
+    if not sent:
+        return
+    deleted = delete(sqs, dlq_url, [letter.receipt_handle for letter in sent])
+    for entry in deleted.get("Successful", []):
+        in_flight.pop(sent[int(entry["Id"])].message_id, None)
+        result.moved += 1
+    for entry in deleted.get("Failed", []):
+        letter = sent[int(entry["Id"])]
+        _keep(letter, in_flight, kept)
+        # Sent and still in the DLQ: it is in both queues, which a redrive of an idempotent request allows.
+        result.failed.append(
+            {
+                "messageId": letter.message_id,
+                "code": entry.get("Code"),
+                "reason": f"sent, but not deleted from the dead-letter queue: {entry.get('Message')}",
+            }
+        )
+
+
+def _sendable(attributes: dict[str, Any]) -> dict[str, Any]:
+    keys = ("DataType", "StringValue", "BinaryValue")
+    return {name: {key: value[key] for key in keys if key in value} for name, value in attributes.items()}

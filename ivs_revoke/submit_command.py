@@ -1,0 +1,195 @@
+"""`ivs-revoke submit`: validated pairs to the pipeline's queue (default), its event bus, or the API itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import IO, Any, Final
+
+from ivs_revoke import inputs
+from ivs_revoke.direct import DirectSender
+from ivs_revoke.errors import EXIT_OK, EXIT_PAIRS_FAILED
+from ivs_revoke.invocation import Invocation
+from ivs_revoke.parser import EXIT_CODES_HELP, add_global_options, non_negative_int, positive_float, positive_int
+from ivs_revoke.senders import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_PAIRS_PER_MESSAGE,
+    BusSender,
+    QueueSender,
+    SendReport,
+)
+from ivs_revoke.targets import (
+    ENV_EVENT_BUS,
+    ENV_QUEUE_URL,
+    ENV_STACK_NAME,
+    OUTPUT_EVENT_BUS_NAME,
+    OUTPUT_QUEUE_URL,
+    resolve,
+)
+from revocation.call_policy import BATCH_CALLS_PER_SECOND as DEFAULT_CALLS_PER_SECOND
+from revocation.models import EVENTBRIDGE_MAX_ENTRY_BYTES, SQS_MAX_MESSAGE_BYTES
+
+# `--event-bus` given without a name: the bus comes from the environment or the stack.
+_BUS_FROM_STACK: Final = ""
+
+
+def add_command(commands: Any) -> None:
+    """`commands`: the top-level parser's subparsers."""
+    submit = commands.add_parser(
+        "submit",
+        help="submit revocations (the options of aws ivs batch-start-viewer-session-revocation)",
+        description="Takes what `aws ivs batch-start-viewer-session-revocation` takes, with any number of pairs, "
+        "and sends them to the pipeline's queue (default), its event bus, or the API itself (--direct). "
+        "Every pair is validated before anything is sent.",
+        epilog=EXIT_CODES_HELP,
+        allow_abbrev=False,
+    )
+    submit.set_defaults(handler=submit_pairs)
+    submit.add_argument(
+        inputs.SESSIONS_OPTION,
+        dest="viewer_sessions",
+        nargs="*",
+        metavar="VALUE",
+        help="shorthand (channelArn=ARN,viewerId=ID,viewerSessionVersionsLessThanOrEqualTo=N ...), JSON, or file://PATH",
+    )
+    source = submit.add_mutually_exclusive_group()
+    source.add_argument("--cli-input-json", metavar="JSON", help="the request as JSON, or file://PATH")
+    source.add_argument("--cli-input-yaml", metavar="YAML", help="the request as YAML, or file://PATH")
+    submit.add_argument(
+        "--generate-cli-skeleton",
+        nargs="?",
+        const=inputs.SKELETON_INPUT,
+        choices=inputs.SKELETON_CHOICES,
+        help="print a skeleton (input, yaml-input, or output: a sample response) and send nothing",
+    )
+    where = submit.add_mutually_exclusive_group()
+    where.add_argument(
+        "--queue-url", metavar="URL", help=f"the pipeline's queue (default: ${ENV_QUEUE_URL}, or the stack)"
+    )
+    where.add_argument(
+        "--event-bus",
+        nargs="?",
+        const=_BUS_FROM_STACK,
+        metavar="NAME",
+        help=f"send as events on this bus (no NAME: ${ENV_EVENT_BUS}, or the stack's bus)",
+    )
+    where.add_argument(
+        "--direct",
+        action="store_true",
+        help="call BatchStartViewerSessionRevocation from here, 20 pairs a call, paced to the quota",
+    )
+    submit.add_argument(
+        "--stack-name", help=f"the deployed stack whose outputs name the queue and bus (${ENV_STACK_NAME})"
+    )
+    submit.add_argument(
+        "--pairs-per-message",
+        type=non_negative_int,
+        default=DEFAULT_PAIRS_PER_MESSAGE,
+        metavar="N",
+        help=f"pairs per queue message or event (default {DEFAULT_PAIRS_PER_MESSAGE}; 0: as many as fit, "
+        f"in the queue's MaximumMessageSize (at most {SQS_MAX_MESSAGE_BYTES:,} bytes) "
+        f"or in an event ({EVENTBRIDGE_MAX_ENTRY_BYTES:,} bytes per PutEvents))",
+    )
+    submit.add_argument(
+        "--calls-per-second",
+        type=positive_float,
+        default=DEFAULT_CALLS_PER_SECOND,
+        metavar="RATE",
+        help=f"--direct: API calls per second per region (default {DEFAULT_CALLS_PER_SECOND:g}, the account quota)",
+    )
+    submit.add_argument(
+        "--max-attempts",
+        type=positive_int,
+        default=DEFAULT_MAX_ATTEMPTS,
+        metavar="N",
+        help=f"attempts per call or batch, retrying throttling and server errors (default {DEFAULT_MAX_ATTEMPTS})",
+    )
+    add_global_options(submit)
+
+
+def submit_pairs(invocation: Invocation) -> int:
+    args = invocation.args
+    if args.generate_cli_skeleton == inputs.SKELETON_INPUT:
+        invocation.stdout.write(inputs.input_skeleton())
+        return EXIT_OK
+    if args.generate_cli_skeleton == inputs.SKELETON_YAML_INPUT:
+        invocation.stdout.write(inputs.yaml_input_skeleton())
+        return EXIT_OK
+
+    parameters = inputs.call_parameters(args.viewer_sessions, args.cli_input_json, args.cli_input_yaml)
+    pairs = inputs.validate(parameters)
+    if args.generate_cli_skeleton == inputs.SKELETON_OUTPUT:
+        # As the AWS CLI: the input is validated, then a sample response is printed; nothing is sent.
+        invocation.render(inputs.output_skeleton(), inputs.OPERATION_NAME)
+        return EXIT_OK
+
+    if args.direct:
+        return _submit_direct(invocation, pairs)
+    options: dict[str, Any] = {
+        "pairs_per_message": args.pairs_per_message or None,
+        "max_attempts": args.max_attempts,
+        "sleep": invocation.sleep,
+    }
+    if args.event_bus is not None:
+        bus = resolve(
+            what="event bus",
+            explicit=args.event_bus or None,
+            option="--event-bus NAME",
+            env_value=invocation.env.event_bus,
+            env_name=ENV_EVENT_BUS,
+            stack=invocation.stack(),
+            output_key=OUTPUT_EVENT_BUS_NAME,
+        )
+        return _finish(invocation, BusSender(invocation.aws.client("events"), bus, **options).send(pairs), "PutEvents")
+    queue_url = resolve(
+        what="queue URL",
+        explicit=args.queue_url,
+        option="--queue-url",
+        env_value=invocation.env.queue_url,
+        env_name=ENV_QUEUE_URL,
+        stack=invocation.stack(),
+        output_key=OUTPUT_QUEUE_URL,
+    )
+    sender = QueueSender(invocation.aws.client("sqs"), queue_url, **options)
+    return _finish(invocation, sender.send(pairs), "SendMessageBatch")
+
+
+def _finish(invocation: Invocation, report: SendReport, title: str) -> int:
+    invocation.render(report.output, title)
+    if report.failure is None:
+        return EXIT_OK
+    invocation.note(f"\n{report.failure.message}")
+    return report.failure.exit_code
+
+
+def _submit_direct(invocation: Invocation, pairs: Sequence[inputs.Pair]) -> int:
+    args = invocation.args
+
+    def client_for_region(region: str) -> Any:
+        # Every attempt is one of ours, so that each passes the pacer: botocore retries nothing.
+        return invocation.aws.client("ivs", region=region, max_attempts=1)
+
+    progress = _call_progress(invocation.stderr) if invocation.stderr.isatty() else None
+    sender = DirectSender(
+        client_for_region,
+        calls_per_second=args.calls_per_second,
+        max_attempts=args.max_attempts,
+        sleep=invocation.sleep,
+        clock=invocation.clock,
+        progress=progress,
+    )
+    report = sender.send(pairs)
+    if progress is not None:
+        invocation.stderr.write("\n")
+    invocation.render(report.output, inputs.OPERATION_NAME)
+    if report.failure is not None:
+        invocation.note(f"\n{report.failure.message}")
+        return report.failure.exit_code
+    return EXIT_PAIRS_FAILED if report.errors else EXIT_OK
+
+
+def _call_progress(stream: IO[str]) -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        stream.write(f"\r{inputs.OPERATION_NAME}: {done}/{total} calls")
+        stream.flush()
+
+    return show

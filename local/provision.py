@@ -1,0 +1,186 @@
+"""The queues, the event bus and the rule on moto's server, as the CDK stack defines them from the same
+settings (tests/integration/test_pipeline.py compares them with the synthesized template), and the
+function's environment."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ivs_revoke.sqs
+from infra.settings import DeploySettings
+from local.clients import CREDENTIALS, DEFAULT_REGION, client
+from revocation.models import (
+    DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
+    EVENT_DETAIL_TYPE,
+    EVENT_SOURCE,
+    SOURCE_QUEUE_MAX_MESSAGE_BYTES,
+    SQS_MAX_MESSAGE_BYTES,
+)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the stack provisioned on moto's server, by name, URL and ARN."""
+
+    endpoint_url: str
+    region: str
+    queue_name: str
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_name: str
+    dead_letter_queue_url: str
+    dead_letter_queue_arn: str
+    delivery_dead_letter_queue_url: str
+    delivery_dead_letter_queue_arn: str
+    event_bus_name: str
+    rule_name: str
+
+
+def resource_names(settings: DeploySettings) -> dict[str, str]:
+    """Names derived from the stack name, so that two local stacks can share one moto server."""
+    prefix = settings.stack_name
+    return {
+        "queue": settings.source_queue_name,
+        "dead_letter_queue": f"{prefix}-dead-letters",
+        "delivery_dead_letter_queue": f"{prefix}-delivery-dead-letters",
+        "rule": f"{prefix}-revocation-requests",
+    }
+
+
+def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT_REGION) -> Resources:
+    """Creates the queues, the event bus and the rule as the CDK stack defines them."""
+    sqs = client("sqs", endpoint_url, region)
+    events = client("events", endpoint_url, region)
+    named = resource_names(settings)
+    day = 24 * 60 * 60
+
+    dlq_url, dlq_arn = _create_queue(
+        sqs,
+        named["dead_letter_queue"],
+        {
+            "MessageRetentionPeriod": str(settings.dead_letter_retention_days * day),
+            "MaximumMessageSize": str(DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES),
+            "SqsManagedSseEnabled": "true",
+        },
+    )
+    delivery_dlq_url, delivery_dlq_arn = _create_queue(
+        sqs,
+        named["delivery_dead_letter_queue"],
+        {
+            "MessageRetentionPeriod": str(14 * day),
+            "MaximumMessageSize": str(SQS_MAX_MESSAGE_BYTES),
+            "SqsManagedSseEnabled": "true",
+            # Nothing may name it as its DLQ: only EventBridge's dead-letter configs write to it.
+            "RedriveAllowPolicy": json.dumps({"redrivePermission": "denyAll"}),
+        },
+    )
+    queue_url, queue_arn = _create_queue(
+        sqs,
+        named["queue"],
+        {
+            "VisibilityTimeout": str(settings.visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(settings.queue_retention_days * day),
+            "MaximumMessageSize": str(SOURCE_QUEUE_MAX_MESSAGE_BYTES),
+            "SqsManagedSseEnabled": "true",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}
+            ),
+        },
+    )
+    sqs.set_queue_attributes(
+        QueueUrl=dlq_url,
+        Attributes={"RedriveAllowPolicy": json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [queue_arn]})},
+    )
+
+    bus = settings.event_bus_name
+    if bus != "default":
+        # A bus named in cdk.json but not created by the stack exists in the account already; here
+        # nothing else would create it.
+        with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+            events.create_event_bus(Name=bus)
+    rule_arn = events.put_rule(
+        Name=named["rule"],
+        EventBusName=bus,
+        EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE]}),
+        State="ENABLED",
+        Description="Routes viewer-session revocation requests to the queue",
+    )["RuleArn"]
+    events.put_targets(
+        Rule=named["rule"],
+        EventBusName=bus,
+        Targets=[
+            {
+                "Id": "RevocationQueue",
+                "Arn": queue_arn,
+                "DeadLetterConfig": {"Arn": delivery_dlq_arn},
+                "RetryPolicy": {
+                    "MaximumRetryAttempts": settings.delivery_retry_attempts,
+                    "MaximumEventAgeInSeconds": settings.delivery_max_event_age_seconds,
+                },
+            }
+        ],
+    )
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": _events_may_send(queue_arn, rule_arn)})
+    return Resources(
+        endpoint_url=endpoint_url,
+        region=region,
+        queue_name=named["queue"],
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        dead_letter_queue_name=named["dead_letter_queue"],
+        dead_letter_queue_url=dlq_url,
+        dead_letter_queue_arn=dlq_arn,
+        delivery_dead_letter_queue_url=delivery_dlq_url,
+        delivery_dead_letter_queue_arn=delivery_dlq_arn,
+        event_bus_name=bus,
+        rule_name=named["rule"],
+    )
+
+
+def _create_queue(sqs: Any, name: str, attributes: Mapping[str, str]) -> tuple[str, str]:
+    url: str = sqs.create_queue(QueueName=name, Attributes=dict(attributes))["QueueUrl"]
+    return url, ivs_revoke.sqs.queue_arn(sqs, url)
+
+
+def _events_may_send(queue_arn: str, rule_arn: str) -> str:
+    """The queue policy EventBridge needs to deliver the rule's events (moto does not enforce it)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowRevocationRule",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                }
+            ],
+        }
+    )
+
+
+def function_environment(settings: DeploySettings, resources: Resources, ivs_endpoint_url: str) -> dict[str, str]:
+    """The function's environment: what the CDK stack sets, plus the local endpoints and credentials.
+
+    The endpoints reach the function through botocore's standard variables; the function has no
+    branch of its own for running locally.
+    """
+    return {
+        **settings.function_environment(
+            dead_letter_queue_url=resources.dead_letter_queue_url, source_queue_url=resources.queue_url
+        ),
+        # X-Ray has no local daemon here.
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_ENDPOINT_URL_IVS": ivs_endpoint_url,
+        "AWS_ENDPOINT_URL_SQS": resources.endpoint_url,
+        "AWS_REGION": resources.region,
+        "AWS_DEFAULT_REGION": resources.region,
+        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+    }
