@@ -24,14 +24,16 @@ from benchmarks import calls, cold, cpu, drain, memory, report
 from benchmarks.harness import RESULTS, ROOT, deploy_settings
 from benchmarks.workload import DEFAULT_MIX, MIXES
 
-SECTIONS = ("drain", "calls", "cpu", "cold", "memory")
+SECTIONS = report.SECTION_NAMES
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="time-compressed drain, fewer repeats")
     parser.add_argument(
-        "--only", default=",".join(SECTIONS), help=f"comma-separated sections to run (default: all of {SECTIONS})"
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run (default: all of {SECTIONS})",
     )
     parser.add_argument("--pairs", type=int, default=4000, help="pairs per backlog for drain and calls (default 4000)")
     parser.add_argument(
@@ -79,7 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(only) - set(SECTIONS)
     if unknown:
-        print(f"unknown section(s): {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
+        print(
+            f"unknown section(s): {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}",
+            file=sys.stderr,
+        )
         return 2
     mixes = [name.strip() for name in args.mix.split(",") if name.strip()]
     if set(mixes) - set(MIXES):
@@ -122,12 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         )
 
-    table = report.rows(results)
-    width = max(len(row.figure) for row in table) if table else 0
     print()
-    for row in table:
-        verdict = f"[{row.verdict}]" if row.verdict else ""
-        print(f"{row.figure:<{width}}  {row.value:>22}  {verdict:<6}  peer {row.peer}  ({row.ratio})")
+    print(report.console(report.rows(results)))
     print(f"\nwritten: {', '.join(sorted(path.name for path in RESULTS.iterdir() if path.is_file()))}")
     return 0
 

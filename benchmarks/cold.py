@@ -13,13 +13,11 @@ own time summed per top-level package.
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.harness import MINIMAL, PEER, PRODUCT, ROOT, subprocess_environment
+from benchmarks.harness import MINIMAL, PEER, PRODUCT, run_python
 
 # The function makes its IVS client on first use; the peer makes it at import, as the Powertools
 # documentation does. "product+client" adds the client, so both sides pay for the same work.
@@ -43,15 +41,7 @@ TIMER = (
 def _once(snippet: str) -> tuple[float, float]:
     """(import seconds measured inside, whole process seconds measured outside)."""
     started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, "-c", TIMER.format(snippet=snippet)],
-        cwd=ROOT,
-        env=subprocess_environment(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        check=False,
-    )
+    completed = run_python("-c", TIMER.format(snippet=snippet))
     process = time.perf_counter() - started
     lines = [line for line in completed.stderr.splitlines() if line.startswith("COLD ")]
     if completed.returncode != 0 or not lines:
@@ -63,15 +53,7 @@ def import_profile(module: str, runs: int) -> dict[str, float]:
     """Median own import time (ms) per top-level package, from `python -X importtime`."""
     per_package: dict[str, list[float]] = {}
     for _ in range(runs):
-        completed = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-            cwd=ROOT,
-            env=subprocess_environment(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=True,
-        )
+        completed = run_python("-X", "importtime", "-c", f"import {module}", check=True)
         totals: dict[str, float] = {}
         for line in completed.stderr.splitlines():
             if not line.startswith("import time:") or "self [us]" in line:

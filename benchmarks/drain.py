@@ -37,8 +37,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import ROOT
+from benchmarks.harness import ROOT, deploy_settings
 from benchmarks.workload import PAIRS_PER_CALL, REGION, Backlog, make_backlog
+from infra.settings import DeploySettings
+from ivs_revoke.dlq import DeadLetter
 
 PRODUCT_HANDLER = "revocation.handler.lambda_handler"
 PEER_HANDLER = "benchmarks.peer.handler.lambda_handler"
@@ -59,9 +61,7 @@ def run(
     ivs_url: str | None = None,
 ) -> dict[str, Any]:
     """Drains a backlog of each mix with each target; `ivs_url` runs against another IVS endpoint."""
-    from infra.settings import DeploySettings
-
-    settings = DeploySettings.from_cdk_json()
+    settings = deploy_settings()
     scale = 2 if quick and ivs_url is None else 1
     quota = FULL_QUOTA * scale
     result: dict[str, Any] = {
@@ -108,7 +108,7 @@ def _expected_seconds(backlog: Backlog, quota: int) -> float:
 
 
 def _drain(
-    settings: Any,
+    settings: DeploySettings,
     backlog: Backlog,
     handler: str,
     quota: int,
@@ -207,25 +207,12 @@ def _watch(
         time.sleep(0.2)
 
 
-def _dead_lettered(entries: Iterable[Any]) -> dict[tuple[str, str], int]:
-    """The pairs the dead-letter queue holds, by highest version: function-written or moved bare."""
+def _dead_lettered(letters: Iterable[DeadLetter]) -> dict[tuple[str, str], int]:
+    """The pairs the dead-letter queue holds, by highest version, as `ivs-revoke dlq list` reads them."""
     held: dict[tuple[str, str], int] = {}
-    for entry in entries:
-        try:
-            body = json.loads(entry.body)
-        except ValueError:
-            continue
-        if isinstance(body, dict) and "viewerSessions" in body:
-            sessions = body["viewerSessions"]
-        elif isinstance(body, list):
-            sessions = body
-        else:
-            sessions = [body]
-        for session in sessions:
-            if isinstance(session, dict) and "channelArn" in session and "viewerId" in session:
-                key = (session["channelArn"], session["viewerId"])
-                version = int(session.get("viewerSessionVersionsLessThanOrEqualTo", 0))
-                held[key] = max(version, held.get(key, -1))
+    for letter in letters:
+        for session, _, _ in letter.failed_sessions():
+            held[session.key] = max(session.version, held.get(session.key, -1))
     return held
 
 
@@ -287,7 +274,7 @@ def _figures(
     backlog: Backlog,
     calls: list[tuple[float, int]],
     service: dict[str, Any],
-    dead_letters: list[Any],
+    dead_letters: list[DeadLetter],
     counts: dict[str, int],
     quota: int,
     polling: float,

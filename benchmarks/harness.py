@@ -9,13 +9,18 @@ CPU they spend in botocore counts for both.
 from __future__ import annotations
 
 import importlib
-import json
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from benchmarks.workload import ACCOUNT, REGION
+
+if TYPE_CHECKING:
+    from infra.settings import DeploySettings
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -26,36 +31,34 @@ MINIMAL = "benchmarks.peer.minimal"
 TARGETS = {"product": PRODUCT, "peer": PEER, "minimal": MINIMAL}
 
 
-def deploy_settings() -> Any:
+def deploy_settings() -> DeploySettings:
+    # Imported here: the measured processes import this module, and must not load pydantic for it.
     from infra.settings import DeploySettings
 
     return DeploySettings.from_cdk_json()
 
 
 def function_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The variables the stack gives the function (from cdk.json), plus credentials and region.
+    """The variables the stack gives the function (from cdk.json), plus what Lambda and credentials add.
 
     Tracing is off: there is no X-Ray daemon here, and on Lambda the trace is sent asynchronously.
     """
     settings = deploy_settings()
-    env = {
-        "DEAD_LETTER_QUEUE_URL": f"https://sqs.us-west-2.amazonaws.com/{'123456789012'}/revocations-dlq",
-        "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
-        "IVS_CALLS_PER_SECOND": f"{settings.ivs_calls_per_second:g}",
-        "IVS_MAX_ATTEMPTS": str(settings.ivs_max_attempts),
-        "IVS_CALL_TIMEOUT_SECONDS": f"{settings.ivs_call_timeout_seconds:g}",
-        "TIME_SAFETY_MARGIN_SECONDS": f"{settings.time_safety_margin_seconds:g}",
-        "POWERTOOLS_SERVICE_NAME": "ivs-revocation",
-        "POWERTOOLS_METRICS_NAMESPACE": "IvsRevocation",
-        "POWERTOOLS_LOG_LEVEL": settings.log_level,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "AWS_DEFAULT_REGION": "us-west-2",
-        "AWS_REGION": "us-west-2",
-        "AWS_ACCESS_KEY_ID": "AKIDBENCHMARK",
-        "AWS_SECRET_ACCESS_KEY": "benchmark",
-        "AWS_LAMBDA_FUNCTION_NAME": "revocation",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(settings.function_memory_mb),
-    }
+    queues = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}"
+    env = settings.function_environment(
+        dead_letter_queue_url=f"{queues}/revocations-dlq", source_queue_url=f"{queues}/revocations"
+    )
+    env.update(
+        {
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "AKIDBENCHMARK",
+            "AWS_SECRET_ACCESS_KEY": "benchmark",
+            "AWS_LAMBDA_FUNCTION_NAME": "revocation",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(settings.function_memory_mb),
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -67,6 +70,20 @@ def subprocess_environment(extra: Mapping[str, str] | None = None) -> dict[str, 
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "lambda_src"), str(ROOT)])
     env["PYTHONHASHSEED"] = "0"
     return env
+
+
+def run_python(*args: str, timeout: float | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """A child interpreter with the function's environment, from the repository's root; stdout discarded."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=subprocess_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
 
 
 class _Raw:
@@ -93,12 +110,14 @@ class InstantIvs:
 
         self.calls += 1
         if self.record:
-            sessions = json.loads(request.body)["viewerSessions"]
+            # Imported here: only the calls benchmark records, and the peer's measured processes must
+            # not load the function's package.
+            from revocation.models import RevocationRequest
+
+            sessions = RevocationRequest.model_validate_json(request.body).viewer_sessions
             self.pairs += len(sessions)
             for session in sessions:
-                key = (session["channelArn"], session["viewerId"])
-                version = session.get("viewerSessionVersionsLessThanOrEqualTo", 0)
-                self.revoked[key] = max(version, self.revoked.get(key, -1))
+                self.revoked[session.key] = max(session.version, self.revoked.get(session.key, -1))
         return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Raw(b'{"errors":[]}'))
 
     def attach(self, client: Any) -> Any:
@@ -106,8 +125,8 @@ class InstantIvs:
         return client
 
 
-class MemoryDeadLetters:
-    """The dead-letter port in memory: the benchmarks expect none, and count any."""
+class MemoryQueue:
+    """A queue-writer port (dead letters, requeue) in memory: the benchmarks expect no message, and count any."""
 
     def __init__(self) -> None:
         self.letters: list[Any] = []
@@ -117,7 +136,7 @@ class MemoryDeadLetters:
         return set()
 
 
-class Context:
+class NoDeadlineContext:
     """What Powertools and the function read of a LambdaContext; time never runs out here."""
 
     function_name = "revocation"
@@ -135,10 +154,11 @@ class Context:
 
 
 def load(target: str, ivs: InstantIvs) -> Any:
-    """Imports a handler module and points its IVS at `ivs`; returns the module's lambda_handler.
+    """Imports a handler module and points its IVS at `ivs`; returns its Lambda entry point.
 
-    The function keeps its own code path end to end (its real Boto3IvsGateway); only its rate is
-    raised so that the limiter never sleeps, since this measures CPU, not the quota.
+    The function keeps its own code path end to end (its entry point, made by the handler module
+    around a service with its real Boto3IvsGateway); only its rate is raised so that the limiter
+    never sleeps, since this measures CPU, not the quota.
     """
     module: Any = importlib.import_module(TARGETS[target])
     if target == "product":
@@ -153,9 +173,9 @@ def load(target: str, ivs: InstantIvs) -> Any:
             "ivs", region_name="us-west-2", config=Config(retries={"mode": "standard", "total_max_attempts": 1})
         )
         gateway = Boto3IvsGateway(settings.ivs_call_timeout_seconds, clients={"us-west-2": ivs.attach(client)})
-        # The handler module's service, built at cold start, is replaced by one with the measuring gateway.
-        module.service = RevocationService(settings, gateway=gateway, dead_letters=MemoryDeadLetters())
-    elif target == "peer":
+        service = RevocationService(settings, gateway=gateway, dead_letters=MemoryQueue(), requeue=MemoryQueue())
+        return module.make_handler(service)
+    if target == "peer":
         ivs.attach(module.ivs)
     return module.lambda_handler
 

@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import InstantIvs, NoDeadlineContext, load, quiet_stdout, run_python
+from benchmarks.workload import make_backlog, message_bodies, sqs_event
+
 
 def run(task: str, args: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
     """Runs a task in a child interpreter with the function's environment; returns its result."""
-    from benchmarks.harness import ROOT, subprocess_environment
-
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "result.json"
-        completed = subprocess.run(
-            [sys.executable, "-m", "benchmarks.worker", task, json.dumps(args), str(out)],
-            cwd=ROOT,
-            env=subprocess_environment(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        completed = run_python("-m", "benchmarks.worker", task, json.dumps(args), str(out), timeout=timeout)
         if completed.returncode != 0 or not out.exists():
             raise RuntimeError(f"benchmark worker {task} failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
         result: dict[str, Any] = json.loads(out.read_text())
@@ -43,12 +34,9 @@ def _cpu(args: dict[str, Any]) -> dict[str, Any]:
     import statistics
     import time
 
-    from benchmarks.harness import Context, InstantIvs, load
-    from benchmarks.workload import message_bodies, sqs_event
-
     ivs = InstantIvs()
     handler = load(args["target"], ivs)
-    context = Context()
+    context = NoDeadlineContext()
     bodies = message_bodies(args["mix"], max(args["sizes"]))
     # First invocation: lazy imports and first-use work belong to the cold start, not to records.
     handler(sqs_event(bodies[:10]), context)
@@ -88,12 +76,9 @@ def _profile(args: dict[str, Any]) -> dict[str, Any]:
     import io
     import pstats
 
-    from benchmarks.harness import Context, InstantIvs, load
-    from benchmarks.workload import message_bodies, sqs_event
-
     ivs = InstantIvs()
     handler = load(args["target"], ivs)
-    context = Context()
+    context = NoDeadlineContext()
     bodies = message_bodies(args["mix"], args["records"])
     handler(sqs_event(bodies[:10]), context)
     event = sqs_event(bodies)
@@ -166,9 +151,6 @@ def _memory(args: dict[str, Any]) -> dict[str, Any]:
     import gc
     import resource
 
-    from benchmarks.harness import Context, InstantIvs, load
-    from benchmarks.workload import message_bodies, sqs_event
-
     def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -178,7 +160,7 @@ def _memory(args: dict[str, Any]) -> dict[str, Any]:
 
     ivs = InstantIvs()
     handler = load(args["target"], ivs)
-    context = Context()
+    context = NoDeadlineContext()
     handler(sqs_event(message_bodies("one-pair", 10)), context)
     gc.collect()
     after_import = current_mb()
@@ -211,12 +193,9 @@ def _memory(args: dict[str, Any]) -> dict[str, Any]:
 
 def _calls(args: dict[str, Any]) -> dict[str, Any]:
     """API calls a backlog takes, fed to the handler in batches of the mapping's batch size, in order."""
-    from benchmarks.harness import Context, InstantIvs, load
-    from benchmarks.workload import make_backlog, sqs_event
-
     ivs = InstantIvs(record=True)
     handler = load(args["target"], ivs)
-    context = Context()
+    context = NoDeadlineContext()
     backlog = make_backlog(args["mix"], args["pairs"])
     failed = 0
     for number, batch in enumerate(backlog.batches(args["batch_size"])):
@@ -244,8 +223,6 @@ TASKS = {"cpu": _cpu, "profile": _profile, "memory": _memory, "calls": _calls}
 
 def main() -> int:
     task, args, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
-    from benchmarks.harness import quiet_stdout
-
     quiet_stdout()
     result = TASKS[task](args)
     Path(out).write_text(json.dumps(result))

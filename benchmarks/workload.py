@@ -14,13 +14,14 @@ A backlog of N pairs holds N pair entries; after merging, `expected` holds one v
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from local import sqs_event as lambda_event
 
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
@@ -30,6 +31,7 @@ PAIRS_PER_CALL = 20
 REPEAT_SHARE = 0.30
 REPEAT_REACH = 60
 CHANNELS = 16
+QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:revocations"
 
 PairKey = tuple[str, str]
 
@@ -138,33 +140,17 @@ def _body(message: Sequence[tuple[str, str, int]]) -> str:
         {"channelArn": arn, "viewerId": viewer, "viewerSessionVersionsLessThanOrEqualTo": version}
         for arn, viewer, version in message
     ]
-    # One pair as the bare session (shape 1), more as the API's request (shape 3).
+    # One pair as the bare session (shape 1), more as the API's request (shape 3). Written as a
+    # producer writes them, without the function's models: the peer's process, whose memory and CPU
+    # are measured, must not load the function's package (and pydantic) for its input.
     body: Any = sessions[0] if len(sessions) == 1 else {"viewerSessions": sessions}
     return json.dumps(body, separators=(",", ":"))
 
 
-def sqs_record(body: str, number: int, receive_count: int = 1) -> dict[str, Any]:
-    """A record as Lambda's SQS event source mapping delivers it."""
-    return {
-        "messageId": f"00000000-0000-4000-8000-{number:012d}",
-        "receiptHandle": f"handle-{number}",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": str(receive_count),
-            "SentTimestamp": "1767225600000",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1767225600001",
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:revocations",
-        "awsRegion": REGION,
-    }
-
-
 def sqs_event(bodies: Sequence[str], first_number: int = 1) -> dict[str, Any]:
-    return {"Records": [sqs_record(body, first_number + offset) for offset, body in enumerate(bodies)]}
+    """The event Lambda's mapping would pass for these bodies, numbered from `first_number`."""
+    messages = [lambda_event.received_message(body, first_number + offset) for offset, body in enumerate(bodies)]
+    return lambda_event.sqs_event(messages, QUEUE_ARN, REGION)
 
 
 def message_bodies(mix: str, records: int) -> tuple[str, ...]:

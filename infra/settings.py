@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from revocation import names
 from revocation.models import (
+    CHANNEL_ARN_PATTERN,
     MAX_SESSIONS_PER_CALL,
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     RevocationRequest,
@@ -35,8 +36,10 @@ CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 # How this model's context keys look; the CDK's own keys carry ':', '@', '/' or '-'.
 SETTING_KEY = re.compile(r"^[a-z][A-Za-z0-9]*$")
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
-# A channel of this account, in the partition the stack deploys to; the function only calls its own account.
-CHANNEL_ARN_PATTERN = r"^arn:aws[a-z-]*:ivs:[a-z0-9-]+:\d{12}:channel/[a-zA-Z0-9-]+$"
+# A channelArns entry is the API's channel ARN (models.CHANNEL_ARN_PATTERN) whose account has all 12
+# digits: the API's pattern takes any digits, but IAM matches the account exactly, and a policy
+# scoped to a mistyped account would grant nothing.
+ACCOUNT_ID_PATTERN = r"^\d{12}$"
 LAYER_ARN_PATTERN = r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:\d+$"
 SCHEDULE_EXPRESSION_PATTERN = r"^(rate|cron|at)\(.+\)$"
 # The retention periods CloudWatch Logs accepts.
@@ -152,8 +155,8 @@ class DeploySettings(BaseModel):
     @classmethod
     def _channels(cls, value: list[str]) -> list[str]:
         for arn in value:
-            if not re.match(CHANNEL_ARN_PATTERN, arn):
-                raise ValueError(f"{arn!r} is not a channel ARN (arn:aws:ivs:<region>:<account>:channel/<id>)")
+            if not (re.match(CHANNEL_ARN_PATTERN, arn) and re.match(ACCOUNT_ID_PATTERN, arn.split(":")[4])):
+                raise ValueError(f"{arn!r} is not a channel ARN (arn:aws:ivs:<region>:<12-digit account>:channel/<id>)")
         return value
 
     @field_validator("producer_principals")
@@ -342,12 +345,14 @@ class DeploySettings(BaseModel):
                 else key
                 for key in unknown
             ]
-            raise SettingsError(f"invalid deploy settings in cdk.json context:\n  unknown setting: {', '.join(hints)}")
+            raise DeploySettingsError(
+                f"invalid deploy settings in cdk.json context:\n  unknown setting: {', '.join(hints)}"
+            )
         values = {k: _from_text(v) for k, v in context.items()}
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            raise SettingsError(_describe(error)) from None
+            raise DeploySettingsError(_describe(error)) from None
 
     @classmethod
     def from_cdk_json(cls, path: Path = CDK_JSON, overrides: Mapping[str, Any] | None = None) -> DeploySettings:
@@ -355,7 +360,7 @@ class DeploySettings(BaseModel):
         return cls.from_context({**context, **(overrides or {})})
 
 
-class SettingsError(ValueError):
+class DeploySettingsError(ValueError):
     """A deploy setting is missing, malformed, or inconsistent with another."""
 
 

@@ -1,7 +1,7 @@
 """One Lambda execution environment: a process that imports the handler once and serves invocations.
 
 `python -m local.function_instance --fd N --handler module.function` is started by the runner
-(local/runner.py) with the function's environment and nothing else, as Lambda gives a function only
+(local/instance_supervisor.py) with the function's environment and nothing else, as Lambda gives a function only
 its configured variables and its own reserved ones. Like Lambda:
 - the handler module is imported once, at start (the cold start); module-level state, such as the
   function's rate limiter, lives on across the invocations this process serves;

@@ -2,12 +2,14 @@
 
 What it does, as the mapping does with `ReportBatchItemFailures`:
 - `max_concurrency` pollers, each with its own function instance: a separate process with its own cold
-  start and module-level state (see local/function_instance.py), serving invocation after invocation;
+  start and module-level state (local/instance_supervisor.py runs local/function_instance.py), serving
+  invocation after invocation;
 - a poller long-polls the queue, then keeps receiving (at most 10 messages per ReceiveMessage) until it
   holds `batch_size` messages, the batching window has passed since the first one arrived, or the next
   message would take the event over Lambda's 6 MB invocation payload;
-- it builds the SQS event Lambda builds: every system attribute (ApproximateReceiveCount included),
-  message attributes, md5OfBody, eventSource, eventSourceARN, awsRegion;
+- it builds the SQS event Lambda builds (local/sqs_event.py): every system attribute
+  (ApproximateReceiveCount included), message attributes, md5OfBody, eventSource, eventSourceARN,
+  awsRegion;
 - it invokes the handler with a context whose remaining time counts down from the function timeout, and
   ends an invocation that runs past it (the process is killed, like a timed-out environment, and the
   next batch gets a fresh cold start);
@@ -24,57 +26,28 @@ Receives use the queue's visibility timeout, as the mapping does.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
-# Lambda's limits and SQS's, as the mapping meets them.
-MAX_MESSAGES_PER_RECEIVE = 10
+from ivs_revoke import sqs as sqs_calls
+from local.instance_supervisor import FunctionConfig, FunctionInstance, Outcome
+from local.sqs_event import sqs_event, sqs_record
+from revocation.models import SQS_MAX_BATCH_ENTRIES
+
+# Lambda's limit, as the mapping meets it.
 MAX_INVOCATION_PAYLOAD_BYTES = 6 * 1024 * 1024
 # Long poll while idle; it also bounds how long a poller takes to notice stop().
 IDLE_WAIT_SECONDS = 1
-# Time allowed for a new instance's cold start (importing the handler) before it counts as failed.
-INIT_TIMEOUT_SECONDS = 60.0
-# Slack between the context's deadline and the kill: the time a response needs to cross the socket.
-TIMEOUT_GRACE_SECONDS = 0.25
-
-
-@dataclass(frozen=True)
-class FunctionConfig:
-    """The function as the stack deploys it: handler, environment, timeout, memory, name."""
-
-    handler: str
-    environment: Mapping[str, str]
-    timeout_seconds: float
-    region: str
-    account_id: str
-    name: str = "IvsRevocationFunction"
-    memory_mb: int = 512
-    # Folders the handler's modules are imported from, besides the installed packages.
-    python_path: Sequence[str] = ()
-    # One log file per instance slot (the function's log streams); None discards the logs.
-    log_dir: Path | None = None
-
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -105,54 +78,8 @@ class RunnerStats:
     recent_errors: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How one invocation ended: a response, or why there is none."""
-
-    result: Any = None
-    error: Mapping[str, Any] | None = None  # errorType, errorMessage, stackTrace
-    failure: str | None = None  # "timeout", "crash" or "init": no response at all
-
-
 class DrainTimeout(TimeoutError):
     """The queue still held messages when the time was up."""
-
-
-def build_event(messages: Sequence[Mapping[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
-    """The event Lambda passes for a batch of SQS messages (ReceiveMessage output, attributes 'All')."""
-    return {"Records": [_record(message, queue_arn, region) for message in messages]}
-
-
-def _record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {name: str(value) for name, value in (message.get("Attributes") or {}).items()},
-        "messageAttributes": {
-            name: _message_attribute(value) for name, value in (message.get("MessageAttributes") or {}).items()
-        },
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
-    if message.get("MD5OfMessageAttributes"):
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    return record
-
-
-def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
-    # In the event, binary values are base64 text, and the list fields are always present.
-    attribute: dict[str, Any] = {}
-    if "StringValue" in value:
-        attribute["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-    attribute["stringListValues"] = list(value.get("StringListValues") or [])
-    attribute["binaryListValues"] = [base64.b64encode(item).decode() for item in value.get("BinaryListValues") or []]
-    attribute["dataType"] = value["DataType"]
-    return attribute
 
 
 def failed_message_ids(outcome: Outcome, message_ids: Sequence[str]) -> tuple[set[str], str | None]:
@@ -187,156 +114,6 @@ def failed_message_ids(outcome: Outcome, message_ids: Sequence[str]) -> tuple[se
             return everything, f"invalid itemIdentifier in {json.dumps(entry)[:300]}"
         failed.add(identifier)
     return failed, None
-
-
-class FunctionInstance:
-    """The runner's handle on one execution environment (a process running local.function_instance)."""
-
-    def __init__(self, config: FunctionConfig, slot: int) -> None:
-        self._config = config
-        self._slot = slot
-        self._process: subprocess.Popen[bytes] | None = None
-        self._connection: Connection | None = None
-        self._log: IO[bytes] | None = None
-        self._closed = False
-        self.log_stream_name = ""
-
-    @property
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    def start(self) -> Outcome | None:
-        """Starts the process and waits for its cold start; returns an Outcome when it failed."""
-        if self._closed:
-            # The mapping is stopping: a poller that raced the stop must not start a process nobody ends.
-            return Outcome(failure="init", error={"errorType": "Stopped", "errorMessage": "the mapping is stopping"})
-        parent_end, child_end = socket.socketpair()
-        self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-        environment = {**self._runtime_environment(), **self._config.environment}
-        environment["AWS_LAMBDA_LOG_STREAM_NAME"] = self.log_stream_name
-        if self._log is None and self._config.log_dir is not None:
-            self._config.log_dir.mkdir(parents=True, exist_ok=True)
-            self._log = (self._config.log_dir / f"instance-{self._slot}.log").open("ab", buffering=0)
-        output: IO[bytes] | int = self._log if self._log is not None else subprocess.DEVNULL
-        try:
-            self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "local.function_instance",
-                    "--fd",
-                    str(child_end.fileno()),
-                    "--handler",
-                    self._config.handler,
-                ],
-                env=environment,
-                pass_fds=[child_end.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                # Out of the terminal's process group: Ctrl-C reaches the runner, which stops us in order.
-                start_new_session=True,
-            )
-        finally:
-            child_end.close()
-        self._connection = Connection(parent_end.detach())
-        if not self._connection.poll(INIT_TIMEOUT_SECONDS):
-            self.stop()
-            return Outcome(failure="init", error={"errorType": "InitTimeout", "errorMessage": "cold start too long"})
-        try:
-            ready = json.loads(self._connection.recv_bytes())
-        except (EOFError, OSError):
-            self.stop()
-            return Outcome(failure="init", error={"errorType": "Runtime.ExitError", "errorMessage": "exited in init"})
-        if "init_error" in ready:
-            self.stop()
-            return Outcome(failure="init", error=ready["init_error"])
-        return None
-
-    def invoke(self, event: Mapping[str, Any], request_id: str) -> Outcome:
-        assert self._connection is not None, "start() first"
-        timeout = self._config.timeout_seconds
-        invocation = {
-            "event": event,
-            "aws_request_id": request_id,
-            "timeout_ms": int(timeout * 1000),
-            "function_name": self._config.name,
-            "function_version": "$LATEST",
-            "invoked_function_arn": self._config.arn,
-            "memory_limit_in_mb": self._config.memory_mb,
-            "log_group_name": f"/aws/lambda/{self._config.name}",
-            "log_stream_name": self.log_stream_name,
-        }
-        try:
-            self._connection.send_bytes(json.dumps(invocation).encode())
-            if not self._connection.poll(timeout + TIMEOUT_GRACE_SECONDS):
-                self._write_log(f"{_now()} {request_id} Task timed out after {timeout:.2f} seconds\n")
-                self.stop()
-                return Outcome(failure="timeout")
-            reply = json.loads(self._connection.recv_bytes())
-        except (EOFError, OSError):
-            code = self._process.poll() if self._process else None
-            self._write_log(f"{_now()} {request_id} Runtime exited with status {code}\n")
-            self.stop()
-            return Outcome(failure="crash")
-        if "error" in reply:
-            return Outcome(error=reply["error"])
-        return Outcome(result=reply["result"])
-
-    def stop(self, wait_seconds: float = 2.0) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(wait_seconds)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def close(self) -> None:
-        self._closed = True
-        self.stop()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def _write_log(self, line: str) -> None:
-        if self._log is not None:
-            self._log.write(line.encode())
-
-    def _runtime_environment(self) -> dict[str, str]:
-        """What any Lambda environment has besides the function's own variables."""
-        config = self._config
-        python_path = [*config.python_path, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-        environment = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "C.UTF-8",
-            "TZ": ":UTC",
-            "PYTHONUNBUFFERED": "1",
-            "AWS_REGION": config.region,
-            "AWS_DEFAULT_REGION": config.region,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}",
-            "AWS_LAMBDA_FUNCTION_NAME": config.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "_HANDLER": config.handler,
-            # No shared config or credentials files in Lambda: a developer's ~/.aws must not leak in.
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-        if python_path:
-            environment["PYTHONPATH"] = os.pathsep.join(python_path)
-        return environment
 
 
 class EventSourceMapping:
@@ -422,15 +199,7 @@ class EventSourceMapping:
 
     # --- draining -------------------------------------------------------------------------------
     def queue_counts(self) -> dict[str, int]:
-        attributes = self._sqs.get_queue_attributes(
-            QueueUrl=self.mapping.queue_url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return {name.removeprefix("ApproximateNumberOf"): int(value) for name, value in attributes.items()}
+        return sqs_calls.queue_counts(self._sqs, self.mapping.queue_url)
 
     def wait_until_drained(
         self,
@@ -499,7 +268,7 @@ class EventSourceMapping:
             while not self._stopping.is_set():
                 holding = False
                 try:
-                    wanted = min(MAX_MESSAGES_PER_RECEIVE, self.mapping.batch_size)
+                    wanted = min(SQS_MAX_BATCH_ENTRIES, self.mapping.batch_size)
                     first = self._receive(sqs, wanted, IDLE_WAIT_SECONDS)
                     if not first:
                         continue
@@ -538,7 +307,7 @@ class EventSourceMapping:
         received = first
         while True:
             for message in received:
-                size = len(json.dumps(_record(message, self.mapping.queue_arn, self.function.region)))
+                size = len(json.dumps(sqs_record(message, self.mapping.queue_arn, self.function.region)))
                 if overflow or (batch and payload + size > MAX_INVOCATION_PAYLOAD_BYTES):
                     overflow.append(message)
                 else:
@@ -547,7 +316,7 @@ class EventSourceMapping:
             remaining = window_ends - time.monotonic()
             if overflow or len(batch) >= batch_size or remaining <= 0 or self._stopping.is_set():
                 break
-            wanted = min(MAX_MESSAGES_PER_RECEIVE, batch_size - len(batch))
+            wanted = min(SQS_MAX_BATCH_ENTRIES, batch_size - len(batch))
             # WaitTimeSeconds is whole seconds: long-poll for the whole seconds left, short-poll the rest.
             received = self._receive(sqs, wanted, int(remaining))
             if not received:
@@ -572,7 +341,7 @@ class EventSourceMapping:
             failed_start = self._cold_start(instance)
             if failed_start is not None:
                 return failed_start
-        event = build_event(messages, self.mapping.queue_arn, self.function.region)
+        event = sqs_event(messages, self.mapping.queue_arn, self.function.region)
         return instance.invoke(event, str(uuid.uuid4()))
 
     def _settle(self, sqs: Any, messages: list[dict[str, Any]], outcome: Outcome) -> None:
@@ -608,11 +377,8 @@ class EventSourceMapping:
 
     def _delete(self, sqs: Any, messages: Sequence[Mapping[str, Any]]) -> int:
         deleted = 0
-        for chunk in _chunks(messages, MAX_MESSAGES_PER_RECEIVE):
-            response = sqs.delete_message_batch(
-                QueueUrl=self.mapping.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-            )
+        for batch in sqs_calls.batches(message["ReceiptHandle"] for message in messages):
+            response = sqs_calls.delete(sqs, self.mapping.queue_url, batch)
             deleted += len(response.get("Successful") or [])
             for entry in response.get("Failed") or []:
                 with self._lock:
@@ -625,20 +391,4 @@ class EventSourceMapping:
 
     def _release(self, sqs: Any, messages: Sequence[Mapping[str, Any]]) -> None:
         """Makes received messages visible again at once: they were not invoked."""
-        for chunk in _chunks(messages, MAX_MESSAGES_PER_RECEIVE):
-            sqs.change_message_visibility_batch(
-                QueueUrl=self.mapping.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for i, m in enumerate(chunk)
-                ],
-            )
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        sqs_calls.make_visible(sqs, self.mapping.queue_url, [message["ReceiptHandle"] for message in messages])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
@@ -88,18 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        faults = Faults(
-            pair_error_rate=args.pair_error_rate,
-            server_error_rate=args.server_error_rate,
-            throttle_rate=args.throttle_rate,
-            throttle_burst=args.throttle_burst,
-            drop_rate=args.drop_rate,
-            latency_ms=args.latency_ms,
-            latency_jitter_ms=args.latency_jitter_ms,
-            malformed_answer=args.malformed_answer,
-            malformed_rate=args.malformed_rate,
-            trickle_ms=args.trickle_ms,
-        )
+        # Each fault option is named after its field of Faults.
+        faults = Faults(**{field.name: getattr(args, field.name) for field in dataclasses.fields(Faults)})
         emulator = IvsEmulator(
             port=args.port,
             tps=args.tps,

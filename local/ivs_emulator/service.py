@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Final
 
-from local.ivs_emulator.model import Violation, operation_model, validate, validation_message
+from local.ivs_emulator.validation import Violation, operation_model, validate, validation_message
 
 BATCH_OPERATION: Final = "BatchStartViewerSessionRevocation"
 SINGLE_OPERATION: Final = "StartViewerSessionRevocation"

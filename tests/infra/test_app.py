@@ -6,7 +6,7 @@ import pytest
 from aws_cdk import App
 
 from infra.app import settings_from
-from infra.settings import DeploySettings, SettingsError
+from infra.settings import DeploySettings, DeploySettingsError
 
 pytestmark = pytest.mark.infra
 
@@ -25,12 +25,12 @@ def test_app_without_context_takes_the_defaults() -> None:
 
 
 def test_app_refuses_inconsistent_context_naming_the_setting() -> None:
-    with pytest.raises(SettingsError, match="visibilityTimeoutSeconds"):
+    with pytest.raises(DeploySettingsError, match="visibilityTimeoutSeconds"):
         settings_from(App(context={"visibilityTimeoutSeconds": "60"}))
 
 
 def test_app_refuses_a_mistyped_setting_and_suggests_the_right_one() -> None:
-    with pytest.raises(SettingsError, match=r"unknown setting: maxConcurency \(did you mean maxConcurrency\?\)"):
+    with pytest.raises(DeploySettingsError, match=r"unknown setting: maxConcurency \(did you mean maxConcurrency\?\)"):
         settings_from(App(context={"maxConcurency": "4"}))
 
 

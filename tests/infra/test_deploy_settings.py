@@ -12,7 +12,7 @@ from infra.settings import (
     MAX_SCHEDULE_PAYLOAD_BYTES,
     SCHEDULER_MAX_INPUT_BYTES,
     DeploySettings,
-    SettingsError,
+    DeploySettingsError,
 )
 from revocation.models import SOURCE_QUEUE_MAX_MESSAGE_BYTES
 
@@ -24,7 +24,7 @@ USER = "arn:aws:iam::123456789012:user/ops"
 
 
 def _rejected(**overrides: Any) -> str:
-    with pytest.raises(SettingsError) as error:
+    with pytest.raises(DeploySettingsError) as error:
         DeploySettings.from_cdk_json(overrides=overrides)
     return str(error.value)
 
@@ -154,6 +154,21 @@ def test_rejects_channels_outside_the_listed_regions() -> None:
 
 def test_rejects_a_malformed_channel_arn() -> None:
     assert "channelArns: Value error, 'arn:aws:ivs:x' is not a channel ARN" in _rejected(channelArns="arn:aws:ivs:x")
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        # The API's pattern takes any digits; IAM matches the account exactly, so the policy would grant nothing.
+        "arn:aws:ivs:us-west-2:12345678901:channel/abcd1234",
+        # Not the API's pattern (the function's intake refuses it): the stack would scope IAM to a
+        # channel no request can name.
+        "arn:aws-cn:ivs:cn-north-1:123456789012:channel/abcd1234",
+        "arn:aws:ivs:us-west-2:123456789012:channel/abcd_1234",
+    ],
+)
+def test_rejects_a_channel_arn_the_api_or_iam_would_not_match(arn: str) -> None:
+    assert f"channelArns: Value error, {arn!r} is not a channel ARN" in _rejected(channelArns=arn)
 
 
 def test_rejects_a_malformed_region() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from infra.settings import DeploySettings
-from local.stack import MotoServer
+from local.moto_process import MotoServer
 
 HERE = Path(__file__).resolve().parent
 STAND_IN_HANDLER = "stand_in_function.lambda_handler"

@@ -33,9 +33,12 @@ from typing import Any
 
 import pytest
 
+from ivs_revoke.dlq import DeadLetter
+from local.clients import ACCOUNT_ID
 from local.ivs_emulator import Faults, Ledger
+from local.moto_process import MotoServer
 from local.runner import RunnerStats
-from local.stack import ACCOUNT_ID, DeadLetterEntry, LocalStack, MotoServer
+from local.stack import LocalStack
 from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE
 from revocation.models import (
     CODE_CONNECTION_ERROR,
@@ -240,7 +243,7 @@ MALFORMED_NAMES = [scenario.name for scenario in SCENARIOS if scenario.dead_lett
 @dataclass
 class Snapshot:
     ledger: Ledger
-    dead_letters: list[DeadLetterEntry]
+    dead_letters: list[DeadLetter]
     stats: RunnerStats
     seconds: float
     counted_revoked: int  # the pairs the function counted revoked (its "batch settled" log lines)
@@ -342,8 +345,8 @@ def runs(
 class Accounting:
     revoked: set[Pair]
     dead_lettered: dict[Pair, list[tuple[str, str]]]  # pair -> [(code, message)] of the DLQ entries naming it
-    invalid: list[DeadLetterEntry]
-    without_reason: list[DeadLetterEntry]
+    invalid: list[DeadLetter]
+    without_reason: list[DeadLetter]
     lost: set[Pair]
 
 

@@ -15,8 +15,7 @@ from botocore.config import Config
 
 from local.ivs_emulator import IvsEmulator
 from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway
-from revocation.models import CODE_CONNECTION_ERROR, ViewerSession
-from revocation.revoke import CallErrorKind, CallFailed
+from revocation.models import CODE_CONNECTION_ERROR, CallErrorKind, CallFailed, ViewerSession
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,11 @@ from typing import Any
 
 import pytest
 
-from local.runner import EventSourceMapping, FunctionConfig, MappingConfig
-from local.stack import ACCOUNT_ID, CREDENTIALS, DEFAULT_REGION, MotoServer, client, peek_dead_letters
+from ivs_revoke.dlq import scan
+from local.clients import ACCOUNT_ID, CREDENTIALS, DEFAULT_REGION, client
+from local.instance_supervisor import FunctionConfig
+from local.moto_process import MotoServer
+from local.runner import EventSourceMapping, MappingConfig
 from tests.integration.conftest import HERE, STAND_IN_HANDLER, assert_processes_gone, read_journal
 
 pytestmark = pytest.mark.integration
@@ -168,7 +171,7 @@ def test_partial_failure_deletes_the_rest_and_redrive_moves_the_failed_record_af
         assert [r["attributes"]["ApproximateReceiveCount"] for r in harness.deliveries(message_id)] == ["1"]
     counts = [r["attributes"]["ApproximateReceiveCount"] for r in harness.deliveries(failing_id)]
     assert counts == [str(n) for n in range(1, MAX_RECEIVE_COUNT + 1)]
-    (dead,) = peek_dead_letters(harness.sqs, harness.dlq_url)
+    (dead,) = scan(harness.sqs, harness.dlq_url)
     assert dead.message_id == failing_id
     assert dead.body == json.dumps({"do": "fail"})
     assert runner.stats.records_failed == MAX_RECEIVE_COUNT
@@ -199,7 +202,7 @@ def test_a_batch_that_fails_as_a_whole_comes_back_whole(
     assert batches == [set(ids)] * MAX_RECEIVE_COUNT
     for message_id in ids:
         assert len(harness.deliveries(message_id)) == MAX_RECEIVE_COUNT
-    assert {entry.message_id for entry in peek_dead_letters(harness.sqs, harness.dlq_url)} == set(ids)
+    assert {entry.message_id for entry in scan(harness.sqs, harness.dlq_url)} == set(ids)
     assert runner.stats.batches_failed == MAX_RECEIVE_COUNT
     assert runner.stats.records_deleted == 0
     if expected is not None:

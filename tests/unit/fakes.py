@@ -1,16 +1,15 @@
-"""In-memory fakes of the function's two ports, a clock, and SQS event builders for unit tests."""
+"""In-memory fakes of the function's two ports, a clock, and SQS records for unit tests."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from revocation.models import RevocationError, ViewerSession
-from revocation.revoke import CallFailed
+from local import sqs_event as lambda_event
+from revocation.models import CallFailed, RevocationError, ViewerSession
 from revocation.settings import FunctionSettings
 from revocation.settle import OutboundMessage
 
@@ -26,16 +25,23 @@ def session(viewer: str, version: int = 0, chan: str | None = None) -> ViewerSes
 
 
 class FakeClock:
-    """Monotonic time that moves only when the code under test sleeps (or a call takes time)."""
+    """Monotonic time that moves only when the code under test sleeps (or a fake call takes time).
 
-    def __init__(self) -> None:
-        self.now = 1000.0
+    Pass the clock itself where the code reads the time, and `clock.sleep` where it sleeps.
+    """
+
+    # A loop that never ends fails at this many sleeps instead of hanging the test run.
+    MAX_SLEEPS = 10_000
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
         self.sleeps: list[float] = []
 
     def __call__(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
+        assert len(self.sleeps) < self.MAX_SLEEPS, f"slept {self.MAX_SLEEPS} times: a loop that does not end"
         self.sleeps.append(seconds)
         self.now += seconds
 
@@ -141,28 +147,14 @@ def settings(**overrides: Any) -> FunctionSettings:
 
 
 _ids = itertools.count(1)
+QUEUE_ARN = f"arn:aws:sqs:us-west-2:{ACCOUNT}:revocations"
 
 
 def sqs_record(body: str | dict[str, Any] | list[Any], receive_count: int = 1) -> dict[str, Any]:
     """A record as Lambda's SQS event source mapping delivers it."""
     text = body if isinstance(body, str) else json.dumps(body)
-    number = next(_ids)
-    return {
-        "messageId": f"00000000-0000-4000-8000-{number:012d}",
-        "receiptHandle": f"handle-{number}",
-        "body": text,
-        "attributes": {
-            "ApproximateReceiveCount": str(receive_count),
-            "SentTimestamp": "1767225600000",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1767225600001",
-        },
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:us-west-2:{ACCOUNT}:revocations",
-        "awsRegion": "us-west-2",
-    }
+    message = lambda_event.received_message(text, next(_ids), receive_count)
+    return lambda_event.sqs_record(message, QUEUE_ARN, "us-west-2")
 
 
 def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
