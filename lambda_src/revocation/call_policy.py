@@ -15,6 +15,8 @@ from revocation.models import CallErrorKind
 
 # BatchStartViewerSessionRevocation's quota: calls per second per account and region, not adjustable.
 BATCH_CALLS_PER_SECOND: Final = 2.0
+# StartViewerSessionRevocation's quota: calls per second per account and region (the quota table's row).
+SINGLE_CALLS_PER_SECOND: Final = 10.0
 # Calls are spaced 2% wider than the quota strictly allows, so that a little network jitter between
 # two clients does not put one call more into one second of the service's window.
 SPACING_HEADROOM: Final = 1.02
@@ -77,11 +79,23 @@ def backoff_seconds(attempt: int, base: float, jitter: float) -> float:
     return jitter * min(BACKOFF_CAP_SECONDS, base * 2.0**attempt)
 
 
+# The call-level error codes of both operations (ivs-api.md), by kind.
 _KIND_BY_CODE: Final = {
     "ThrottlingException": CallErrorKind.THROTTLED,
     "ValidationException": CallErrorKind.INVALID,
+    # A channel that does not exist is about a pair of the call, as a rejected one is: split to find it.
+    "ResourceNotFoundException": CallErrorKind.INVALID,
     "AccessDeniedException": CallErrorKind.DENIED,
     "PendingVerification": CallErrorKind.DENIED,
+    "InternalServerException": CallErrorKind.SERVER,
+}
+
+# A single-pair call's errors that are about its one pair (its channel), not about the call or the
+# account: that pair's per-pair code, as the batch operation writes a pair it may not revoke. The
+# codes are 4xx, so `pair_error_is_retryable` dead-letters the pair at once.
+_PAIR_CODE_BY_SINGLE_CALL_ERROR: Final = {
+    "AccessDeniedException": "403",
+    "ResourceNotFoundException": "404",
 }
 
 # Worth another attempt within one run (an invocation, a command). Not INVALID: the call is split to find
@@ -98,6 +112,11 @@ def call_error_kind(code: str, status: int) -> CallErrorKind:
     if kind is None:
         kind = CallErrorKind.THROTTLED if status == 429 else CallErrorKind.SERVER
     return kind
+
+
+def single_call_pair_code(code: str) -> str | None:
+    """The per-pair code a single-pair call's error `code` stands for, or None for a call-level error."""
+    return _PAIR_CODE_BY_SINGLE_CALL_ERROR.get(code)
 
 
 def pair_error_is_retryable(code: str | None) -> bool:

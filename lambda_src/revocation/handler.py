@@ -1,6 +1,8 @@
 """The Lambda entry point for SQS events from a mapping with ReportBatchItemFailures.
 
 Thin on purpose: observability decorators, one call into the service, the partial-batch response out.
+Both lanes run this entry point; the lane (REVOCATION_LANE) picks the service's ports: the bulk lane's
+batch gateway, or the urgent lane's single-pair gateway with its overflow to the bulk queue.
 Settings are parsed here, once, at cold start; a missing or invalid one fails the cold start with a
 message that names it. `make_handler` builds the entry point around any service (tests pass one with
 in-memory ports); `lambda_handler` is the one built around the service of this environment.
@@ -16,7 +18,8 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from revocation.adapters.ivs import Boto3IvsGateway
+from revocation import names
+from revocation.adapters.ivs import Boto3IvsGateway, Boto3IvsSingleGateway
 from revocation.adapters.queue_writer import SqsMessageWriter
 from revocation.observability import logger, metrics, tracer
 from revocation.processor import WholeBatchProcessor
@@ -27,11 +30,21 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResp
 
 
 def build_service(settings: FunctionSettings) -> RevocationService:
+    gateway: Boto3IvsGateway | Boto3IvsSingleGateway
+    overflow = None
+    if settings.lane == names.LANE_URGENT and settings.bulk_queue_url is not None:
+        gateway = Boto3IvsSingleGateway(settings.ivs_call_timeout_seconds)
+        overflow = SqsMessageWriter(settings.bulk_queue_url)
+    else:
+        gateway = Boto3IvsGateway(settings.ivs_call_timeout_seconds)
     return RevocationService(
         settings,
-        gateway=Boto3IvsGateway(settings.ivs_call_timeout_seconds),
+        gateway=gateway,
         dead_letters=SqsMessageWriter(settings.dead_letter_queue_url),
         requeue=SqsMessageWriter(settings.source_queue_url) if settings.source_queue_url else None,
+        overflow=overflow,
+        pairs_per_call=gateway.pairs_per_call,
+        operation=gateway.operation,
     )
 
 

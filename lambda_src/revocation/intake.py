@@ -6,6 +6,9 @@ Accepted bodies (all describe one or more viewer sessions):
 3. the API request: `{"viewerSessions": [...]}` (also what a dead-letter message holds)
 4. an EventBridge event whose `detail` is any of 1-3 (what a rule delivers to SQS)
 
+Shapes 1 and 3 (and so an event's detail) may say which lane they ask for: `"priority": "urgent"` or
+`"bulk"` (the default). Priority only routes; any other value makes the message invalid.
+
 A message is valid or invalid as a whole: the reason for an invalid one names the field, the item's
 index and the limit, so that a producer can fix it without reading our code. A body with a repeated
 key anywhere is invalid: whichever value a parser kept, it may not be the one the producer meant.
@@ -20,7 +23,10 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from revocation.models import (
+    PRIORITY_BULK,
     VIEWER_SESSION_FIELDS,
+    OnePairRequest,
+    Priority,
     RepeatedKeyError,
     RevocationEvent,
     RevocationRequest,
@@ -34,6 +40,7 @@ from revocation.models import (
 class ValidRequest:
     sessions: tuple[ViewerSession, ...]
     request_id: str | None = None
+    priority: Priority = PRIORITY_BULK
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +112,10 @@ def _read_sessions(data: Any, prefix: str, request_id: str | None) -> Intake:
             return ValidRequest(tuple(_SESSION_LIST.validate_python(data)), request_id)
         if isinstance(data, dict) and "viewerSessions" in data:
             request = RevocationRequest.model_validate(data)
-            return ValidRequest(tuple(request.viewer_sessions), request.request_id or request_id)
+            return ValidRequest(tuple(request.viewer_sessions), request.request_id or request_id, request.priority)
         if isinstance(data, dict) and _SESSION_KEYS.intersection(data):
-            return ValidRequest((ViewerSession.model_validate(data),), request_id)
+            pair = OnePairRequest.model_validate(data)
+            return ValidRequest((pair.session(),), request_id, pair.priority)
     except ValidationError as error:
         return InvalidRequest(_describe(error, prefix, list_root=isinstance(data, list)), request_id)
     return InvalidRequest(f"{prefix or 'body'}: expected {_SHAPES}", request_id)

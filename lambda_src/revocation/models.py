@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -137,6 +137,13 @@ def _raise_on_repeated(value: Any, location: tuple[int | str, ...]) -> None:
 EVENT_SOURCE: Final = "ivs-revocation"
 EVENT_DETAIL_TYPE: Final = "Viewer Session Revocation Requested"
 
+# --- Which lane a request asks for: the `priority` member of a request or an event's detail -------
+# It only routes (an event rule, the CLI): both lanes accept either value. Default bulk.
+Priority = Literal["bulk", "urgent"]
+PRIORITY_BULK: Final[Priority] = "bulk"
+PRIORITY_URGENT: Final[Priority] = "urgent"
+PRIORITIES: Final = get_args(Priority)
+
 # --- Dead-letter message attributes: what an operator filters on ------------------------------
 ATTR_ERROR_CODE: Final = "ErrorCode"
 ATTR_ERROR_MESSAGE: Final = "ErrorMessage"
@@ -147,6 +154,8 @@ ATTR_REQUEST_ID: Final = "RequestId"
 # Error codes the function writes beside the service's own per-pair codes ("403", "500", ...).
 CODE_INVALID_MESSAGE: Final = "InvalidMessage"
 CODE_NOT_STARTED: Final = "NotStarted"
+# Not written to any message: what a request to the bulk queue is, beside dead letters and requeues.
+CODE_SENT_TO_BULK: Final = "SentToBulk"
 CODE_CONNECTION_ERROR: Final = "ConnectionError"
 
 # --- Why a call or a pair did not go through: the causes of the outcome table (outcomes.py) ------
@@ -222,6 +231,15 @@ class ViewerSession(BaseModel):
 VIEWER_SESSION_FIELDS: Final = tuple(str(field.alias) for field in ViewerSession.model_fields.values())
 
 
+class OnePairRequest(ViewerSession):
+    """The one-pair body shape: a viewer session, with the lane it asks for beside its fields."""
+
+    priority: Priority = PRIORITY_BULK
+
+    def session(self) -> ViewerSession:
+        return ViewerSession(channel_arn=self.channel_arn, viewer_id=self.viewer_id, version=self.version)
+
+
 class RevocationError(BaseModel):
     """One entry of the API response's `errors`, and of a dead-letter message's."""
 
@@ -254,6 +272,7 @@ class RevocationRequest(BaseModel):
     viewer_sessions: list[ViewerSession] = Field(alias="viewerSessions", min_length=1)
     errors: Any = None
     request_id: Annotated[StrictStr, Field(max_length=256)] | None = Field(None, alias="requestId")
+    priority: Priority = PRIORITY_BULK
 
     def to_json(self) -> str:
         return to_sqs_json(self._body())
@@ -262,6 +281,9 @@ class RevocationRequest(BaseModel):
         body: dict[str, Any] = {"viewerSessions": [session.to_api() for session in self.viewer_sessions]}
         if self.request_id is not None:
             body["requestId"] = self.request_id
+        # Written only when given: a request made without one (a requeue, a dead letter) says nothing.
+        if "priority" in self.model_fields_set:
+            body["priority"] = self.priority
         return body
 
 
@@ -334,6 +356,12 @@ def _problem(item: Any) -> str:
     if kind == "too_short":
         plural = "s" if ctx["min_length"] != 1 else ""
         return f"at least {ctx['min_length']} item{plural} (got {ctx.get('actual_length', 0)})"
+    if kind == "literal_error":
+        return (
+            f"must be {ctx['expected']} (got {value!r})"
+            if isinstance(value, str)
+            else (f"must be {ctx['expected']} (got {json_type(value)})")
+        )
     if kind == "string_type":
         return f"must be a string (got {json_type(value)})"
     if kind.startswith("int_"):

@@ -16,6 +16,11 @@ ENV_IVS_CALLS_PER_SECOND: Final = "IVS_CALLS_PER_SECOND"
 ENV_IVS_MAX_ATTEMPTS: Final = "IVS_MAX_ATTEMPTS"
 ENV_IVS_CALL_TIMEOUT_SECONDS: Final = "IVS_CALL_TIMEOUT_SECONDS"
 ENV_TIME_SAFETY_MARGIN_SECONDS: Final = "TIME_SAFETY_MARGIN_SECONDS"
+# Which lane this deployment is: LANE_BULK (the default) or LANE_URGENT. Both run the same handler.
+ENV_LANE: Final = "REVOCATION_LANE"
+# Urgent lane only: the pairs of one message it sends itself, and where the rest of the message goes.
+ENV_MAX_PAIRS_PER_MESSAGE: Final = "MAX_PAIRS_PER_MESSAGE"
+ENV_BULK_QUEUE_URL: Final = "BULK_QUEUE_URL"
 # Powertools' own, read by Powertools.
 ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
@@ -33,6 +38,22 @@ METRIC_PAIRS_REQUEUED: Final = "PairsRequeued"  # not started in time, put back 
 # Dead-letter messages the function could not write (their records are retried, and reach the DLQ
 # bare through SQS's redrive on their last attempt): alarmed on, since their reasons are lost.
 METRIC_DEAD_LETTERS_UNWRITTEN: Final = "DeadLettersUnwritten"
+# Pairs of an urgent message beyond its bound, sent on to the bulk queue as a request.
+METRIC_PAIRS_SENT_TO_BULK: Final = "PairsSentToBulk"
+# Per invocation, the longest time from a record's SQS SentTimestamp to the accepted call of its pairs.
+METRIC_PAIR_WAIT_SECONDS: Final = "PairWaitSeconds"
 DIMENSION_ERROR_CODE: Final = "ErrorCode"
+# IvsCalls and ThrottledIvsCalls are also emitted with this dimension: the IVS operation's name.
+DIMENSION_OPERATION: Final = "Operation"
+# The values of DIMENSION_OPERATION (the bulk lane's, the urgent lane's), and (prefixed with "ivs:")
+# the IAM actions each lane is granted.
+OPERATION_BATCH: Final = "BatchStartViewerSessionRevocation"
+OPERATION_SINGLE: Final = "StartViewerSessionRevocation"
+# PairWaitSeconds is emitted with this dimension: LANE_BULK or LANE_URGENT.
+DIMENSION_LANE: Final = "Lane"
+
+LANE_BULK: Final = "bulk"
+LANE_URGENT: Final = "urgent"
+LANES: Final = (LANE_BULK, LANE_URGENT)
 
 HANDLER: Final = "revocation.handler.lambda_handler"

@@ -16,6 +16,9 @@ sleeps, calls out or builds a message.
 | call not started in time                                  | requeued (with a source queue and progress),  |
 |                                                           | else as a retryable failure                   |
 | a dead letter or requeue that could not be written        | record retried by SQS                         |
+| pair of an urgent message beyond the lane's bound         | sent to the bulk queue as a request; with a   |
+|                                                           | pair to retry, it comes back with its record  |
+| a request to the bulk queue that could not be written     | record retried by SQS                         |
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ class RecordVerdict:
     revoked: int = 0
     dead_lettered: int = 0
     requeued: int = 0
+    sent_to_bulk: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,7 @@ class RecordOutcome:
     verdict: RecordVerdict
     dead_letter: Sequence[tuple[ViewerSession, Failure]] = ()
     requeue: Sequence[ViewerSession] = ()
+    send_on: Sequence[ViewerSession] = ()
 
 
 def invalid_record(reason: str) -> RecordOutcome:
@@ -126,8 +131,13 @@ def record_outcome(
     *,
     last_attempt: bool,
     requeue: bool,
+    beyond_bound: Sequence[ViewerSession] = (),
 ) -> RecordOutcome:
     """The fates of a record's pairs (each distinct pair once) made one verdict.
+
+    `sessions` are the pairs this lane sent; `beyond_bound` the record's other pairs, which the urgent
+    lane does not send itself. They go on to the bulk queue, unless the record is to be retried: then
+    they come back with it, and go on from its next delivery (so that they are not sent on twice).
 
     A pair to retry makes SQS deliver the record again whole, its not-started pairs with it; the pairs
     that cannot pass are dead-lettered all the same (revoking again is harmless, and holding them back
@@ -151,25 +161,37 @@ def record_outcome(
         reason = f"{len(dead_letter)} pairs dead-lettered, first: {_first_reason(dead_letter)}"
     elif to_requeue:
         reason = f"{len(to_requeue)} pairs not started in time, put back on the queue"
+    elif beyond_bound:
+        reason = f"{len(beyond_bound)} pairs beyond the lane's bound sent to the bulk queue"
     requeued = [] if to_retry else [session for session, _ in to_requeue]
+    send_on = [] if to_retry else list(beyond_bound)
     verdict = RecordVerdict(
         retry=bool(to_retry),
         reason=reason,
         revoked=len(by_fate[Fate.REVOKED]),
         dead_lettered=len(dead_letter),
         requeued=len(requeued),
+        sent_to_bulk=len(send_on),
     )
-    return RecordOutcome(verdict, dead_letter, requeued)
+    return RecordOutcome(verdict, dead_letter, requeued, send_on)
 
 
 def after_writes(
-    verdicts: Mapping[str, RecordVerdict], *, dead_letters_unwritten: Iterable[str], requeues_unwritten: Iterable[str]
+    verdicts: Mapping[str, RecordVerdict],
+    *,
+    dead_letters_unwritten: Iterable[str],
+    requeues_unwritten: Iterable[str],
+    sent_on_unwritten: Iterable[str] = (),
 ) -> dict[str, RecordVerdict]:
     """The verdicts once the messages are written, given the source message ids of those that could not
     be. Nothing is deleted without a trace: such a record comes back, and on its last attempt SQS's own
     redrive moves it to the dead-letter queue whole."""
     final = dict(verdicts)
-    for what, message_ids in (("dead-letter", dead_letters_unwritten), ("requeued", requeues_unwritten)):
+    for what, message_ids in (
+        ("dead-letter", dead_letters_unwritten),
+        ("requeued", requeues_unwritten),
+        ("bulk-queue", sent_on_unwritten),
+    ):
         for message_id in message_ids:
             final[message_id] = replace(
                 final[message_id], retry=True, reason=f"its {what} message could not be written"

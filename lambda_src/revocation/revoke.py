@@ -1,7 +1,8 @@
 """Revoke: planned calls go to IVS through a per-region rate limiter, within the invocation's time.
 
-IVS allows 2 BatchStartViewerSessionRevocation calls per second per account and region, shared by
-every instance of the function; each instance gets its share (`IVS_CALLS_PER_SECOND`). Retries are
+IVS allows 2 BatchStartViewerSessionRevocation calls per second per account and region (and 10 of
+StartViewerSessionRevocation, the urgent lane's), shared by every instance of the lane's function;
+each instance gets its share (`IVS_CALLS_PER_SECOND`). Retries are
 made here rather than by botocore because every attempt must pass the rate limiter (a botocore retry
 would spend quota the limiter did not grant) and the time budget (a call that cannot finish before
 the deadline is not started). Here calls are run, paced and retried; how (the limiter, the backoff,
@@ -25,7 +26,7 @@ from revocation.plan import PlannedCall
 
 
 class RevocationGateway(Protocol):
-    """The port to IVS: one BatchStartViewerSessionRevocation call in one region."""
+    """The port to IVS: one call of a revocation operation in one region (a batch of pairs, or one)."""
 
     def revoke(self, region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
         """Returns the per-pair errors (empty when every pair was accepted), each naming a pair of
@@ -46,6 +47,8 @@ class RevokeReport:
     """Every planned pair is either revoked or has a failure."""
 
     revoked: set[PairKey] = field(default_factory=set)
+    # When the call that revoked each pair was answered, on the Revoker's clock.
+    accepted_at: dict[PairKey, float] = field(default_factory=dict)
     failures: dict[PairKey, Failure] = field(default_factory=dict)
     calls: int = 0
     throttled_calls: int = 0
@@ -116,12 +119,14 @@ class Revoker:
             limiter.observe(sent, self._clock())
             self._on_call_failed(attempt, failed, queue, report)
             return
-        limiter.observe(sent, self._clock())
+        answered = self._clock()
+        limiter.observe(sent, answered)
         errors_by_key = {(error.channel_arn, error.viewer_id): error for error in errors}
         for session in sessions:
             error = errors_by_key.get(session.key)
             if error is None:
                 report.revoked.add(session.key)
+                report.accepted_at[session.key] = answered
             else:
                 report.failures[session.key] = outcomes.pair_error(error)
 

@@ -1,13 +1,16 @@
 """The revocation service: intake, plan, revoke and settle one batch of SQS records.
 
-Side effects come in through two ports (the IVS gateway and the dead-letter writer), so that unit
-tests pass in-memory fakes and the domain modules stay pure.
+Side effects come in through ports (the IVS gateway and the queue writers), so that unit tests pass
+in-memory fakes and the domain modules stay pure. Both lanes are this service: the urgent lane's has
+a single-pair gateway, calls of one pair, and an overflow writer to the bulk queue, to which it sends
+the pairs of a message beyond MAX_PAIRS_PER_MESSAGE.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -15,9 +18,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from revocation import names, outcomes
 from revocation.intake import ValidRequest, read_request
+from revocation.models import MAX_SESSIONS_PER_CALL, PairKey, ViewerSession
 from revocation.observability import logger, metrics, tracer
 from revocation.outcomes import RecordVerdict
-from revocation.plan import PlannedCall, plan_calls
+from revocation.plan import PlannedCall, bound_pairs, merge_sessions, plan_calls
 from revocation.revoke import RevocationGateway, Revoker, RevokeReport
 from revocation.settings import FunctionSettings
 from revocation.settle import OutboundMessage, Settlement, SourceRecord, settle
@@ -41,13 +45,24 @@ class RevocationService:
         dead_letters: MessageWriter,
         requeue: MessageWriter | None = None,
         *,
+        overflow: MessageWriter | None = None,
+        pairs_per_call: int = MAX_SESSIONS_PER_CALL,
+        operation: str = names.OPERATION_BATCH,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`overflow`: where the pairs of a message beyond `settings.max_pairs_per_message` go (the
+        bulk queue); without it, every pair of a message is sent here. `operation` names the gateway's
+        IVS operation in the metrics; `wall_clock` is compared with SQS's SentTimestamp."""
         self._settings = settings
         self._dead_letters = dead_letters
         self._requeue = requeue
+        self._overflow = overflow
+        self._pairs_per_call = pairs_per_call
+        self._operation = operation
         self._clock = clock
+        self._wall_clock = wall_clock
         self._revoker = Revoker(
             gateway,
             calls_per_second=settings.ivs_calls_per_second,
@@ -59,11 +74,10 @@ class RevocationService:
 
     @tracer.capture_method(capture_response=False)
     def settle_batch(self, records: Sequence[SQSRecord], lambda_context: RemainingTime) -> dict[str, RecordVerdict]:
-        """Returns each record's verdict by message id: retry, or done (revoked or dead-lettered)."""
+        """Returns each record's verdict by message id: retry, or done (revoked, dead-lettered or sent on)."""
+        started, started_wall = self._clock(), self._wall_clock()
         deadline = (
-            self._clock()
-            + lambda_context.get_remaining_time_in_millis() / 1000
-            - self._settings.time_safety_margin_seconds
+            started + lambda_context.get_remaining_time_in_millis() / 1000 - self._settings.time_safety_margin_seconds
         )
         sources = [
             SourceRecord(
@@ -74,8 +88,14 @@ class RevocationService:
             )
             for record in records
         ]
+        pairs_received = sum(
+            len(source.intake.sessions) for source in sources if isinstance(source.intake, ValidRequest)
+        )
+        beyond: dict[str, tuple[ViewerSession, ...]] = {}
+        if self._overflow is not None:
+            sources, beyond = bound_records(sources, self._settings.max_pairs_per_message)
         valid = [source.intake for source in sources if isinstance(source.intake, ValidRequest)]
-        calls = plan_calls(intake.sessions for intake in valid)
+        calls = plan_calls((intake.sessions for intake in valid), self._pairs_per_call)
         report = self._revoker.run(calls, deadline)
         settlement = settle(
             sources,
@@ -83,37 +103,48 @@ class RevocationService:
             report.failures,
             self._settings.max_receive_count,
             requeue_not_started=outcomes.may_requeue(self._requeue is not None, report.calls),
+            beyond_bound=beyond,
         )
 
         unwritten = self._write(self._dead_letters, settlement.dead_letters)
-        unrequeued = self._write(self._requeue, settlement.requeued) if self._requeue is not None else set()
+        unrequeued = self._write(self._requeue, settlement.requeued)
+        unsent = self._write(self._overflow, settlement.sent_to_bulk)
         verdicts = outcomes.after_writes(
             settlement.verdicts,
             dead_letters_unwritten=[settlement.dead_letters[index].source_message_id for index in sorted(unwritten)],
             requeues_unwritten=[settlement.requeued[index].source_message_id for index in sorted(unrequeued)],
+            sent_on_unwritten=[settlement.sent_to_bulk[index].source_message_id for index in sorted(unsent)],
         )
-        self._publish(sources, valid, calls, report, settlement, verdicts, unwritten, unrequeued)
+        wait = longest_wait(
+            {record.message_id: record.attributes.sent_timestamp for record in records},
+            sources,
+            {key: started_wall + (at - started) for key, at in report.accepted_at.items()},
+        )
+        self._publish(
+            sources, pairs_received, calls, report, settlement, verdicts, Unwritten(unwritten, unrequeued, unsent), wait
+        )
         return verdicts
 
     @staticmethod
-    def _write(writer: MessageWriter, messages: list[OutboundMessage]) -> set[int]:
-        return writer.send(messages) if messages else set()
+    def _write(writer: MessageWriter | None, messages: list[OutboundMessage]) -> set[int]:
+        return writer.send(messages) if writer is not None and messages else set()
 
     def _publish(
         self,
         sources: Sequence[SourceRecord],
-        valid: Sequence[ValidRequest],
+        pairs_received: int,
         calls: Sequence[PlannedCall],
         report: RevokeReport,
         settlement: Settlement,
         verdicts: dict[str, RecordVerdict],
-        unwritten: set[int],
-        unrequeued: set[int],
+        failed_writes: Unwritten,
+        wait: float | None,
     ) -> None:
         letters = settlement.dead_letters
-        requeued = sum(message.pairs for index, message in enumerate(settlement.requeued) if index not in unrequeued)
-        pairs_received = sum(len(intake.sessions) for intake in valid)
-        invalid = len(sources) - len(valid)
+        unwritten = failed_writes.dead_letters
+        requeued = _pairs_written(settlement.requeued, failed_writes.requeued)
+        sent_to_bulk = _pairs_written(settlement.sent_to_bulk, failed_writes.sent_to_bulk)
+        invalid = sum(1 for source in sources if not isinstance(source.intake, ValidRequest))
         retried = sum(1 for verdict in verdicts.values() if verdict.retry)
         metrics.add_metric(name=names.METRIC_PAIRS_RECEIVED, unit=MetricUnit.Count, value=pairs_received)
         metrics.add_metric(name=names.METRIC_PAIRS_REVOKED, unit=MetricUnit.Count, value=len(report.revoked))
@@ -122,6 +153,20 @@ class RevocationService:
         metrics.add_metric(name=names.METRIC_THROTTLED_CALLS, unit=MetricUnit.Count, value=report.throttled_calls)
         metrics.add_metric(name=names.METRIC_RECORDS_RETRIED, unit=MetricUnit.Count, value=retried)
         metrics.add_metric(name=names.METRIC_PAIRS_REQUEUED, unit=MetricUnit.Count, value=requeued)
+        metrics.add_metric(name=names.METRIC_PAIRS_SENT_TO_BULK, unit=MetricUnit.Count, value=sent_to_bulk)
+        # Per operation too, for the throttle alarm of each operation's quota: two values, bounded.
+        _dimensioned(names.METRIC_IVS_CALLS, report.calls, MetricUnit.Count, names.DIMENSION_OPERATION, self._operation)
+        _dimensioned(
+            names.METRIC_THROTTLED_CALLS,
+            report.throttled_calls,
+            MetricUnit.Count,
+            names.DIMENSION_OPERATION,
+            self._operation,
+        )
+        if wait is not None:
+            _dimensioned(
+                names.METRIC_PAIR_WAIT_SECONDS, wait, MetricUnit.Seconds, names.DIMENSION_LANE, self._settings.lane
+            )
         # Every invocation, 0 included, so that its alarm has data rather than a gap to guess about.
         metrics.add_metric(name=names.METRIC_DEAD_LETTERS_UNWRITTEN, unit=MetricUnit.Count, value=len(unwritten))
 
@@ -132,18 +177,11 @@ class RevocationService:
         metrics.add_metric(name=names.METRIC_PAIRS_DEAD_LETTERED, unit=MetricUnit.Count, value=sum(by_code.values()))
         for code, count in by_code.items():
             # Codes are few (HTTP statuses and exception names), so they make a bounded dimension.
-            with single_metric(
-                name=names.METRIC_PAIRS_DEAD_LETTERED,
-                unit=MetricUnit.Count,
-                value=count,
-                namespace=names.METRICS_NAMESPACE,
-                default_dimensions={"service": names.SERVICE_NAME},
-            ) as metric:
-                metric.add_dimension(name=names.DIMENSION_ERROR_CODE, value=code)
+            _dimensioned(names.METRIC_PAIRS_DEAD_LETTERED, count, MetricUnit.Count, names.DIMENSION_ERROR_CODE, code)
 
         for source in sources:
             verdict = verdicts[source.message_id]
-            if verdict.retry or verdict.dead_lettered or verdict.requeued:
+            if verdict.retry or verdict.dead_lettered or verdict.requeued or verdict.sent_to_bulk:
                 logger.info(
                     "record settled",
                     extra={
@@ -155,11 +193,13 @@ class RevocationService:
                         "pairs_revoked": verdict.revoked,
                         "pairs_dead_lettered": verdict.dead_lettered,
                         "pairs_requeued": verdict.requeued,
+                        "pairs_sent_to_bulk": verdict.sent_to_bulk,
                     },
                 )
         logger.info(
             "batch settled",
             extra={
+                "lane": self._settings.lane,
                 "records": len(sources),
                 "invalid_records": invalid,
                 "pairs_received": pairs_received,
@@ -172,5 +212,68 @@ class RevocationService:
                 "dead_letter_messages_unwritten": len(unwritten),
                 "records_retried": retried,
                 "pairs_requeued": requeued,
+                "pairs_sent_to_bulk": sent_to_bulk,
+                "pair_wait_seconds": wait,
             },
         )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Unwritten:
+    """The indexes of the messages of each kind that could not be written."""
+
+    dead_letters: set[int]
+    requeued: set[int]
+    sent_to_bulk: set[int]
+
+
+def bound_records(
+    sources: Sequence[SourceRecord], max_pairs: int
+) -> tuple[list[SourceRecord], dict[str, tuple[ViewerSession, ...]]]:
+    """Each valid record with at most `max_pairs` of its pairs (after its own merge) left to send,
+    and the rest of its pairs by message id: the bounded work of the urgent lane."""
+    bounded: list[SourceRecord] = []
+    beyond: dict[str, tuple[ViewerSession, ...]] = {}
+    for source in sources:
+        intake = source.intake
+        if isinstance(intake, ValidRequest):
+            kept, rest = bound_pairs(intake.sessions, max_pairs)
+            source = dataclasses.replace(source, intake=dataclasses.replace(intake, sessions=kept))
+            if rest:
+                beyond[source.message_id] = rest
+        bounded.append(source)
+    return bounded, beyond
+
+
+def longest_wait(
+    sent_timestamps: Mapping[str, str | None], sources: Sequence[SourceRecord], accepted_at: Mapping[PairKey, float]
+) -> float | None:
+    """The longest time, in seconds, from a record's SQS SentTimestamp (epoch milliseconds) to the
+    accepted call of the last of its pairs that was revoked (`accepted_at`, epoch seconds), over the
+    records with a revoked pair; None when there is none."""
+    waits: list[float] = []
+    for source in sources:
+        sent = sent_timestamps.get(source.message_id)
+        if not isinstance(source.intake, ValidRequest) or not sent:
+            continue
+        accepted = [accepted_at[key] for key in merge_sessions(source.intake.sessions) if key in accepted_at]
+        if accepted:
+            # Lambda's clock and SQS's may differ a little: a wait is never negative.
+            waits.append(max(0.0, max(accepted) - int(sent) / 1000))
+    return max(waits, default=None)
+
+
+def _pairs_written(messages: Sequence[OutboundMessage], unwritten: set[int]) -> int:
+    return sum(message.pairs for index, message in enumerate(messages) if index not in unwritten)
+
+
+def _dimensioned(name: str, value: float, unit: MetricUnit, dimension: str, dimension_value: str) -> None:
+    """`name` emitted on its own, with the dimension `dimension` beside `service`."""
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=value,
+        namespace=names.METRICS_NAMESPACE,
+        default_dimensions={"service": names.SERVICE_NAME},
+    ) as metric:
+        metric.add_dimension(name=dimension, value=dimension_value)

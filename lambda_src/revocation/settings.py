@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from revocation import names
-from revocation.call_policy import BATCH_CALLS_PER_SECOND
+from revocation.call_policy import BATCH_CALLS_PER_SECOND, SINGLE_CALLS_PER_SECOND
+
+# The most one instance may be set to call per second, by lane: its operation's whole quota.
+MAX_CALLS_PER_SECOND: dict[str, float] = {
+    names.LANE_BULK: BATCH_CALLS_PER_SECOND,
+    names.LANE_URGENT: SINGLE_CALLS_PER_SECOND,
+}
 
 
 class SettingsError(RuntimeError):
@@ -29,8 +35,15 @@ class FunctionSettings(BaseModel):
     # dead-letters retryable failures itself, with their reason, instead of SQS moving them bare.
     # The stack always sets it; the default is the stack's default, so a hand-made setup still works.
     max_receive_count: int = Field(5, alias=names.ENV_MAX_RECEIVE_COUNT, ge=1, le=1000)
-    # This instance's share of the account-and-region quota (2 calls/s / maximum concurrency).
-    ivs_calls_per_second: float = Field(1.0, alias=names.ENV_IVS_CALLS_PER_SECOND, gt=0, le=BATCH_CALLS_PER_SECOND)
+    # The bulk lane calls BatchStartViewerSessionRevocation with the merged pairs of a batch; the urgent
+    # lane calls StartViewerSessionRevocation, one pair per call, for at most max_pairs_per_message pairs
+    # of a message, and sends the rest of it to the bulk queue.
+    lane: str = Field(names.LANE_BULK, alias=names.ENV_LANE)
+    # This instance's share of its operation's account-and-region quota (quota / maximum concurrency);
+    # at most the whole quota of the lane's operation (checked below, where the lane is known).
+    ivs_calls_per_second: float = Field(1.0, alias=names.ENV_IVS_CALLS_PER_SECOND, gt=0)
+    max_pairs_per_message: int = Field(10, alias=names.ENV_MAX_PAIRS_PER_MESSAGE, ge=1, le=1000)
+    bulk_queue_url: str | None = Field(None, alias=names.ENV_BULK_QUEUE_URL, pattern=r"^https?://\S+$")
     # Attempts per call within one invocation before the pairs are left to SQS's redelivery.
     ivs_max_attempts: int = Field(4, alias=names.ENV_IVS_MAX_ATTEMPTS, ge=1, le=10)
     # Connect plus read timeout of one IVS call: also the time a call needs to be worth starting.
@@ -38,14 +51,36 @@ class FunctionSettings(BaseModel):
     # Time kept back at the end of an invocation for dead-letter writes and the response.
     time_safety_margin_seconds: float = Field(3.0, alias=names.ENV_TIME_SAFETY_MARGIN_SECONDS, ge=0, le=60)
 
+    @field_validator("lane")
+    @classmethod
+    def _known_lane(cls, value: str) -> str:
+        if value not in names.LANES:
+            raise ValueError(f"must be one of {', '.join(names.LANES)} (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _fits_lane(self) -> FunctionSettings:
+        # Raised as ValueError so that pydantic reports it; the message names the variable itself.
+        most = MAX_CALLS_PER_SECOND[self.lane]
+        if self.ivs_calls_per_second > most:
+            raise ValueError(
+                f"{names.ENV_IVS_CALLS_PER_SECOND} must be at most {most:g} in the {self.lane} lane"
+                f" (got {self.ivs_calls_per_second:g})"
+            )
+        if self.lane == names.LANE_URGENT and self.bulk_queue_url is None:
+            raise ValueError(f"{names.ENV_BULK_QUEUE_URL} is required in the {names.LANE_URGENT} lane")
+        return self
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> FunctionSettings:
         try:
             return cls.model_validate(dict(environ))
         except ValidationError as error:
-            problems = "; ".join(f"{_name(item['loc'])}: {item['msg']}" for item in error.errors())
+            problems = "; ".join(_problem(item["loc"], item["msg"]) for item in error.errors())
             raise SettingsError(f"invalid function settings: {problems}") from None
 
 
-def _name(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc)
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    # A check across settings has no location: its message names the variables itself.
+    message = message.removeprefix("Value error, ")
+    return f"{'.'.join(str(part) for part in loc)}: {message}" if loc else message

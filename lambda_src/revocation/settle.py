@@ -1,8 +1,9 @@
 """Settle: the messages each record's outcome asks for, written back on behalf of the record.
 
 What becomes of each pair is decided in outcomes.py (the outcome table); here that becomes messages:
-dead letters, one per error code, each a valid request to redrive, and the pairs not started as new
-requests for the source queue, each within its queue's size. A record whose message cannot be read
+dead letters, one per error code, each a valid request to redrive, the pairs not started as new
+requests for the source queue, and the pairs of an urgent message beyond the lane's bound as requests
+for the bulk queue, each within its queue's size. A record whose message cannot be read
 is dead-lettered with its body untouched.
 """
 
@@ -23,6 +24,7 @@ from revocation.models import (
     ATTRIBUTE_VALUE_MAX_BYTES,
     CODE_INVALID_MESSAGE,
     CODE_NOT_STARTED,
+    CODE_SENT_TO_BULK,
     DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     DeadLetterMessage,
@@ -68,6 +70,7 @@ class Settlement:
     verdicts: dict[str, RecordVerdict] = field(default_factory=dict)
     dead_letters: list[OutboundMessage] = field(default_factory=list)
     requeued: list[OutboundMessage] = field(default_factory=list)
+    sent_to_bulk: list[OutboundMessage] = field(default_factory=list)
 
 
 def settle(
@@ -77,8 +80,12 @@ def settle(
     max_receive_count: int,
     *,
     requeue_not_started: bool = False,
+    beyond_bound: Mapping[str, Sequence[ViewerSession]] | None = None,
 ) -> Settlement:
+    """`beyond_bound` holds, by message id, the pairs of a record that its lane did not send (the
+    record's intake holds those it sent)."""
     settlement = Settlement()
+    beyond_bound = beyond_bound or {}
     for record in records:
         intake = record.intake
         if isinstance(intake, InvalidRequest):
@@ -92,21 +99,27 @@ def settle(
             failures,
             last_attempt=record.receive_count >= max_receive_count,
             requeue=requeue_not_started,
+            beyond_bound=beyond_bound.get(record.message_id, ()),
         )
         settlement.verdicts[record.message_id] = outcome.verdict
         settlement.dead_letters.extend(_failed_pairs(record, intake.request_id, outcome.dead_letter))
         if outcome.requeue:
-            settlement.requeued.extend(_requeued(record, intake.request_id, outcome.requeue))
+            settlement.requeued.extend(_requests(record, intake.request_id, outcome.requeue, CODE_NOT_STARTED))
+        if outcome.send_on:
+            settlement.sent_to_bulk.extend(_requests(record, intake.request_id, outcome.send_on, CODE_SENT_TO_BULK))
     return settlement
 
 
-def _requeued(record: SourceRecord, request_id: str | None, sessions: Sequence[ViewerSession]) -> list[OutboundMessage]:
-    """The pairs not started, as new requests for the source queue, each within the queue's size."""
+def _requests(
+    record: SourceRecord, request_id: str | None, sessions: Sequence[ViewerSession], code: str
+) -> list[OutboundMessage]:
+    """Pairs as new requests on behalf of the record (its requestId kept), each within a source queue's
+    size: the pairs not started, for the source queue; those beyond the bound, for the bulk queue."""
     attributes = _attribute_values({ATTR_SOURCE_MESSAGE_ID: record.message_id, ATTR_REQUEST_ID: request_id or ""})
 
     def message(chunk: Sequence[ViewerSession]) -> OutboundMessage:
         body = RevocationRequest(viewer_sessions=list(chunk), request_id=request_id).to_json()
-        return OutboundMessage(record.message_id, body, attributes, CODE_NOT_STARTED, len(chunk))
+        return OutboundMessage(record.message_id, body, attributes, code, len(chunk))
 
     chunks = _pack(
         sessions,

@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from local.ivs_emulator import IvsEmulator
-from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway
+from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway, Boto3IvsSingleGateway
 from revocation.models import CODE_CONNECTION_ERROR, CallErrorKind, CallFailed, ViewerSession
 
 pytestmark = pytest.mark.integration
@@ -24,8 +24,7 @@ CHANNEL = f"arn:aws:ivs:{REGION}:123456789012:channel/gatewayChannel"
 SESSIONS = [ViewerSession(channel_arn=CHANNEL, viewer_id=viewer) for viewer in (" Alice ", "bob")]
 
 
-@pytest.fixture
-def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[IvsEmulator]:
+def _only_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("AWS_"):
             monkeypatch.delenv(key)
@@ -33,6 +32,11 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[IvsEmulator]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[IvsEmulator]:
+    _only_test_credentials(monkeypatch)
     with IvsEmulator(tps=0, seed=1) as emulator:
         monkeypatch.setenv("AWS_ENDPOINT_URL_IVS", emulator.url)
         yield emulator
@@ -89,3 +93,24 @@ def test_the_gateway_gives_up_on_a_trickling_answer_at_the_call_deadline(emu: Iv
     # The abandoned call's late answer changes nothing; the next call, once the fault is gone, counts.
     emu.clear_faults()
     assert gateway.revoke(REGION, SESSIONS) == []
+
+
+# --- The single-pair gateway (the urgent lane's) over HTTP ----------------------------------------
+
+DENIED_CHANNEL = f"arn:aws:ivs:{REGION}:123456789012:channel/deniedChannel"
+
+
+def test_the_single_gateway_is_answered_by_the_single_operation(monkeypatch: pytest.MonkeyPatch) -> None:
+    _only_test_credentials(monkeypatch)
+    with IvsEmulator(tps=0, unauthorized_channels=[DENIED_CHANNEL], strict_region=True, seed=1) as emulator:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_IVS", emulator.url)
+        gateway = Boto3IvsSingleGateway(5.0)
+        elsewhere = "arn:aws:ivs:eu-west-1:123456789012:channel/gatewayChannel"
+
+        assert gateway.revoke(REGION, SESSIONS[:1]) == []
+        [denied] = gateway.revoke(REGION, [ViewerSession(channel_arn=DENIED_CHANNEL, viewer_id="v")])
+        [missing] = gateway.revoke(REGION, [ViewerSession(channel_arn=elsewhere, viewer_id="v")])
+
+    assert (denied.channel_arn, denied.viewer_id, denied.code) == (DENIED_CHANNEL, "v", "403")
+    assert (missing.channel_arn, missing.code) == (elsewhere, "404")
+    assert denied.message and missing.message

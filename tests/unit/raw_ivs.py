@@ -15,7 +15,10 @@ import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 
-OPERATION = "BatchStartViewerSessionRevocation"
+from revocation import names
+
+OPERATION = names.OPERATION_BATCH
+SINGLE_OPERATION = names.OPERATION_SINGLE
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,10 @@ class Raw:
 def answer(value: Any) -> Raw:
     """The operation's JSON answer, as IVS sends it."""
     return Raw(json.dumps(value).encode())
+
+
+# StartViewerSessionRevocation's success as the API reference documents it: 200, empty body.
+SINGLE_ACCEPTED = Raw(b"", content_type=None)
 
 
 def call_error(
@@ -83,7 +90,8 @@ class RawIvs:
             # As the gateway's own clients: every attempt is the Revoker's.
             config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
         )
-        self.client.meta.events.register(f"before-send.ivs.{OPERATION}", self._send)
+        for operation in (OPERATION, SINGLE_OPERATION):
+            self.client.meta.events.register(f"before-send.ivs.{operation}", self._send)
 
     def script(self, *replies: Reply) -> None:
         self.replies = list(replies)
@@ -100,7 +108,8 @@ class RawIvs:
 
     @property
     def sessions_per_call(self) -> list[Sequence[dict[str, Any]]]:
-        return [request["viewerSessions"] for request in self.requests]
+        """The pairs of each call: a batch call's viewerSessions, a single call's own pair."""
+        return [request.get("viewerSessions", [request]) for request in self.requests]
 
 
 class _Stream:

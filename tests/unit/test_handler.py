@@ -295,17 +295,23 @@ def test_handler_refuses_a_direct_invocation(harness: Harness) -> None:
         harness.lambda_handler({"viewerSessions": DOC_EXAMPLE}, FakeContext(harness.clock))
 
 
+# Dimensions a metric is also emitted with, besides ErrorCode; its totals are keyed "Dimension=value".
+_OTHER_DIMENSIONS = (names.DIMENSION_OPERATION, names.DIMENSION_LANE)
+
+
 def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> tuple[dict[tuple[str, str | None], float], set[str]]:
-    """The EMF documents printed so far: each metric's total by (name, ErrorCode), and every dimension."""
+    """The EMF documents printed so far: each metric's total by (name, ErrorCode), by (name,
+    "Operation=..." / "Lane=...") for those emitted with such a dimension, and every dimension."""
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     totals: dict[tuple[str, str | None], float] = {}
     dimensions = set()
     for document in emitted:
         for directive in document["_aws"]["CloudWatchMetrics"]:
             dimensions.update(d for group in directive["Dimensions"] for d in group)
+            other = next((f"{d}={document[d]}" for d in _OTHER_DIMENSIONS if d in document), None)
             for metric in directive["Metrics"]:
                 value = document[metric["Name"]]
-                key = (metric["Name"], document.get("ErrorCode"))
+                key = (metric["Name"], document.get("ErrorCode") or other)
                 totals[key] = totals.get(key, 0) + sum(value if isinstance(value, list) else [value])
     return totals, dimensions
 
@@ -324,7 +330,7 @@ def test_handler_emits_metrics_without_viewer_or_channel_dimensions(
     assert totals[("PairsDeadLettered", None)] == 2
     assert totals[("PairsDeadLettered", "403")] == 1
     assert totals[("PairsDeadLettered", "InvalidMessage")] == 1
-    assert dimensions <= {"service", "ErrorCode", "function_name"}
+    assert dimensions <= {"service", "ErrorCode", "function_name", *_OTHER_DIMENSIONS}
 
 
 def test_handler_counts_dead_letters_it_could_not_write(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:

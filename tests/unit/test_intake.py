@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from revocation.intake import InvalidRequest, ValidRequest, read_request
+from revocation.models import PRIORITIES, PRIORITY_BULK, PRIORITY_URGENT, RevocationRequest, ViewerSession
 from tests.unit.fakes import channel
 
 pytestmark = pytest.mark.unit
@@ -236,3 +237,55 @@ def test_intake_keeps_the_event_id_for_a_repeated_key_inside_its_detail() -> Non
 
     assert isinstance(result, InvalidRequest)
     assert result.request_id == "evt-3"
+
+
+@pytest.mark.parametrize(
+    ("body", "priority"),
+    [
+        pytest.param(PAIR_A, "bulk", id="default"),
+        pytest.param({**PAIR_A, "priority": "urgent"}, "urgent", id="one pair"),
+        pytest.param({"viewerSessions": [PAIR_A], "priority": "urgent"}, "urgent", id="API request"),
+        pytest.param({"viewerSessions": [PAIR_A], "priority": "bulk"}, "bulk", id="API request, bulk"),
+        pytest.param(event({**PAIR_A, "priority": "urgent"}), "urgent", id="event with one pair"),
+        pytest.param(event({"viewerSessions": [PAIR_A], "priority": "urgent"}), "urgent", id="event with a request"),
+    ],
+)
+def test_intake_accepts_a_priority_beside_the_pairs(body: Any, priority: str) -> None:
+    result = read_request(json.dumps(body))
+
+    assert isinstance(result, ValidRequest), result
+    assert result.priority == priority
+    assert [(s.channel_arn, s.viewer_id) for s in result.sessions] == [(A, "abcdefg")]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({**PAIR_A, "priority": "high"}, "priority: must be 'bulk' or 'urgent' (got 'high')"),
+        ({**PAIR_A, "priority": None}, "priority: must be 'bulk' or 'urgent' (got null)"),
+        ({"viewerSessions": [PAIR_A], "priority": "URGENT"}, "priority: must be 'bulk' or 'urgent' (got 'URGENT')"),
+        ({"viewerSessions": [PAIR_A], "priority": 1}, "priority: must be 'bulk' or 'urgent' (got integer)"),
+        (event({**PAIR_A, "priority": "now"}), "detail.priority: must be 'bulk' or 'urgent' (got 'now')"),
+        (event({"viewerSessions": [PAIR_A], "priority": ""}), "detail.priority: must be 'bulk' or 'urgent' (got '')"),
+        # A priority is the message's, not an item's.
+        ({"viewerSessions": [{**PAIR_A, "priority": "urgent"}]}, "viewerSessions[0].priority: unknown field"),
+        ([{**PAIR_A, "priority": "urgent"}], "viewerSessions[0].priority: unknown field"),
+    ],
+)
+def test_intake_refuses_any_other_priority_naming_the_field(body: Any, reason: str) -> None:
+    result = read_request(json.dumps(body))
+
+    assert isinstance(result, InvalidRequest)
+    assert reason in result.reason
+
+
+def test_a_request_writes_the_priority_it_was_given_and_reads_back_the_same() -> None:
+    sessions = [ViewerSession.model_validate(PAIR_A)]
+    urgent = RevocationRequest(viewer_sessions=sessions, priority=PRIORITY_URGENT).to_json()
+    plain = RevocationRequest(viewer_sessions=sessions).to_json()
+
+    assert json.loads(urgent)["priority"] == "urgent"
+    assert "priority" not in json.loads(plain)
+    again = read_request(urgent)
+    assert isinstance(again, ValidRequest) and again.priority == PRIORITY_URGENT
+    assert PRIORITIES == (PRIORITY_BULK, PRIORITY_URGENT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from revocation.plan import plan_calls
+from revocation.plan import bound_pairs, plan_calls
 from tests.unit.fakes import channel, session
 
 pytestmark = pytest.mark.unit
@@ -58,3 +58,22 @@ def test_plan_cuts_41_distinct_pairs_into_20_20_1() -> None:
     calls = plan_calls([[session(f"v{i}") for i in range(41)]])
 
     assert [len(call.sessions) for call in calls] == [20, 20, 1]
+
+
+def test_plan_cuts_calls_of_one_pair_for_the_single_operation() -> None:
+    calls = plan_calls([[session("v"), session("w")], [session("v", 4)]], pairs_per_call=1)
+
+    assert [[(s.viewer_id, s.version) for s in call.sessions] for call in calls] == [[("v", 4)], [("w", 0)]]
+
+
+def test_plan_refuses_a_call_size_the_api_does_not_take() -> None:
+    with pytest.raises(ValueError, match="1 to 20"):
+        plan_calls([[session("v")]], pairs_per_call=21)
+
+
+def test_bound_pairs_keeps_the_first_distinct_pairs_and_returns_the_rest() -> None:
+    kept, rest = bound_pairs([session("a", 1), session("b"), session("a", 3), session("c"), session("d")], 2)
+
+    assert [(s.viewer_id, s.version) for s in kept] == [("a", 3), ("b", 0)]
+    assert [s.viewer_id for s in rest] == ["c", "d"]
+    assert bound_pairs([session("a")], 10) == ((session("a"),), ())

@@ -50,3 +50,40 @@ def test_settings_read_every_variable() -> None:
 def test_settings_name_the_variable_that_is_missing_or_invalid(environ: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         FunctionSettings.from_environ(environ)
+
+
+URGENT = {**VALID, "REVOCATION_LANE": "urgent", "BULK_QUEUE_URL": "https://sqs.us-west-2.amazonaws.com/1/bulk"}
+
+
+def test_settings_default_to_the_bulk_lane() -> None:
+    settings = FunctionSettings.from_environ(VALID)
+
+    assert (settings.lane, settings.bulk_queue_url, settings.max_pairs_per_message) == ("bulk", None, 10)
+
+
+def test_settings_read_the_urgent_lane() -> None:
+    settings = FunctionSettings.from_environ({**URGENT, "IVS_CALLS_PER_SECOND": "10", "MAX_PAIRS_PER_MESSAGE": "4"})
+
+    assert (settings.lane, settings.ivs_calls_per_second, settings.max_pairs_per_message) == ("urgent", 10.0, 4)
+    assert settings.bulk_queue_url == URGENT["BULK_QUEUE_URL"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({**VALID, "REVOCATION_LANE": "fast"}, "REVOCATION_LANE: must be one of bulk, urgent (got 'fast')"),
+        ({**VALID, "IVS_CALLS_PER_SECOND": "2.5"}, "IVS_CALLS_PER_SECOND must be at most 2 in the bulk lane (got 2.5)"),
+        (
+            {**URGENT, "IVS_CALLS_PER_SECOND": "11"},
+            "IVS_CALLS_PER_SECOND must be at most 10 in the urgent lane (got 11)",
+        ),
+        ({**VALID, "REVOCATION_LANE": "urgent"}, "BULK_QUEUE_URL is required in the urgent lane"),
+        ({**URGENT, "BULK_QUEUE_URL": "bulk"}, "BULK_QUEUE_URL"),
+        ({**URGENT, "MAX_PAIRS_PER_MESSAGE": "0"}, "MAX_PAIRS_PER_MESSAGE"),
+    ],
+)
+def test_settings_name_the_variable_the_lane_makes_invalid(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        FunctionSettings.from_environ(environ)
+
+    assert message in str(raised.value)

@@ -231,3 +231,44 @@ def test_settle_retries_a_pair_that_somehow_has_no_outcome() -> None:
     settlement = settle([record("lost")], set(), {}, max_receive_count=3)
 
     assert settlement.verdicts["m1"].retry is True
+
+
+# --- Pairs beyond the urgent lane's bound ---------------------------------------------------------
+
+
+def test_settle_sends_the_pairs_beyond_the_bound_on_as_requests_with_the_request_id() -> None:
+    kept = SourceRecord("m1", 1, "{}", ValidRequest((session("a"), session("b")), request_id="ban-1"))
+    beyond = tuple(session(f"v{i}") for i in range(3))
+
+    settlement = settle([kept], {key("a")}, {key("b"): DENIED}, 3, beyond_bound={"m1": beyond})
+
+    [message] = settlement.sent_to_bulk
+    assert json.loads(message.body) == {
+        "viewerSessions": [s.to_api() for s in beyond],
+        "requestId": "ban-1",
+    }
+    assert message.attributes == {"SourceMessageId": "m1", "RequestId": "ban-1"}
+    assert (message.source_message_id, message.pairs) == ("m1", 3)
+    verdict = settlement.verdicts["m1"]
+    assert (verdict.retry, verdict.revoked, verdict.dead_lettered, verdict.sent_to_bulk) == (False, 1, 1, 3)
+    assert [letter.code for letter in settlement.dead_letters] == ["403"]
+
+
+def test_settle_sends_nothing_on_for_a_record_to_retry() -> None:
+    settlement = settle([record("a")], set(), {key("a"): THROTTLED}, 3, beyond_bound={"m1": (session("v"),)})
+
+    assert settlement.sent_to_bulk == []
+    assert (settlement.verdicts["m1"].retry, settlement.verdicts["m1"].sent_to_bulk) == (True, 0)
+
+
+def test_settle_splits_what_goes_on_by_the_source_queue_size() -> None:
+    # About 130 bytes a pair: more than one message's worth.
+    wide = tuple(session(f"{i:040d}") for i in range(12_000))
+
+    settlement = settle([record("a")], {key("a")}, {}, 3, beyond_bound={"m1": wide})
+
+    assert len(settlement.sent_to_bulk) > 1
+    assert sum(message.pairs for message in settlement.sent_to_bulk) == len(wide)
+    assert all(
+        sqs_message_bytes(m.body, m.attributes) <= SOURCE_QUEUE_MAX_MESSAGE_BYTES for m in settlement.sent_to_bulk
+    )

@@ -1,11 +1,15 @@
-"""The IVS gateway: the only code that calls IVS. One boto3 client per region, made on first use.
+"""The IVS gateways: the only code that calls IVS. One boto3 client per region, made on first use.
 
+`Boto3IvsGateway` calls BatchStartViewerSessionRevocation (the bulk lane), `Boto3IvsSingleGateway`
+StartViewerSessionRevocation, one pair per call (the urgent lane); both are the RevocationGateway port.
 Two rules that botocore does not keep are enforced here, and the operator CLI's `--direct` imports them
 (with `call_failed`, which maps what a call raised to the domain's kinds):
 
-- A call counts only when IVS's answer is the operation's JSON (`check_answers`, `confirmed_errors`).
-  botocore turns a 200 whose body is HTML, plain text or nothing into a dict without `errors`, which
-  would read as "every pair revoked"; and it crashes (AttributeError) on `{"errors": "junk"}`.
+- A call counts only when IVS's answer is the operation's (`check_answers`, `confirmed_errors`,
+  `confirmed_single`). botocore turns a 200 whose body is HTML, plain text or nothing into a dict
+  without `errors`, which would read as "every pair revoked"; and it crashes (AttributeError) on
+  `{"errors": "junk"}`. The single operation's documented success is a 200 with an empty body; a JSON
+  object is taken too (an empty output's usual JSON); anything else is refused.
 - A call has a deadline for all of it, connect, send and the whole answer (`call_within`). botocore's
   read timeout bounds each socket read, so an answer that trickles in never trips it.
 """
@@ -20,9 +24,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from revocation.call_policy import call_error_kind
+from revocation import names
+from revocation.call_policy import call_error_kind, single_call_pair_code
 from revocation.models import (
     CODE_CONNECTION_ERROR,
+    MAX_SESSIONS_PER_CALL,
     CallErrorKind,
     CallFailed,
     RepeatedKeyError,
@@ -32,7 +38,8 @@ from revocation.models import (
     loads_unambiguous,
 )
 
-OPERATION: Final = "BatchStartViewerSessionRevocation"
+OPERATION: Final = names.OPERATION_BATCH
+SINGLE_OPERATION: Final = names.OPERATION_SINGLE
 # The code of a call whose answer was not the operation's JSON (beside the service's own codes).
 CODE_MALFORMED_RESPONSE: Final = "MalformedResponse"
 
@@ -64,20 +71,11 @@ def answer_problem(status: int, content_type: str | None, body: bytes) -> str | 
     """What is wrong with a 2xx answer of BatchStartViewerSessionRevocation, or None when it is the
     operation's JSON: an object whose `errors`, if present, is a list of objects with string
     `channelArn` and `viewerId` (and `code`, `message` strings when present)."""
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if not body.strip():
         return f"{status} with an empty body"
-    # No content type at all is let through to the body check: the body is what the answer says.
-    if media_type and not _is_json(media_type):
-        return f"{status} with a {media_type} body"
-    try:
-        value = loads_unambiguous(body)
-    except RepeatedKeyError as error:
-        return f"{status} with an ambiguous JSON body ({error.describe()})"
-    except ValueError:  # not JSON, or not text (JSONDecodeError and UnicodeDecodeError alike)
-        return f"{status} with a body that is not JSON: {_start_of(body)}"
-    if not isinstance(value, dict):
-        return f"{status} with a JSON {json_type(value)} body, not an object"
+    problem, value = _json_object(status, content_type, body)
+    if problem is not None:
+        return problem
     errors = value.get("errors")
     if errors is None:  # absent, or null as JSON protocols read it: every pair accepted
         return None
@@ -95,25 +93,80 @@ def answer_problem(status: int, content_type: str | None, body: bytes) -> str | 
     return None
 
 
+def single_answer_problem(status: int, content_type: str | None, body: bytes) -> str | None:
+    """What is wrong with a 2xx answer of StartViewerSessionRevocation, or None when it is the
+    operation's: the documented 200 with an empty body, or a JSON object (the operation has no
+    output members, so none is read). A declared media type must be JSON either way."""
+    if not body.strip():
+        media_type = _media_type(content_type)
+        if status != 200:
+            return f"{status} with an empty body (the operation answers 200)"
+        if media_type and not _is_json(media_type):
+            return f"{status} with an empty {media_type} body"
+        return None
+    problem, _ = _json_object(status, content_type, body)
+    return problem
+
+
+def _json_object(status: int, content_type: str | None, body: bytes) -> tuple[str | None, dict[str, Any]]:
+    """(None, the object) when a non-empty answer is a JSON object, else (the problem, {})."""
+    media_type = _media_type(content_type)
+    # No content type at all is let through to the body check: the body is what the answer says.
+    if media_type and not _is_json(media_type):
+        return f"{status} with a {media_type} body", {}
+    try:
+        value = loads_unambiguous(body)
+    except RepeatedKeyError as error:
+        return f"{status} with an ambiguous JSON body ({error.describe()})", {}
+    except ValueError:  # not JSON, or not text (JSONDecodeError and UnicodeDecodeError alike)
+        return f"{status} with a body that is not JSON: {_start_of(body)}", {}
+    if not isinstance(value, dict):
+        return f"{status} with a JSON {json_type(value)} body, not an object", {}
+    return None, value
+
+
+_PROBLEM_BY_OPERATION: Final[dict[str, Callable[[int, str | None, bytes], str | None]]] = {
+    OPERATION: answer_problem,
+    SINGLE_OPERATION: single_answer_problem,
+}
+
+
 def check_answers(client: Any) -> Any:
-    """Makes `client` refuse, as MalformedAnswer, a 2xx answer of the operation that is not its JSON.
+    """Makes `client` refuse, as MalformedAnswer, a 2xx answer of either revocation operation that is
+    not that operation's answer.
 
     The check runs on `before-parse`, the one event that sees the raw answer (status, headers, body
     bytes) before botocore's parser: `after-call` and `response-received` come after it, and the
     parser itself raises AttributeError on `{"errors": "junk"}`. Returns the client.
     """
-    client.meta.events.register(f"before-parse.ivs.{OPERATION}", _check_raw_answer, unique_id=_HOOK_ID)
+    for operation, problem_of in _PROBLEM_BY_OPERATION.items():
+        client.meta.events.register(
+            f"before-parse.ivs.{operation}", _answer_check(problem_of), unique_id=f"{_HOOK_ID}-{operation}"
+        )
     return client
 
 
-def _check_raw_answer(response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
-    status = int(response_dict["status_code"])
-    if status >= 300:  # an error answer: botocore raises it as a ClientError
-        return
-    problem = answer_problem(status, response_dict["headers"].get("content-type"), response_dict["body"] or b"")
-    if problem is not None:
-        raise MalformedAnswer(problem)
-    customized_response_dict[_CHECKED] = True
+def _answer_check(problem_of: Callable[[int, str | None, bytes], str | None]) -> Callable[..., None]:
+    def check(response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+        status = int(response_dict["status_code"])
+        if status >= 300:  # an error answer: botocore raises it as a ClientError
+            return
+        problem = problem_of(status, response_dict["headers"].get("content-type"), response_dict["body"] or b"")
+        if problem is not None:
+            raise MalformedAnswer(problem)
+        customized_response_dict[_CHECKED] = True
+
+    return check
+
+
+def confirmed_single(response: dict[str, Any]) -> None:
+    """Raises MalformedAnswer unless `check_answers` passed this answer (see `confirmed_errors`)."""
+    _confirm_checked(response)
+
+
+def _confirm_checked(response: dict[str, Any]) -> None:
+    if not response.pop(_CHECKED, False):
+        raise MalformedAnswer("the answer was not checked before botocore parsed it")
 
 
 def confirmed_errors(response: dict[str, Any], sent: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -124,8 +177,7 @@ def confirmed_errors(response: dict[str, Any], sent: Iterable[tuple[str, str]]) 
     for an entry naming a pair that was not sent: the answer is inconsistent, so none of its pairs
     may count as revoked on its word (the entry may be about a pair sent, spelled otherwise).
     """
-    if not response.pop(_CHECKED, False):
-        raise MalformedAnswer("the answer was not checked before botocore parsed it")
+    _confirm_checked(response)
     errors: list[dict[str, Any]] = response.get("errors") or []
     keys = set(sent)
     for index, entry in enumerate(errors):
@@ -135,6 +187,10 @@ def confirmed_errors(response: dict[str, Any], sent: Iterable[tuple[str, str]]) 
                 f"channelArn {entry['channelArn']!r}, viewerId {entry['viewerId']!r}"
             )
     return errors
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 def _is_json(media_type: str) -> bool:
@@ -192,7 +248,9 @@ def call_within(seconds: float | None, call: Callable[[], T]) -> T:
 # --- The gateway --------------------------------------------------------------------------------
 
 
-class Boto3IvsGateway:
+class _RegionalClients:
+    """IVS clients by region, each with the answer checks, made on first use."""
+
     def __init__(
         self,
         call_timeout_seconds: float,
@@ -214,6 +272,21 @@ class Boto3IvsGateway:
         for client in self._clients.values():
             check_answers(client)
 
+    def _client(self, region: str) -> Any:
+        client = self._clients.get(region)
+        if client is None:
+            client = self._clients[region] = check_answers(
+                self._session.client("ivs", region_name=region, config=self._config)
+            )
+        return client
+
+
+class Boto3IvsGateway(_RegionalClients):
+    """BatchStartViewerSessionRevocation: up to MAX_SESSIONS_PER_CALL pairs a call."""
+
+    operation: Final = OPERATION
+    pairs_per_call: Final = MAX_SESSIONS_PER_CALL
+
     def revoke(self, region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
         client = self._client(region)
         viewer_sessions = [session.to_api() for session in sessions]
@@ -226,24 +299,58 @@ class Boto3IvsGateway:
             raise call_failed(error) from error
         return [RevocationError.model_validate(entry) for entry in errors]
 
-    def _client(self, region: str) -> Any:
-        client = self._clients.get(region)
-        if client is None:
-            client = self._clients[region] = check_answers(
-                self._session.client("ivs", region_name=region, config=self._config)
-            )
-        return client
+
+class Boto3IvsSingleGateway(_RegionalClients):
+    """StartViewerSessionRevocation: one pair a call, its call-level answers read as the batch's.
+
+    The operation has no per-pair `errors`: an error about the pair's channel (not authorized for it,
+    no such channel) is returned as that pair's per-pair error, with the code the batch operation
+    would give it ("403", "404"), so that the outcome table treats both lanes' pairs alike. Every
+    other error is the call's, classified by call_policy.
+    """
+
+    operation: Final = SINGLE_OPERATION
+    pairs_per_call: Final = 1
+
+    def revoke(self, region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
+        if len(sessions) != 1:
+            raise ValueError(f"{SINGLE_OPERATION} takes one pair per call (got {len(sessions)})")
+        (session,) = sessions
+        client = self._client(region)
+        pair = session.to_api()
+        try:
+            response = call_within(self._call_timeout, lambda: client.start_viewer_session_revocation(**pair))
+            confirmed_single(response)
+        except ClientError as error:
+            code, message, _ = _client_error(error)
+            pair_code = single_call_pair_code(code)
+            if pair_code is None:
+                raise call_failed(error) from error
+            return [
+                RevocationError(
+                    channel_arn=session.channel_arn, viewer_id=session.viewer_id, code=pair_code, message=message
+                )
+            ]
+        except Exception as error:
+            raise call_failed(error) from error
+        return []
+
+
+def _client_error(error: ClientError) -> tuple[str, str, int]:
+    """The code, message and HTTP status of an error answer."""
+    details = error.response.get("Error", {})
+    code = str(details.get("Code") or "Unknown")
+    # IVS puts its text in the body's `exceptionMessage`, which botocore parses as a modeled field,
+    # not as Error.Message.
+    message = str(details.get("Message") or error.response.get("exceptionMessage") or error)
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return code, message, status
 
 
 def call_failed(error: Exception) -> CallFailed:
     """What a call raised, as the domain's CallFailed: botocore's errors mapped to the domain's kinds."""
     if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        code = str(details.get("Code") or "Unknown")
-        # IVS puts its text in the body's `exceptionMessage`, which botocore parses as a modeled field,
-        # not as Error.Message.
-        message = str(details.get("Message") or error.response.get("exceptionMessage") or error)
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        code, message, status = _client_error(error)
         return CallFailed(call_error_kind(code, status), code, message)
     if isinstance(error, ParamValidationError):
         return CallFailed(CallErrorKind.INVALID, "ValidationException", str(error))
