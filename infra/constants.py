@@ -24,11 +24,14 @@ POWERTOOLS_LAYER_SSM_PARAMETER: Final = "/aws/service/powertools/python/{archite
 # Stack outputs: stable names that operators, the CLI and scripts read.
 OUTPUT_QUEUE_URL: Final = "QueueUrl"
 OUTPUT_QUEUE_ARN: Final = "QueueArn"
+OUTPUT_URGENT_QUEUE_URL: Final = "UrgentQueueUrl"
+OUTPUT_URGENT_QUEUE_ARN: Final = "UrgentQueueArn"
 OUTPUT_DLQ_URL: Final = "DeadLetterQueueUrl"
 OUTPUT_DLQ_ARN: Final = "DeadLetterQueueArn"
 OUTPUT_DELIVERY_DLQ_URL: Final = "DeliveryDeadLetterQueueUrl"
 OUTPUT_BUS_NAME: Final = "EventBusName"
 OUTPUT_FUNCTION_NAME: Final = "FunctionName"
+OUTPUT_URGENT_FUNCTION_NAME: Final = "UrgentFunctionName"
 OUTPUT_DASHBOARD_URL: Final = "DashboardUrl"
 OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 
@@ -36,18 +39,27 @@ OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 ALARM_DLQ_NOT_EMPTY: Final = "DeadLetterQueueNotEmpty"
 ALARM_DELIVERY_DLQ_NOT_EMPTY: Final = "DeliveryDeadLetterQueueNotEmpty"
 ALARM_QUEUE_OLDEST_MESSAGE: Final = "QueueOldestMessageAge"
+ALARM_URGENT_QUEUE_OLDEST_MESSAGE: Final = "UrgentQueueOldestMessageAge"
 ALARM_DLQ_OLDEST_MESSAGE: Final = "DeadLetterQueueOldestMessageAge"
 ALARM_FUNCTION_ERRORS: Final = "FunctionErrors"
 ALARM_FUNCTION_THROTTLES: Final = "FunctionThrottles"
+ALARM_URGENT_FUNCTION_ERRORS: Final = "UrgentFunctionErrors"
+ALARM_URGENT_FUNCTION_THROTTLES: Final = "UrgentFunctionThrottles"
+# Throttled calls per IVS operation: the batch operation's (bulk lane) and the single one's (urgent lane).
 ALARM_IVS_THROTTLED_CALLS: Final = "IvsThrottledCalls"
+ALARM_IVS_THROTTLED_SINGLE_CALLS: Final = "IvsThrottledSingleCalls"
 ALARM_DEAD_LETTERS_UNWRITTEN: Final = "DeadLettersUnwritten"
 ALARM_SUFFIXES: Final = (
     ALARM_DLQ_NOT_EMPTY,
     ALARM_DELIVERY_DLQ_NOT_EMPTY,
     ALARM_QUEUE_OLDEST_MESSAGE,
+    ALARM_URGENT_QUEUE_OLDEST_MESSAGE,
     ALARM_DLQ_OLDEST_MESSAGE,
     ALARM_FUNCTION_ERRORS,
     ALARM_FUNCTION_THROTTLES,
+    ALARM_URGENT_FUNCTION_ERRORS,
+    ALARM_URGENT_FUNCTION_THROTTLES,
     ALARM_IVS_THROTTLED_CALLS,
+    ALARM_IVS_THROTTLED_SINGLE_CALLS,
     ALARM_DEAD_LETTERS_UNWRITTEN,
 )

@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from revocation import names
+from revocation.call_policy import BATCH_CALLS_PER_SECOND, SINGLE_CALLS_PER_SECOND
 from revocation.models import (
     CHANNEL_ARN_PATTERN,
     MAX_SESSIONS_PER_CALL,
@@ -28,9 +30,15 @@ from revocation.models import (
 
 PAIRS_PER_CALL = MAX_SESSIONS_PER_CALL
 # BatchStartViewerSessionRevocation: calls per second per account and region, not adjustable.
-IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND = 2.0
+IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND = BATCH_CALLS_PER_SECOND
+# StartViewerSessionRevocation, the urgent lane's operation: its own row of the quota table.
+IVS_SINGLE_QUOTA_CALLS_PER_SECOND = SINGLE_CALLS_PER_SECOND
 # Lambda refuses a standard-queue mapping with more than 10 records per batch and no batching window.
 MAX_BATCH_SIZE_WITHOUT_WINDOW = 10
+# An urgent message keeps, by default, the pairs one instance of the urgent lane sends in this time.
+URGENT_MESSAGE_SECONDS = 2
+# The most pairs of one message the function accepts to send in the urgent lane (revocation.settings).
+URGENT_MAX_PAIRS_PER_MESSAGE_LIMIT = 1000
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 # How this model's context keys look; the CDK's own keys carry ':', '@', '/' or '-'.
@@ -84,6 +92,22 @@ class Schedule(BaseModel):
         return self
 
 
+@dataclass(frozen=True)
+class LaneSettings:
+    """What one lane is deployed with: its queue, its function's timeout and rate, its mapping."""
+
+    lane: str  # names.LANE_BULK or names.LANE_URGENT
+    queue_name: str
+    # One instance's share of the lane's operation quota: quota / max_concurrency unless set.
+    calls_per_second: float
+    batch_size: int
+    max_batching_window_seconds: int
+    max_concurrency: int
+    function_timeout_seconds: int
+    visibility_timeout_seconds: int
+    reserved_concurrency: int | None
+
+
 class DeploySettings(BaseModel):
     """Every deploy-time setting, with its default; names are the keys of cdk.json's context."""
 
@@ -128,6 +152,22 @@ class DeploySettings(BaseModel):
     throttled_calls_alarm_threshold: int = Field(1, alias="throttledCallsAlarmThreshold", ge=1)
     # Who may request revocations: empty means anyone of the account whose IAM policy allows it.
     producer_principals: list[str] = Field(default_factory=list, alias="producerPrincipals")
+    # The urgent lane: its own queue, function and mapping, calling StartViewerSessionRevocation.
+    # The calls per second this deployment may use of that operation's quota (10, its own row).
+    urgent_calls_per_second: float = Field(
+        10.0, alias="urgentCallsPerSecond", gt=0, le=IVS_SINGLE_QUOTA_CALLS_PER_SECOND
+    )
+    urgent_max_concurrency: int = Field(2, alias="urgentMaxConcurrency", ge=2, le=1000)
+    # No batching window in this lane, so at most what Lambda allows without one.
+    urgent_batch_size: int = Field(10, alias="urgentBatchSize", ge=1, le=MAX_BATCH_SIZE_WITHOUT_WINDOW)
+    # Unset means the pairs one instance sends in URGENT_MESSAGE_SECONDS; the rest go to the bulk queue.
+    urgent_pairs_per_message_limit: int | None = Field(
+        None, alias="urgentMaxPairsPerMessage", ge=1, le=URGENT_MAX_PAIRS_PER_MESSAGE_LIMIT
+    )
+    urgent_function_timeout_seconds: int = Field(30, alias="urgentFunctionTimeoutSeconds", ge=1, le=900)
+    urgent_visibility_timeout_seconds: int = Field(180, alias="urgentVisibilityTimeoutSeconds", ge=0, le=43_200)
+    # Seconds, not minutes: a person waits on each urgent request.
+    urgent_queue_age_alarm_seconds: int = Field(10, alias="urgentQueueAgeAlarmSeconds", ge=1)
 
     @field_validator("ivs_regions", "channel_arns", "producer_principals", mode="before")
     @classmethod
@@ -179,11 +219,29 @@ class DeploySettings(BaseModel):
         return f"{self.stack_name}-requests"
 
     @property
+    def urgent_queue_name(self) -> str:
+        """The urgent queue's name, known in advance for the same reason as source_queue_name."""
+        return f"{self.stack_name}-urgent"
+
+    @property
     def ivs_calls_per_second(self) -> float:
         """This instance's share of the account quota: every instance of the mapping shares it."""
         if self.per_instance_calls_per_second is not None:
             return self.per_instance_calls_per_second
         return self.account_quota_calls_per_second / self.max_concurrency
+
+    @property
+    def urgent_ivs_calls_per_second(self) -> float:
+        """One urgent instance's share of the single operation's quota."""
+        return self.urgent_calls_per_second / self.urgent_max_concurrency
+
+    @property
+    def urgent_max_pairs_per_message(self) -> int:
+        """Pairs of one urgent message the lane sends itself: by default what one instance sends in 2 s."""
+        if self.urgent_pairs_per_message_limit is not None:
+            return self.urgent_pairs_per_message_limit
+        # At least one: a lane that kept no pair of an urgent message would send them all to bulk.
+        return max(1, math.floor(URGENT_MESSAGE_SECONDS * self.urgent_ivs_calls_per_second))
 
     @property
     def calls_per_full_batch(self) -> int:
@@ -199,12 +257,66 @@ class DeploySettings(BaseModel):
             + self.ivs_call_timeout_seconds
         )
 
-    def function_environment(self, *, dead_letter_queue_url: str, source_queue_url: str) -> dict[str, str]:
-        """The function's environment, defined once for the stack and the local stack.
+    @property
+    def urgent_calls_per_full_batch(self) -> int:
+        """Single-pair calls of a full urgent batch: every message at the most pairs the lane keeps."""
+        return self.urgent_batch_size * self.urgent_max_pairs_per_message
 
-        The URLs are CloudFormation references in the stack and real URLs locally.
+    @property
+    def urgent_full_batch_seconds(self) -> float:
+        """Time a full urgent batch takes at one urgent instance's share of the quota."""
+        return (
+            self.urgent_calls_per_full_batch / self.urgent_ivs_calls_per_second
+            + self.time_safety_margin_seconds
+            + self.ivs_call_timeout_seconds
+        )
+
+    def lane(self, lane: str) -> LaneSettings:
+        """What one lane's queue, function and event source mapping are deployed with."""
+        if lane == names.LANE_BULK:
+            return LaneSettings(
+                lane=lane,
+                queue_name=self.source_queue_name,
+                calls_per_second=self.ivs_calls_per_second,
+                batch_size=self.batch_size,
+                max_batching_window_seconds=self.max_batching_window_seconds,
+                max_concurrency=self.max_concurrency,
+                function_timeout_seconds=self.function_timeout_seconds,
+                visibility_timeout_seconds=self.visibility_timeout_seconds,
+                reserved_concurrency=self.reserved_concurrency,
+            )
+        if lane == names.LANE_URGENT:
+            return LaneSettings(
+                lane=lane,
+                queue_name=self.urgent_queue_name,
+                calls_per_second=self.urgent_ivs_calls_per_second,
+                batch_size=self.urgent_batch_size,
+                # A person waits on each request: the poller hands over what it has at once.
+                max_batching_window_seconds=0,
+                max_concurrency=self.urgent_max_concurrency,
+                function_timeout_seconds=self.urgent_function_timeout_seconds,
+                visibility_timeout_seconds=self.urgent_visibility_timeout_seconds,
+                reserved_concurrency=None,
+            )
+        raise ValueError(f"lane must be one of {', '.join(names.LANES)}, not {lane!r}")
+
+    def function_environment(
+        self,
+        *,
+        dead_letter_queue_url: str,
+        source_queue_url: str,
+        lane: str = names.LANE_BULK,
+        bulk_queue_url: str | None = None,
+    ) -> dict[str, str]:
+        """One lane's function environment, defined once for the stack and the local stack.
+
+        source_queue_url is the lane's own queue; the urgent lane also needs bulk_queue_url. The URLs
+        are CloudFormation references in the stack and real URLs locally.
         """
-        return {
+        settings = self.lane(lane)
+        if (lane == names.LANE_URGENT) != (bulk_queue_url is not None):
+            raise ValueError("bulk_queue_url is given for the urgent lane, and only for it")
+        environment = {
             names.ENV_DEAD_LETTER_QUEUE_URL: dead_letter_queue_url,
             # Pairs not started before the invocation ran out of time go back here as a new message.
             names.ENV_SOURCE_QUEUE_URL: source_queue_url,
@@ -212,7 +324,7 @@ class DeploySettings(BaseModel):
             # failures itself, with their reason, before SQS would move the message bare.
             names.ENV_MAX_RECEIVE_COUNT: str(self.max_receive_count),
             # repr keeps every digit, so that rate x maximum concurrency stays within the quota.
-            names.ENV_IVS_CALLS_PER_SECOND: repr(self.ivs_calls_per_second),
+            names.ENV_IVS_CALLS_PER_SECOND: repr(settings.calls_per_second),
             names.ENV_IVS_MAX_ATTEMPTS: str(self.ivs_max_attempts),
             names.ENV_IVS_CALL_TIMEOUT_SECONDS: repr(self.ivs_call_timeout_seconds),
             names.ENV_TIME_SAFETY_MARGIN_SECONDS: repr(self.time_safety_margin_seconds),
@@ -220,6 +332,14 @@ class DeploySettings(BaseModel):
             names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
             names.ENV_POWERTOOLS_LOG_LEVEL: self.log_level,
         }
+        if bulk_queue_url is not None:
+            environment |= {
+                names.ENV_LANE: lane,
+                names.ENV_MAX_PAIRS_PER_MESSAGE: str(self.urgent_max_pairs_per_message),
+                # Where the pairs of a message beyond MAX_PAIRS_PER_MESSAGE go, as a request of their own.
+                names.ENV_BULK_QUEUE_URL: bulk_queue_url,
+            }
+        return environment
 
     @model_validator(mode="after")
     def _consistent(self) -> DeploySettings:
@@ -229,6 +349,9 @@ class DeploySettings(BaseModel):
             # Before the batch rule, which it implies: its message says more when margins alone overrun.
             self._margins_fit_timeout,
             self._batch_fits_timeout,
+            self._urgent_visibility_covers_retries,
+            self._urgent_margins_fit_timeout,
+            self._urgent_batch_fits_timeout,
             self._window_for_large_batches,
             self._reserved_not_below_maximum,
             self._dead_letters_outlive_messages,
@@ -271,6 +394,32 @@ class DeploySettings(BaseModel):
                 f"timeSafetyMarginSeconds ({self.time_safety_margin_seconds:g}) + ivsCallTimeoutSeconds "
                 f"({self.ivs_call_timeout_seconds:g}) must be less than functionTimeoutSeconds "
                 f"({self.function_timeout_seconds})"
+            )
+
+    def _urgent_visibility_covers_retries(self) -> None:
+        if self.urgent_visibility_timeout_seconds < 6 * self.urgent_function_timeout_seconds:
+            raise ValueError(
+                f"urgentVisibilityTimeoutSeconds ({self.urgent_visibility_timeout_seconds}) must be at least 6 x "
+                f"urgentFunctionTimeoutSeconds ({self.urgent_function_timeout_seconds}) = "
+                f"{6 * self.urgent_function_timeout_seconds}"
+            )
+
+    def _urgent_margins_fit_timeout(self) -> None:
+        if self.time_safety_margin_seconds + self.ivs_call_timeout_seconds >= self.urgent_function_timeout_seconds:
+            raise ValueError(
+                f"timeSafetyMarginSeconds ({self.time_safety_margin_seconds:g}) + ivsCallTimeoutSeconds "
+                f"({self.ivs_call_timeout_seconds:g}) must be less than urgentFunctionTimeoutSeconds "
+                f"({self.urgent_function_timeout_seconds})"
+            )
+
+    def _urgent_batch_fits_timeout(self) -> None:
+        if self.urgent_full_batch_seconds > self.urgent_function_timeout_seconds:
+            raise ValueError(
+                f"urgentBatchSize ({self.urgent_batch_size}) x urgentMaxPairsPerMessage "
+                f"({self.urgent_max_pairs_per_message}) does not fit urgentFunctionTimeoutSeconds "
+                f"({self.urgent_function_timeout_seconds}): {self.urgent_calls_per_full_batch} calls at "
+                f"{self.urgent_ivs_calls_per_second:g} calls/s (urgentCallsPerSecond / urgentMaxConcurrency) plus "
+                f"ivsCallTimeoutSeconds and timeSafetyMarginSeconds need {self.urgent_full_batch_seconds:g} s"
             )
 
     def _window_for_large_batches(self) -> None:

@@ -11,6 +11,7 @@ from infra.constructs.monitoring import RevocationMonitoring
 from infra.constructs.queues import RevocationQueues
 from infra.constructs.routing import RevocationRouting
 from infra.settings import DeploySettings
+from revocation import names
 
 
 class RevocationStack(Stack):
@@ -30,11 +31,21 @@ class RevocationStack(Stack):
             queue=self.queues.queue,
             dead_letter_queue=self.queues.dead_letter_queue,
         )
+        self.urgent_function = RevocationFunction(
+            self,
+            "UrgentRevocation",
+            settings=settings,
+            lane=names.LANE_URGENT,
+            queue=self.queues.urgent_queue,
+            dead_letter_queue=self.queues.dead_letter_queue,
+            bulk_queue=self.queues.queue,
+        )
         self.routing = RevocationRouting(
             self,
             "Routing",
             settings=settings,
             queue=self.queues.queue,
+            urgent_queue=self.queues.urgent_queue,
             delivery_dead_letter_queue=self.queues.delivery_dead_letter_queue,
         )
         self.monitoring = RevocationMonitoring(
@@ -42,14 +53,17 @@ class RevocationStack(Stack):
             "Monitoring",
             settings=settings,
             queue=self.queues.queue,
+            urgent_queue=self.queues.urgent_queue,
             dead_letter_queue=self.queues.dead_letter_queue,
             delivery_dead_letter_queue=self.queues.delivery_dead_letter_queue,
             function=self.function.function,
+            urgent_function=self.urgent_function.function,
         )
-        # After routing, which creates the scheduler's role: the pipeline's own senders.
-        self.queues.admit_only_producers(
-            *(role for role in (self.function.role, self.routing.scheduler_role) if role is not None)
-        )
+        # After routing, which creates the scheduler's role: the pipeline's own senders to each queue.
+        # The urgent function sends the rest of a large urgent message to the bulk queue.
+        bulk_senders = (self.function.role, self.urgent_function.role, self.routing.scheduler_role)
+        self.queues.admit_only_producers(self.queues.queue, *(role for role in bulk_senders if role is not None))
+        self.queues.admit_only_producers(self.queues.urgent_queue, self.urgent_function.role)
         self._outputs()
 
     def _outputs(self) -> None:
@@ -58,6 +72,12 @@ class RevocationStack(Stack):
         for name, value, description in (
             (constants.OUTPUT_QUEUE_URL, queues.queue.queue_url, "Where producers send revocation requests"),
             (constants.OUTPUT_QUEUE_ARN, queues.queue.queue_arn, "The revocation queue's ARN"),
+            (
+                constants.OUTPUT_URGENT_QUEUE_URL,
+                queues.urgent_queue.queue_url,
+                "Where producers send the few revocations a person waits on (fast lane)",
+            ),
+            (constants.OUTPUT_URGENT_QUEUE_ARN, queues.urgent_queue.queue_arn, "The urgent queue's ARN"),
             (constants.OUTPUT_DLQ_URL, queues.dead_letter_queue.queue_url, "Failed pairs, with their reasons"),
             (constants.OUTPUT_DLQ_ARN, queues.dead_letter_queue.queue_arn, "The dead-letter queue's ARN"),
             (
@@ -67,6 +87,11 @@ class RevocationStack(Stack):
             ),
             (constants.OUTPUT_BUS_NAME, self.routing.event_bus.event_bus_name, "The bus the rule listens on"),
             (constants.OUTPUT_FUNCTION_NAME, self.function.function.function_name, "The revocation function"),
+            (
+                constants.OUTPUT_URGENT_FUNCTION_NAME,
+                self.urgent_function.function.function_name,
+                "The fast lane's revocation function",
+            ),
             (
                 constants.OUTPUT_DASHBOARD_URL,
                 f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"

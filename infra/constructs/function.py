@@ -1,4 +1,4 @@
-"""The revocation function, its log group, its role, and the event source mapping from the queue."""
+"""A lane's revocation function, its log group, its role, and the event source mapping from its queue."""
 
 from __future__ import annotations
 
@@ -16,11 +16,25 @@ from infra.nag import acknowledge
 from infra.settings import DeploySettings
 from revocation import names
 
-IVS_REVOKE_ACTION = "ivs:BatchStartViewerSessionRevocation"
+# Each lane is granted its own operation only: the bulk lane merges pairs into batch calls, the
+# urgent lane sends one pair per call.
+IVS_REVOKE_ACTIONS = {
+    names.LANE_BULK: f"ivs:{names.OPERATION_BATCH}",
+    names.LANE_URGENT: f"ivs:{names.OPERATION_SINGLE}",
+}
+DESCRIPTIONS = {
+    names.LANE_BULK: "Revokes IVS viewer sessions from the queue at this instance's share of the API quota",
+    names.LANE_URGENT: "Revokes urgent IVS viewer sessions one call each, at this instance's share of the quota",
+}
 
 
 class RevocationFunction(Construct):
-    """Python 3.13 on arm64 with the Powertools v3 public layer, fed by the queue at a bounded concurrency."""
+    """Python 3.13 on arm64 with the Powertools v3 public layer, fed by its lane's queue at a bounded concurrency.
+
+    One construct for both lanes: the same code asset, handler, layer, runtime and tracing; the lane
+    decides the queue, the IVS operation, the timeout, the rate and the mapping. The urgent lane also
+    sends the pairs of a message beyond its bound to the bulk queue (`bulk_queue`).
+    """
 
     def __init__(
         self,
@@ -30,11 +44,15 @@ class RevocationFunction(Construct):
         settings: DeploySettings,
         queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
+        lane: str = names.LANE_BULK,
+        bulk_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
+        self._lane = settings.lane(lane)
         self._queue = queue
         self._dead_letter_queue = dead_letter_queue
+        self._bulk_queue = bulk_queue
         self.log_group = self._build_log_group()
         self.role = self._build_role()
         self.function = self._build_function()
@@ -80,11 +98,14 @@ class RevocationFunction(Construct):
 
     def _environment(self) -> dict[str, str]:
         return self._settings.function_environment(
-            dead_letter_queue_url=self._dead_letter_queue.queue_url, source_queue_url=self._queue.queue_url
+            dead_letter_queue_url=self._dead_letter_queue.queue_url,
+            source_queue_url=self._queue.queue_url,
+            lane=self._lane.lane,
+            bulk_queue_url=self._bulk_queue.queue_url if self._bulk_queue is not None else None,
         )
 
     def _build_function(self) -> lambda_.Function:
-        settings = self._settings
+        settings, lane = self._settings, self._lane
         return lambda_.Function(
             self,
             "Function",
@@ -94,15 +115,15 @@ class RevocationFunction(Construct):
             code=lambda_.Code.from_asset(str(constants.LAMBDA_SRC), exclude=constants.ASSET_EXCLUDE),
             layers=[self._powertools_layer()],
             memory_size=settings.function_memory_mb,
-            timeout=Duration.seconds(settings.function_timeout_seconds),
+            timeout=Duration.seconds(lane.function_timeout_seconds),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             role=self.role,
             environment=self._environment(),
             # Never below the mapping's maximum concurrency (the settings reject that): the poller would
             # keep receiving, invocations would be throttled, and messages would reach the DLQ unread.
-            reserved_concurrent_executions=settings.reserved_concurrency,
-            description="Revokes IVS viewer sessions from the queue at this instance's share of the API quota",
+            reserved_concurrent_executions=lane.reserved_concurrency,
+            description=DESCRIPTIONS[lane.lane],
         )
 
     def _channel_arns(self) -> list[str]:
@@ -122,28 +143,34 @@ class RevocationFunction(Construct):
 
     def _grant_revocation(self) -> None:
         self.role.add_to_policy(
-            iam.PolicyStatement(sid="RevokeViewerSessions", actions=[IVS_REVOKE_ACTION], resources=self._channel_arns())
+            iam.PolicyStatement(
+                sid="RevokeViewerSessions",
+                actions=[IVS_REVOKE_ACTIONS[self._lane.lane]],
+                resources=self._channel_arns(),
+            )
         )
 
     def _grant_queue_writes(self) -> None:
         # SendMessageBatch is authorized as sqs:SendMessage; SSE-SQS needs no KMS permission. The
-        # source queue takes back the pairs an invocation had no time to start.
+        # lane's queue takes back the pairs an invocation had no time to start; the bulk queue takes
+        # the pairs of an urgent message beyond the urgent lane's bound.
+        queues = [self._dead_letter_queue, self._queue, *([self._bulk_queue] if self._bulk_queue else [])]
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteDeadLettersAndRequeue",
                 actions=["sqs:SendMessage"],
-                resources=[self._dead_letter_queue.queue_arn, self._queue.queue_arn],
+                resources=[queue.queue_arn for queue in queues],
             )
         )
 
     def _build_event_source(self) -> event_sources.SqsEventSource:
-        settings = self._settings
+        lane = self._lane
         source = event_sources.SqsEventSource(
             self._queue,
-            batch_size=settings.batch_size,
-            max_batching_window=Duration.seconds(settings.max_batching_window_seconds),
+            batch_size=lane.batch_size,
+            max_batching_window=Duration.seconds(lane.max_batching_window_seconds),
             report_batch_item_failures=True,
-            max_concurrency=settings.max_concurrency,
+            max_concurrency=lane.max_concurrency,
         )
         self.function.add_event_source(source)
         return source
@@ -163,7 +190,7 @@ class RevocationFunction(Construct):
         mappings = [
             child for child in self.function.node.find_all() if isinstance(child, lambda_.CfnEventSourceMapping)
         ]
-        assert len(mappings) == 1, "the function has exactly one event source mapping, from the queue"
+        assert len(mappings) == 1, "the function has exactly one event source mapping, from its queue"
         return mappings[0]
 
     def _acknowledge_findings(self) -> None:
@@ -174,8 +201,8 @@ class RevocationFunction(Construct):
                     policy,
                     f"AwsSolutions-IAM5[Resource::{_nag_form(Stack.of(self), arn)}]",
                     "Revocation targets any channel of this account in the listed regions, and channels "
-                    "are created at run time; the action is the single revocation call. Narrow it with "
-                    "the channelArns setting.",
+                    f"are created at run time; the one action granted is {IVS_REVOKE_ACTIONS[self._lane.lane]}. "
+                    "Narrow it with the channelArns setting.",
                 )
         acknowledge(
             policy,

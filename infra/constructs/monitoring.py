@@ -32,16 +32,20 @@ class RevocationMonitoring(Construct):
         *,
         settings: DeploySettings,
         queue: sqs.IQueue,
+        urgent_queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
         delivery_dead_letter_queue: sqs.IQueue,
         function: lambda_.IFunction,
+        urgent_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
         self._queue = queue
+        self._urgent_queue = urgent_queue
         self._dlq = dead_letter_queue
         self._delivery_dlq = delivery_dead_letter_queue
         self._function = function
+        self._urgent_function = urgent_function
         self.topic = self._build_topic()
         self.alarms: dict[str, cw.Alarm] = {}
         self._build_alarms()
@@ -141,6 +145,14 @@ class RevocationMonitoring(Construct):
             comparison=above,
             description="Requests wait longer than expected: the backlog drains too slowly or not at all.",
         )
+        # Seconds: a person waits on each urgent request, and the lane has no backlog by design.
+        self._alarm(
+            constants.ALARM_URGENT_QUEUE_OLDEST_MESSAGE,
+            self._urgent_queue.metric_approximate_age_of_oldest_message(period=QUEUE_PERIOD, statistic="Maximum"),
+            threshold=settings.urgent_queue_age_alarm_seconds,
+            comparison=above,
+            description="Urgent requests wait: the fast lane is throttled, failing, or sent more than it is for.",
+        )
         self._alarm(
             constants.ALARM_DLQ_OLDEST_MESSAGE,
             self._dlq.metric_approximate_age_of_oldest_message(period=QUEUE_PERIOD, statistic="Maximum"),
@@ -148,27 +160,45 @@ class RevocationMonitoring(Construct):
             comparison=above,
             description="Dead-lettered pairs have waited for days: redrive or discard them before they expire.",
         )
-        self._alarm(
-            constants.ALARM_FUNCTION_ERRORS,
-            self._function.metric_errors(period=FUNCTION_PERIOD, statistic="Sum"),
-            threshold=1,
-            comparison=at_least,
-            description="Invocations failed: a crash, a timeout, or a batch whose every record failed.",
-        )
-        self._alarm(
-            constants.ALARM_FUNCTION_THROTTLES,
-            self._function.metric_throttles(period=FUNCTION_PERIOD, statistic="Sum"),
-            threshold=1,
-            comparison=at_least,
-            description="Lambda throttled invocations: the account's or the function's concurrency ran out.",
-        )
-        self._alarm(
-            constants.ALARM_IVS_THROTTLED_CALLS,
-            self._app_metric(names.METRIC_THROTTLED_CALLS, period=FUNCTION_PERIOD),
-            threshold=settings.throttled_calls_alarm_threshold,
-            comparison=at_least,
-            description="IVS throttled revocation calls: something else uses this account's quota in the region.",
-        )
+        for errors, throttles, function, lane in (
+            (constants.ALARM_FUNCTION_ERRORS, constants.ALARM_FUNCTION_THROTTLES, self._function, names.LANE_BULK),
+            (
+                constants.ALARM_URGENT_FUNCTION_ERRORS,
+                constants.ALARM_URGENT_FUNCTION_THROTTLES,
+                self._urgent_function,
+                names.LANE_URGENT,
+            ),
+        ):
+            self._alarm(
+                errors,
+                function.metric_errors(period=FUNCTION_PERIOD, statistic="Sum"),
+                threshold=1,
+                comparison=at_least,
+                description=f"Invocations of the {lane} lane's function failed: a crash, a timeout, or a batch "
+                "whose every record failed.",
+            )
+            self._alarm(
+                throttles,
+                function.metric_throttles(period=FUNCTION_PERIOD, statistic="Sum"),
+                threshold=1,
+                comparison=at_least,
+                description=f"Lambda throttled invocations of the {lane} lane's function: the account's or the "
+                "function's concurrency ran out.",
+            )
+        # One alarm per operation: the two have separate quotas, and if AWS counted them together the
+        # single operation's throttles would say so first.
+        for suffix, operation in (
+            (constants.ALARM_IVS_THROTTLED_CALLS, names.OPERATION_BATCH),
+            (constants.ALARM_IVS_THROTTLED_SINGLE_CALLS, names.OPERATION_SINGLE),
+        ):
+            self._alarm(
+                suffix,
+                self._operation_metric(names.METRIC_THROTTLED_CALLS, operation, period=FUNCTION_PERIOD),
+                threshold=settings.throttled_calls_alarm_threshold,
+                comparison=at_least,
+                description=f"IVS throttled {operation} calls: something else uses this account's quota of that "
+                "operation in the region.",
+            )
         # Per minute, since one unwritten dead letter matters: its record is retried, and on its last
         # attempt SQS moves it to the DLQ without the reason the function could not write.
         self._alarm(
@@ -181,16 +211,30 @@ class RevocationMonitoring(Construct):
         )
 
     # --- dashboard ---------------------------------------------------------------------------
-    def _app_metric(self, name: str, *, period: Duration = QUEUE_PERIOD, label: str | None = None) -> cw.Metric:
-        """A metric the function emits in EMF, under its namespace and `service` dimension."""
+    def _app_metric(
+        self,
+        name: str,
+        *,
+        period: Duration = QUEUE_PERIOD,
+        label: str | None = None,
+        dimensions: dict[str, str] | None = None,
+        statistic: str = "Sum",
+    ) -> cw.Metric:
+        """A metric the function emits in EMF, under its namespace and `service` dimension (and others given)."""
         return cw.Metric(
             namespace=names.METRICS_NAMESPACE,
             metric_name=name,
-            dimensions_map={"service": names.SERVICE_NAME},
-            statistic="Sum",
+            dimensions_map={"service": names.SERVICE_NAME, **(dimensions or {})},
+            statistic=statistic,
             period=period,
             label=label,
         )
+
+    def _operation_metric(
+        self, name: str, operation: str, *, period: Duration = QUEUE_PERIOD, label: str | None = None
+    ) -> cw.Metric:
+        """IvsCalls or ThrottledIvsCalls of one IVS operation."""
+        return self._app_metric(name, period=period, label=label, dimensions={names.DIMENSION_OPERATION: operation})
 
     def _build_dashboard(self) -> cw.Dashboard:
         settings = self._settings
@@ -241,6 +285,7 @@ class RevocationMonitoring(Construct):
                     self._app_metric(names.METRIC_PAIRS_RECEIVED, label="received"),
                     self._app_metric(names.METRIC_PAIRS_REVOKED, label="revoked"),
                     self._app_metric(names.METRIC_PAIRS_DEAD_LETTERED, label="dead-lettered"),
+                    self._app_metric(names.METRIC_PAIRS_SENT_TO_BULK, label="urgent pairs sent to bulk"),
                 ],
                 right=[
                     self._dlq.metric_approximate_number_of_messages_visible(
@@ -253,10 +298,10 @@ class RevocationMonitoring(Construct):
                 width=12,
             ),
             cw.GraphWidget(
-                title="IVS API calls and throttles (per minute)",
+                title="Batch calls and throttles (per minute)",
                 left=[
-                    self._app_metric(names.METRIC_IVS_CALLS, label="calls"),
-                    self._app_metric(names.METRIC_THROTTLED_CALLS, label="throttled"),
+                    self._operation_metric(names.METRIC_IVS_CALLS, names.OPERATION_BATCH, label="calls"),
+                    self._operation_metric(names.METRIC_THROTTLED_CALLS, names.OPERATION_BATCH, label="throttled"),
                 ],
                 left_annotations=[
                     cw.HorizontalAnnotation(
@@ -297,4 +342,69 @@ class RevocationMonitoring(Construct):
                 width=8,
             ),
         )
+        dashboard.add_widgets(*self._urgent_lane_widgets())
         return dashboard
+
+    def _urgent_lane_widgets(self) -> list[cw.IWidget]:
+        """The fast lane's row: its backlog, its calls against its quota, the wait of both lanes, its function."""
+        settings = self._settings
+        queue, fn = self._urgent_queue, self._urgent_function
+        return [
+            cw.GraphWidget(
+                title="Urgent backlog",
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(
+                        label="waiting", period=QUEUE_PERIOD, statistic="Maximum"
+                    ),
+                    queue.metric_approximate_number_of_messages_not_visible(
+                        label="in flight", period=QUEUE_PERIOD, statistic="Maximum"
+                    ),
+                ],
+                right=[
+                    queue.metric_approximate_age_of_oldest_message(
+                        label="oldest message (s)", period=QUEUE_PERIOD, statistic="Maximum"
+                    )
+                ],
+                right_annotations=[
+                    cw.HorizontalAnnotation(value=settings.urgent_queue_age_alarm_seconds, label="alarm (s)")
+                ],
+                width=6,
+            ),
+            cw.GraphWidget(
+                title="Single calls and throttles (per minute)",
+                left=[
+                    self._operation_metric(names.METRIC_IVS_CALLS, names.OPERATION_SINGLE, label="calls"),
+                    self._operation_metric(names.METRIC_THROTTLED_CALLS, names.OPERATION_SINGLE, label="throttled"),
+                ],
+                left_annotations=[
+                    cw.HorizontalAnnotation(
+                        value=settings.urgent_calls_per_second * 60,
+                        label=f"quota per minute ({settings.urgent_calls_per_second:g}/s)",
+                    )
+                ],
+                width=6,
+            ),
+            cw.GraphWidget(
+                title="Pair wait, send to accepted call (s)",
+                left=[
+                    self._app_metric(
+                        names.METRIC_PAIR_WAIT_SECONDS,
+                        label=f"{lane} (max)",
+                        dimensions={names.DIMENSION_LANE: lane},
+                        statistic="Maximum",
+                    )
+                    for lane in names.LANES
+                ],
+                width=6,
+            ),
+            cw.GraphWidget(
+                title="Urgent function",
+                left=[
+                    fn.metric_errors(label="errors", period=QUEUE_PERIOD, statistic="Sum"),
+                    fn.metric_throttles(label="throttles", period=QUEUE_PERIOD, statistic="Sum"),
+                ],
+                right=[fn.metric("ConcurrentExecutions", label="concurrent", period=QUEUE_PERIOD, statistic="Maximum")],
+                right_annotations=[cw.HorizontalAnnotation(value=settings.urgent_max_concurrency, label="maximum")],
+                width=6,
+            ),
+        ]

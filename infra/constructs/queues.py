@@ -1,4 +1,4 @@
-"""The source queue, its dead-letter queue, and the queue for deliveries EventBridge could not make."""
+"""The two lanes' source queues, their dead-letter queue, and the queue for deliveries EventBridge could not make."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.nag import acknowledge
-from infra.settings import DeploySettings
+from infra.settings import DeploySettings, LaneSettings
+from revocation import names
 from revocation.models import (
     DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
@@ -26,31 +27,44 @@ class RevocationQueues(Construct):
     AWS service can only write to a KMS-encrypted queue through a customer-managed key whose policy
     admits it; SSE-SQS needs no key policy and no KMS permission for the function.
 
-    Every queue states its MaximumMessageSize. The source queue's leaves room below the DLQ's for
-    the attributes the function adds to a dead-letter copy, so that the copy of any message the
+    Every queue states its MaximumMessageSize. The source queues' leave room below the DLQ's for
+    the attributes the function adds to a dead-letter copy, so that the copy of any message a
     source queue accepted always fits the DLQ.
+
+    Two source queues, one per lane: `queue` (bulk) and `urgent_queue`. Both redrive to the one DLQ,
+    so that every failed pair is found in one place, in one format.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
         self.dead_letter_queue = self._build_dead_letter_queue()
-        self.queue = self._build_queue()
+        self.queue = self._build_source_queue("Queue", settings.lane(names.LANE_BULK))
+        self.urgent_queue = self._build_source_queue("UrgentQueue", settings.lane(names.LANE_URGENT))
         self.delivery_dead_letter_queue = self._build_delivery_dead_letter_queue()
-        self._allow_producers_to_send()
+        for queue in self.source_queues:
+            self._allow_producers_to_send(queue)
+
+    @property
+    def source_queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        """The queues producers send to: bulk, then urgent."""
+        return (self.queue, self.urgent_queue)
 
     def _build_dead_letter_queue(self) -> sqs.Queue:
-        # Only the source queue may use this queue as its DLQ, and so be the destination a redrive
-        # returns messages to. The source queue's RedrivePolicy refers to this queue's ARN; a
-        # reference back from here would be a cycle CloudFormation refuses. So the source queue has
-        # a name fixed in advance and its ARN is built from it: this queue is created first, naming a
-        # queue that does not exist yet (SQS allows that), then the source queue, which SQS checks
-        # against this policy.
-        source_queue = sqs.Queue.from_queue_arn(
-            self,
-            "SourceQueueByName",
-            Stack.of(self).format_arn(service="sqs", resource=self._settings.source_queue_name),
-        )
+        # Only the source queues may use this queue as their DLQ, and so be the destinations a redrive
+        # returns messages to. A source queue's RedrivePolicy refers to this queue's ARN; a reference
+        # back from here would be a cycle CloudFormation refuses. So the source queues have names fixed
+        # in advance and their ARNs are built from them: this queue is created first, naming queues
+        # that do not exist yet (SQS allows that), then the source queues, which SQS checks against
+        # this policy.
+        stack = Stack.of(self)
+        source_queues = [
+            sqs.Queue.from_queue_arn(self, construct_id, stack.format_arn(service="sqs", resource=name))
+            for construct_id, name in (
+                ("SourceQueueByName", self._settings.source_queue_name),
+                ("UrgentQueueByName", self._settings.urgent_queue_name),
+            )
+        ]
         # A standard queue keeps a message's first enqueue time when it moves here: the DLQ must keep
         # messages longer than the source queue, or they would expire early.
         queue = sqs.Queue(
@@ -61,21 +75,21 @@ class RevocationQueues(Construct):
             retention_period=Duration.days(self._settings.dead_letter_retention_days),
             max_message_size_bytes=DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
             redrive_allow_policy=sqs.RedriveAllowPolicy(
-                redrive_permission=sqs.RedrivePermission.BY_QUEUE, source_queues=[source_queue]
+                redrive_permission=sqs.RedrivePermission.BY_QUEUE, source_queues=source_queues
             ),
         )
         _acknowledge_end_of_line(queue)
         return queue
 
-    def _build_queue(self) -> sqs.Queue:
+    def _build_source_queue(self, construct_id: str, lane: LaneSettings) -> sqs.Queue:
         return sqs.Queue(
             self,
-            "Queue",
-            queue_name=self._settings.source_queue_name,
+            construct_id,
+            queue_name=lane.queue_name,
             max_message_size_bytes=SOURCE_QUEUE_MAX_MESSAGE_BYTES,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            visibility_timeout=Duration.seconds(self._settings.visibility_timeout_seconds),
+            visibility_timeout=Duration.seconds(lane.visibility_timeout_seconds),
             retention_period=Duration.days(self._settings.queue_retention_days),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=self._settings.max_receive_count
@@ -105,50 +119,51 @@ class RevocationQueues(Construct):
         )
         return queue
 
-    def _allow_producers_to_send(self) -> None:
+    def _allow_producers_to_send(self, queue: sqs.Queue) -> None:
         producers = self._settings.producer_principals
         if not producers:
             # Delegates to IAM within this account: producers of this account send when their own
             # policy lets them. No other account is named; EventBridge and the scheduler are added by
             # routing.
-            self.queue.add_to_resource_policy(
+            queue.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid="AllowThisAccountToSend",
                     principals=[iam.AccountRootPrincipal()],
                     actions=["sqs:SendMessage"],
-                    resources=[self.queue.queue_arn],
+                    resources=[queue.queue_arn],
                 )
             )
             return
         # The listed producers send without an identity policy of their own (another account's too).
-        self.queue.add_to_resource_policy(
+        queue.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowProducersToSend",
                 principals=[iam.ArnPrincipal(arn) for arn in producers],
                 actions=["sqs:SendMessage"],
-                resources=[self.queue.queue_arn],
+                resources=[queue.queue_arn],
             )
         )
 
-    def admit_only_producers(self, *pipeline_roles: iam.IRole) -> None:
-        """With producerPrincipals set, denies SendMessage to every other principal.
+    def admit_only_producers(self, queue: sqs.Queue, *pipeline_roles: iam.IRole) -> None:
+        """With producerPrincipals set, denies SendMessage on a source queue to every other principal.
 
         An allow list alone would not do: in its own account, an identity policy that allows
-        sqs:SendMessage is enough, whatever the queue policy says. The pipeline's own roles (the
-        function puts unstarted pairs back, the scheduler sends its payloads) stay admitted, and so
-        do AWS service principals, which only an Allow of this policy lets in: EventBridge, for this
+        sqs:SendMessage is enough, whatever the queue policy says. The pipeline's own roles that send
+        to this queue (a function puts unstarted pairs back, the urgent function sends the rest of a
+        large message to the bulk queue, the scheduler sends its payloads) stay admitted, and so do
+        AWS service principals, which only an Allow of this policy lets in: EventBridge, for this
         stack's rule alone.
         """
         producers = self._settings.producer_principals
         if not producers:
             return
-        self.queue.add_to_resource_policy(
+        queue.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="DenySendersOtherThanProducers",
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
                 actions=["sqs:SendMessage"],
-                resources=[self.queue.queue_arn],
+                resources=[queue.queue_arn],
                 conditions={
                     "ArnNotEquals": {"aws:PrincipalArn": [*producers, *(role.role_arn for role in pipeline_roles)]},
                     "Bool": {"aws:PrincipalIsAWSService": "false"},

@@ -12,14 +12,21 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.settings import DeploySettings, Schedule
-from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
+from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, PRIORITY_URGENT
+
+# Where an event's detail says which lane it asks for.
+PRIORITY_FIELD = "priority"
 
 
 class RevocationRouting(Construct):
-    """A rule on the configured bus and the configured schedules, each with a retry policy and a DLQ.
+    """Two rules on the configured bus, one per lane, and the configured schedules (bulk lane), each
+    with a retry policy and a DLQ.
 
-    The queue's policy ends up naming exactly: this account (or, with producerPrincipals, the listed
-    producers), EventBridge for this rule only, and the scheduler's role.
+    Every revocation event matches exactly one rule: `priority: "urgent"` the urgent rule, anything
+    else (no priority, "bulk", or a value the function will refuse as invalid) the bulk rule.
+
+    Each source queue's policy ends up naming exactly: this account (or, with producerPrincipals, the
+    listed producers) and EventBridge for its lane's rule only; the bulk queue's also the scheduler's role.
     """
 
     def __init__(
@@ -29,6 +36,7 @@ class RevocationRouting(Construct):
         *,
         settings: DeploySettings,
         queue: sqs.IQueue,
+        urgent_queue: sqs.IQueue,
         delivery_dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -36,7 +44,20 @@ class RevocationRouting(Construct):
         self._queue = queue
         self._delivery_dlq = delivery_dead_letter_queue
         self.event_bus = self._build_event_bus()
-        self.rule = self._build_rule()
+        self.rule = self._build_rule(
+            "RevocationRequestedRule",
+            "Sends revocation requests to the revocation queue (bulk lane)",
+            # anything-but matches only events that have the field: without exists:false, an event
+            # without a priority (the default, bulk) would match neither rule.
+            events.Match.any_of(events.Match.anything_but(PRIORITY_URGENT), events.Match.does_not_exist()),
+            queue,
+        )
+        self.urgent_rule = self._build_rule(
+            "UrgentRevocationRequestedRule",
+            "Sends urgent revocation requests to the urgent queue (fast lane)",
+            [PRIORITY_URGENT],
+            urgent_queue,
+        )
         self.schedule_group: scheduler.ScheduleGroup | None = None
         self.scheduler_role: iam.Role | None = None
         self.schedules: list[scheduler.Schedule] = []
@@ -82,17 +103,19 @@ class RevocationRouting(Construct):
             )
         )
 
-    def _build_rule(self) -> events.Rule:
+    def _build_rule(self, construct_id: str, description: str, priority: list[str], queue: sqs.IQueue) -> events.Rule:
         return events.Rule(
             self,
-            "RevocationRequestedRule",
+            construct_id,
             event_bus=self.event_bus,
-            description="Sends revocation requests to the revocation queue",
-            event_pattern=events.EventPattern(source=[EVENT_SOURCE], detail_type=[EVENT_DETAIL_TYPE]),
+            description=description,
+            event_pattern=events.EventPattern(
+                source=[EVENT_SOURCE], detail_type=[EVENT_DETAIL_TYPE], detail={PRIORITY_FIELD: priority}
+            ),
             # The whole event is the message body: the function accepts an EventBridge event as is.
             targets=[
                 events_targets.SqsQueue(
-                    self._queue,
+                    queue,
                     dead_letter_queue=self._delivery_dlq,
                     retry_attempts=self._settings.delivery_retry_attempts,
                     max_event_age=Duration.seconds(self._settings.delivery_max_event_age_seconds),

@@ -10,8 +10,10 @@ from typing import Any
 from aws_cdk.assertions import Template
 
 from infra.constants import PROJECT_ROOT
+from infra.constructs.function import RevocationFunction
 from infra.settings import DeploySettings
 from infra.stack import RevocationStack
+from revocation import names
 
 CHANNEL_US = "arn:aws:ivs:us-east-1:123456789012:channel/abcdEFGH1234"
 CHANNEL_EU = "arn:aws:ivs:eu-west-1:123456789012:channel/xyzXYZ987"
@@ -72,6 +74,17 @@ class Synthesized:
 
     def logical_id(self, construct: Any) -> str:
         return self.stack.get_logical_id(construct.node.default_child)
+
+    def resource(self, construct: Any) -> dict[str, Any]:
+        return self.json["Resources"][self.logical_id(construct)]
+
+    def lane_function(self, lane: str) -> RevocationFunction:
+        """The construct of one lane's function: its function, role, log group and mapping."""
+        return {names.LANE_BULK: self.stack.function, names.LANE_URGENT: self.stack.urgent_function}[lane]
+
+    def lane_queue_id(self, lane: str) -> str:
+        queues = self.stack.queues
+        return self.logical_id({names.LANE_BULK: queues.queue, names.LANE_URGENT: queues.urgent_queue}[lane])
 
 
 # Revocation on every channel of listed regions, a bus that exists already, a quota share of 2/3, one

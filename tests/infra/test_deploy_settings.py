@@ -11,10 +11,13 @@ from infra.settings import (
     CDK_JSON,
     MAX_SCHEDULE_PAYLOAD_BYTES,
     SCHEDULER_MAX_INPUT_BYTES,
+    URGENT_MAX_PAIRS_PER_MESSAGE_LIMIT,
     DeploySettings,
     DeploySettingsError,
 )
+from revocation import names
 from revocation.models import SOURCE_QUEUE_MAX_MESSAGE_BYTES
+from revocation.settings import FunctionSettings
 
 pytestmark = pytest.mark.infra
 
@@ -253,3 +256,189 @@ def test_rejects_a_producer_principal_listed_twice() -> None:
 
 def test_source_queue_name_is_derived_from_the_stack_name() -> None:
     assert DeploySettings.from_cdk_json(overrides={"stackName": "Bans"}).source_queue_name == "Bans-requests"
+
+
+def test_urgent_queue_name_is_derived_from_the_stack_name() -> None:
+    assert DeploySettings.from_cdk_json(overrides={"stackName": "Bans"}).urgent_queue_name == "Bans-urgent"
+
+
+def test_urgent_lane_defaults_to_half_the_single_quota_per_instance_and_ten_pairs_per_message() -> None:
+    settings = DeploySettings.from_cdk_json()
+
+    assert (settings.urgent_calls_per_second, settings.urgent_max_concurrency) == (10, 2)
+    assert settings.urgent_ivs_calls_per_second == 5
+    # What one instance sends in 2 s: floor(2 x 10 / 2).
+    assert settings.urgent_max_pairs_per_message == 10
+    assert (settings.urgent_batch_size, settings.urgent_function_timeout_seconds) == (10, 30)
+    assert (settings.urgent_visibility_timeout_seconds, settings.urgent_queue_age_alarm_seconds) == (180, 10)
+
+
+def test_urgent_pairs_per_message_follow_the_instance_share_unless_set() -> None:
+    assert DeploySettings.from_cdk_json(overrides={"urgentMaxConcurrency": "4"}).urgent_max_pairs_per_message == 5
+    assert DeploySettings.from_cdk_json(overrides={"urgentCallsPerSecond": "3"}).urgent_max_pairs_per_message == 3
+    # Never none: a lane that keeps no pair of an urgent message would send every one to bulk.
+    slow = DeploySettings.from_cdk_json(overrides={"urgentCallsPerSecond": "0.5", "urgentBatchSize": "1"})
+    assert slow.urgent_max_pairs_per_message == 1
+    assert DeploySettings.from_cdk_json(overrides={"urgentMaxPairsPerMessage": "4"}).urgent_max_pairs_per_message == 4
+
+
+def test_rejects_urgent_calls_per_second_above_the_single_operations_quota() -> None:
+    message = _rejected(urgentCallsPerSecond=11)
+
+    assert "urgentCallsPerSecond: Input should be less than or equal to 10" in message
+
+
+def test_rejects_urgent_maximum_concurrency_below_two() -> None:
+    assert "urgentMaxConcurrency: Input should be greater than or equal to 2" in _rejected(urgentMaxConcurrency=1)
+
+
+def test_rejects_an_urgent_batch_above_ten_since_the_lane_has_no_batching_window() -> None:
+    assert "urgentBatchSize: Input should be less than or equal to 10" in _rejected(urgentBatchSize=11)
+
+
+def test_rejects_urgent_visibility_timeout_below_six_urgent_function_timeouts() -> None:
+    message = _rejected(urgentFunctionTimeoutSeconds=40, urgentVisibilityTimeoutSeconds=200)
+
+    assert "urgentVisibilityTimeoutSeconds (200) must be at least 6 x urgentFunctionTimeoutSeconds (40) = 240" in (
+        message
+    )
+
+
+def test_rejects_a_full_urgent_batch_that_does_not_fit_the_urgent_function_timeout() -> None:
+    # 10 messages x 20 pairs = 200 single calls at 5 calls/s: 40 s, plus 5 s and 3 s of margins.
+    message = _rejected(urgentMaxPairsPerMessage=20)
+
+    assert "urgentBatchSize (10) x urgentMaxPairsPerMessage (20) does not fit urgentFunctionTimeoutSeconds (30)" in (
+        message
+    )
+    assert "200 calls at 5 calls/s (urgentCallsPerSecond / urgentMaxConcurrency)" in message
+    assert "need 48 s" in message
+
+
+def test_a_full_urgent_batch_that_fits_exactly_is_accepted() -> None:
+    # 10 x 11 = 110 calls at 5 calls/s: 22 s + 5 s + 3 s = 30 s.
+    settings = DeploySettings.from_cdk_json(overrides={"urgentMaxPairsPerMessage": "11"})
+
+    assert settings.urgent_full_batch_seconds == settings.urgent_function_timeout_seconds == 30
+
+
+def test_rejects_an_urgent_batch_that_fits_only_at_the_whole_single_quota() -> None:
+    # 100 calls take 10 s at 10 calls/s, but each of 4 instances has 2.5 calls/s: 40 s.
+    message = _rejected(urgentMaxConcurrency=4, urgentMaxPairsPerMessage=10)
+
+    assert "urgentBatchSize (10) x urgentMaxPairsPerMessage (10) does not fit urgentFunctionTimeoutSeconds (30)" in (
+        message
+    )
+
+
+def test_rejects_time_margins_that_leave_no_time_in_the_urgent_function_timeout() -> None:
+    message = _rejected(urgentFunctionTimeoutSeconds=8, urgentVisibilityTimeoutSeconds=48)
+
+    assert (
+        "timeSafetyMarginSeconds (3) + ivsCallTimeoutSeconds (5) must be less than urgentFunctionTimeoutSeconds (8)"
+    ) in message
+
+
+def test_rejects_more_urgent_pairs_per_message_than_the_function_accepts() -> None:
+    message = _rejected(urgentMaxPairsPerMessage=1001)
+
+    assert "urgentMaxPairsPerMessage: Input should be less than or equal to 1000" in message
+
+
+def test_urgent_pairs_per_message_limit_is_the_functions_own() -> None:
+    # Defined twice (the function cannot import the stack's settings): kept equal here.
+    bound = FunctionSettings.model_fields["max_pairs_per_message"].metadata
+
+    assert URGENT_MAX_PAIRS_PER_MESSAGE_LIMIT in [getattr(item, "le", None) for item in bound]
+
+
+def test_rejects_an_urgent_queue_age_alarm_below_one_second() -> None:
+    assert "urgentQueueAgeAlarmSeconds: Input should be greater than or equal to 1" in _rejected(
+        urgentQueueAgeAlarmSeconds=0
+    )
+
+
+def test_lanes_differ_in_queue_rate_mapping_and_timeout() -> None:
+    settings = DeploySettings.from_cdk_json(overrides={"reservedConcurrency": "4"})
+
+    bulk, urgent = settings.lane(names.LANE_BULK), settings.lane(names.LANE_URGENT)
+
+    assert (bulk.queue_name, urgent.queue_name) == (settings.source_queue_name, settings.urgent_queue_name)
+    assert (bulk.calls_per_second, urgent.calls_per_second) == (1.0, 5.0)
+    assert (bulk.batch_size, bulk.max_batching_window_seconds, bulk.max_concurrency) == (200, 1, 2)
+    assert (urgent.batch_size, urgent.max_batching_window_seconds, urgent.max_concurrency) == (10, 0, 2)
+    assert (bulk.function_timeout_seconds, urgent.function_timeout_seconds) == (60, 30)
+    assert (bulk.visibility_timeout_seconds, urgent.visibility_timeout_seconds) == (360, 180)
+    assert (bulk.reserved_concurrency, urgent.reserved_concurrency) == (4, None)
+    with pytest.raises(ValueError, match="lane must be one of bulk, urgent"):
+        settings.lane("fast")
+
+
+QUEUES = "https://sqs.us-west-2.amazonaws.com/123456789012"
+
+
+def test_urgent_function_environment_names_its_lane_bound_and_bulk_queue() -> None:
+    settings = DeploySettings.from_cdk_json()
+
+    environment = settings.function_environment(
+        dead_letter_queue_url=f"{QUEUES}/dlq",
+        source_queue_url=f"{QUEUES}/urgent",
+        lane=names.LANE_URGENT,
+        bulk_queue_url=f"{QUEUES}/requests",
+    )
+
+    assert environment[names.ENV_LANE] == names.LANE_URGENT
+    assert environment[names.ENV_SOURCE_QUEUE_URL] == f"{QUEUES}/urgent"
+    assert environment[names.ENV_BULK_QUEUE_URL] == f"{QUEUES}/requests"
+    assert environment[names.ENV_MAX_PAIRS_PER_MESSAGE] == "10"
+    assert float(environment[names.ENV_IVS_CALLS_PER_SECOND]) == 5.0
+
+
+def test_bulk_function_environment_is_unchanged_by_the_urgent_settings() -> None:
+    settings = DeploySettings.from_cdk_json(overrides={"urgentMaxConcurrency": "5"})
+
+    environment = settings.function_environment(dead_letter_queue_url=f"{QUEUES}/dlq", source_queue_url=f"{QUEUES}/r")
+
+    assert names.ENV_LANE not in environment and names.ENV_BULK_QUEUE_URL not in environment
+    assert float(environment[names.ENV_IVS_CALLS_PER_SECOND]) == 1.0
+
+
+@pytest.mark.parametrize("lane", [names.LANE_BULK, names.LANE_URGENT])
+def test_function_environment_wants_a_bulk_queue_for_the_urgent_lane_only(lane: str) -> None:
+    settings = DeploySettings.from_cdk_json()
+    bulk_queue_url = None if lane == names.LANE_URGENT else f"{QUEUES}/requests"
+
+    with pytest.raises(ValueError, match="bulk_queue_url is given for the urgent lane, and only for it"):
+        settings.function_environment(
+            dead_letter_queue_url=f"{QUEUES}/dlq",
+            source_queue_url=f"{QUEUES}/q",
+            lane=lane,
+            bulk_queue_url=bulk_queue_url,
+        )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"urgentCallsPerSecond": "10", "urgentMaxConcurrency": "2", "urgentMaxPairsPerMessage": "11"},
+        {
+            "urgentMaxConcurrency": "1000",
+            "urgentBatchSize": "1",
+            "urgentFunctionTimeoutSeconds": "900",
+            "urgentVisibilityTimeoutSeconds": "5400",
+        },
+    ],
+)
+@pytest.mark.parametrize("lane", [names.LANE_BULK, names.LANE_URGENT])
+def test_the_function_accepts_the_environment_of_each_lane(overrides: dict[str, str], lane: str) -> None:
+    settings = DeploySettings.from_cdk_json(overrides=overrides)
+    bulk_queue_url = f"{QUEUES}/requests" if lane == names.LANE_URGENT else None
+
+    environment = settings.function_environment(
+        dead_letter_queue_url=f"{QUEUES}/dlq", source_queue_url=f"{QUEUES}/q", lane=lane, bulk_queue_url=bulk_queue_url
+    )
+    parsed = FunctionSettings.from_environ(environment)
+
+    assert parsed.lane == lane
+    assert parsed.ivs_calls_per_second == settings.lane(lane).calls_per_second

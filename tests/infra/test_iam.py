@@ -6,9 +6,16 @@ from typing import Any
 
 import pytest
 
+from revocation import names
 from tests.infra.support import CHANNEL_EU, CHANNEL_US, Synthesized, as_list, get_att, ref, statements
 
 pytestmark = pytest.mark.infra
+
+BULK, URGENT = names.LANE_BULK, names.LANE_URGENT
+BATCH_ACTION = f"ivs:{names.OPERATION_BATCH}"
+SINGLE_ACTION = f"ivs:{names.OPERATION_SINGLE}"
+# Each lane's function may call its own operation, and only it.
+ACTION = {BULK: BATCH_ACTION, URGENT: SINGLE_ACTION}
 
 CONSUME = {
     "sqs:ReceiveMessage",
@@ -32,19 +39,25 @@ def _role_grants(s: Synthesized, role_id: str) -> dict[str, list[Any]]:
     return grants
 
 
-def _function_role(s: Synthesized) -> str:
-    _, function = s.only("AWS::Lambda::Function")
+def _function_role(s: Synthesized, lane: str = BULK) -> str:
+    function = s.resource(s.lane_function(lane).function)
     return function["Properties"]["Role"]["Fn::GetAtt"][0]
 
 
-def _ids(s: Synthesized) -> dict[str, str]:
+def _ids(s: Synthesized, lane: str = BULK) -> dict[str, str]:
     queues = s.stack.queues
     return {
-        "queue": s.logical_id(queues.queue),
+        "queue": s.lane_queue_id(lane),
+        "bulk_queue": s.logical_id(queues.queue),
         "dlq": s.logical_id(queues.dead_letter_queue),
         "delivery_dlq": s.logical_id(queues.delivery_dead_letter_queue),
-        "log_group": s.only("AWS::Logs::LogGroup")[0],
+        "log_group": s.logical_id(s.lane_function(lane).log_group),
     }
+
+
+@pytest.fixture(params=list(names.LANES))
+def lane(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def test_no_identity_policy_allows_a_wildcard_action(each: Synthesized) -> None:
@@ -63,13 +76,15 @@ def test_no_queue_or_topic_policy_allows_a_wildcard_action(each: Synthesized) ->
                     assert not [a for a in as_list(statement["Action"]) if "*" in a], logical_id
 
 
-def test_function_role_allows_exactly_revocation_consumption_dead_letters_logs_and_traces(each: Synthesized) -> None:
-    ids = _ids(each)
+def test_function_role_allows_exactly_revocation_consumption_dead_letters_logs_and_traces(
+    each: Synthesized, lane: str
+) -> None:
+    ids = _ids(each, lane)
 
-    grants = _role_grants(each, _function_role(each))
+    grants = _role_grants(each, _function_role(each, lane))
 
     assert set(grants) == CONSUME | {
-        "ivs:BatchStartViewerSessionRevocation",
+        ACTION[lane],
         "sqs:SendMessage",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -92,10 +107,39 @@ def test_function_may_send_only_to_its_dead_letter_queue_and_back_to_its_queue(e
     assert sorted(grants["sqs:SendMessage"], key=str) == sorted([get_att(ids["dlq"]), get_att(ids["queue"])], key=str)
 
 
-def test_function_may_revoke_on_every_channel_of_the_account_in_its_region_by_default(default: Synthesized) -> None:
-    grants = _role_grants(default, _function_role(default))
+def test_urgent_function_may_send_to_the_dead_letter_queue_its_queue_and_the_bulk_queue(each: Synthesized) -> None:
+    # Back to its own queue: unstarted pairs; to the bulk queue: the pairs beyond an urgent message's bound.
+    ids = _ids(each, URGENT)
 
-    assert grants["ivs:BatchStartViewerSessionRevocation"] == [
+    grants = _role_grants(each, _function_role(each, URGENT))
+
+    assert sorted(grants["sqs:SendMessage"], key=str) == sorted(
+        [get_att(ids["dlq"]), get_att(ids["queue"]), get_att(ids["bulk_queue"])], key=str
+    )
+    assert ids["queue"] != ids["bulk_queue"]
+
+
+def test_the_roles_are_distinct_and_neither_lane_may_call_the_other_lanes_operation(each: Synthesized) -> None:
+    bulk, urgent = _role_grants(each, _function_role(each, BULK)), _role_grants(each, _function_role(each, URGENT))
+
+    assert _function_role(each, BULK) != _function_role(each, URGENT)
+    assert BATCH_ACTION in bulk and SINGLE_ACTION not in bulk
+    assert SINGLE_ACTION in urgent and BATCH_ACTION not in urgent
+    assert not [action for action in {**bulk, **urgent} if action.startswith("ivs:") and action not in ACTION.values()]
+
+
+def test_the_single_action_is_granted_on_exactly_the_batch_actions_channels(each: Synthesized) -> None:
+    bulk, urgent = _role_grants(each, _function_role(each, BULK)), _role_grants(each, _function_role(each, URGENT))
+
+    assert urgent[SINGLE_ACTION] == bulk[BATCH_ACTION]
+
+
+def test_function_may_revoke_on_every_channel_of_the_account_in_its_region_by_default(
+    default: Synthesized, lane: str
+) -> None:
+    grants = _role_grants(default, _function_role(default, lane))
+
+    assert grants[ACTION[lane]] == [
         {
             "Fn::Join": [
                 "",
@@ -113,10 +157,12 @@ def test_function_may_revoke_on_every_channel_of_the_account_in_its_region_by_de
     ]
 
 
-def test_function_may_revoke_on_every_channel_of_the_account_in_each_listed_region(regional: Synthesized) -> None:
-    grants = _role_grants(regional, _function_role(regional))
+def test_function_may_revoke_on_every_channel_of_the_account_in_each_listed_region(
+    regional: Synthesized, lane: str
+) -> None:
+    grants = _role_grants(regional, _function_role(regional, lane))
 
-    assert grants["ivs:BatchStartViewerSessionRevocation"] == [
+    assert grants[ACTION[lane]] == [
         {
             "Fn::Join": [
                 "",
@@ -127,14 +173,14 @@ def test_function_may_revoke_on_every_channel_of_the_account_in_each_listed_regi
     ]
 
 
-def test_function_may_revoke_only_on_the_channels_the_settings_list(full: Synthesized) -> None:
-    grants = _role_grants(full, _function_role(full))
+def test_function_may_revoke_only_on_the_channels_the_settings_list(full: Synthesized, lane: str) -> None:
+    grants = _role_grants(full, _function_role(full, lane))
 
-    assert grants["ivs:BatchStartViewerSessionRevocation"] == [CHANNEL_US, CHANNEL_EU]
+    assert grants[ACTION[lane]] == [CHANNEL_US, CHANNEL_EU]
 
 
-def test_function_role_has_no_managed_policy_and_trusts_only_lambda(each: Synthesized) -> None:
-    role = each.json["Resources"][_function_role(each)]["Properties"]
+def test_function_role_has_no_managed_policy_and_trusts_only_lambda(each: Synthesized, lane: str) -> None:
+    role = each.json["Resources"][_function_role(each, lane)]["Properties"]
 
     assert "ManagedPolicyArns" not in role
     assert "Policies" not in role
@@ -169,8 +215,8 @@ def test_scheduler_role_trusts_only_this_accounts_schedule_group(full: Synthesiz
     ]
 
 
-def test_only_the_function_and_scheduler_have_roles(each: Synthesized) -> None:
-    expected = {_function_role(each)}
+def test_only_the_functions_and_scheduler_have_roles(each: Synthesized) -> None:
+    expected = {_function_role(each, lane) for lane in names.LANES}
     if each.stack.routing.scheduler_role is not None:
         expected.add(each.logical_id(each.stack.routing.scheduler_role))
 

@@ -29,8 +29,16 @@ def _queue_name(s: Synthesized, name: str) -> list[dict[str, Any]]:
     return [{"Name": "QueueName", "Value": get_att(s.logical_id(getattr(s.stack.queues, name)), "QueueName")}]
 
 
-def _function_dimension(s: Synthesized) -> list[dict[str, Any]]:
-    return [{"Name": "FunctionName", "Value": ref(s.only("AWS::Lambda::Function")[0])}]
+def _function_dimension(s: Synthesized, lane: str = names.LANE_BULK) -> list[dict[str, Any]]:
+    return [{"Name": "FunctionName", "Value": ref(s.logical_id(s.lane_function(lane).function))}]
+
+
+def _operation_dimensions(operation: str) -> list[dict[str, Any]]:
+    """The dimensions of an operation's metric, sorted by name."""
+    return sorted(
+        [{"Name": "service", "Value": names.SERVICE_NAME}, {"Name": names.DIMENSION_OPERATION, "Value": operation}],
+        key=lambda d: d["Name"],
+    )
 
 
 def _dashboard(s: Synthesized) -> dict[str, Any]:
@@ -116,6 +124,23 @@ def test_source_queue_alarm_on_the_age_of_its_oldest_message(each: Synthesized) 
     )
 
 
+def test_urgent_queue_alarm_on_the_age_of_its_oldest_message_in_seconds(each: Synthesized) -> None:
+    alarm = _alarm(each, constants.ALARM_URGENT_QUEUE_OLDEST_MESSAGE)
+
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        "Maximum",
+    )
+    assert alarm["Dimensions"] == _queue_name(each, "urgent_queue")
+    assert (alarm["Period"], alarm["EvaluationPeriods"]) == (60, 1)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "GreaterThanThreshold",
+        each.settings.urgent_queue_age_alarm_seconds,
+    )
+    assert each.settings.urgent_queue_age_alarm_seconds < each.settings.queue_age_alarm_seconds
+
+
 def test_dead_letter_queue_alarm_on_the_age_of_its_oldest_message(each: Synthesized) -> None:
     alarm = _alarm(each, constants.ALARM_DLQ_OLDEST_MESSAGE)
 
@@ -142,11 +167,37 @@ def test_function_throttles_alarm(each: Synthesized) -> None:
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
 
 
-def test_throttled_ivs_calls_alarm_reads_the_functions_own_metric(each: Synthesized) -> None:
-    alarm = _alarm(each, constants.ALARM_IVS_THROTTLED_CALLS)
+def test_urgent_function_errors_alarm(each: Synthesized) -> None:
+    alarm = _alarm(each, constants.ALARM_URGENT_FUNCTION_ERRORS)
+
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+    assert alarm["Dimensions"] == _function_dimension(each, names.LANE_URGENT)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+
+
+def test_urgent_function_throttles_alarm(each: Synthesized) -> None:
+    alarm = _alarm(each, constants.ALARM_URGENT_FUNCTION_THROTTLES)
+
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", "Throttles", "Sum")
+    assert alarm["Dimensions"] == _function_dimension(each, names.LANE_URGENT)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "operation"),
+    [
+        (constants.ALARM_IVS_THROTTLED_CALLS, names.OPERATION_BATCH),
+        (constants.ALARM_IVS_THROTTLED_SINGLE_CALLS, names.OPERATION_SINGLE),
+    ],
+)
+def test_throttled_ivs_calls_alarm_per_operation_reads_the_functions_own_metric(
+    each: Synthesized, suffix: str, operation: str
+) -> None:
+    # Per operation: the two have separate quotas, and a throttle says which one ran out.
+    alarm = _alarm(each, suffix)
 
     assert (alarm["Namespace"], alarm["MetricName"]) == (names.METRICS_NAMESPACE, names.METRIC_THROTTLED_CALLS)
-    assert alarm["Dimensions"] == [{"Name": "service", "Value": names.SERVICE_NAME}]
+    assert sorted(alarm["Dimensions"], key=lambda d: d["Name"]) == _operation_dimensions(operation)
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (
         "GreaterThanOrEqualToThreshold",
         each.settings.throttled_calls_alarm_threshold,
@@ -199,10 +250,53 @@ def test_dashboard_shows_revoked_and_dead_lettered_pairs(each: Synthesized) -> N
     assert {names.METRIC_PAIRS_RECEIVED, names.METRIC_PAIRS_REVOKED, names.METRIC_PAIRS_DEAD_LETTERED} <= graphed
 
 
-def test_dashboard_shows_api_calls_and_throttles(each: Synthesized) -> None:
-    graphed = _graphed(each)["IVS API calls and throttles (per minute)"]
+def _widget(s: Synthesized, title: str) -> dict[str, Any]:
+    (widget,) = [w["properties"] for w in _dashboard(s)["widgets"] if w["properties"].get("title") == title]
+    return widget
 
-    assert graphed == {names.METRIC_IVS_CALLS, names.METRIC_THROTTLED_CALLS}
+
+def _dimensions(metric: list[Any]) -> dict[str, Any]:
+    """A dashboard metric row, [namespace, name, dimension, value, ..., {options}], as its dimensions."""
+    values = [item for item in metric[2:] if not isinstance(item, dict)]
+    return dict(zip(values[::2], values[1::2], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("title", "operation", "quota"),
+    [
+        ("Batch calls and throttles (per minute)", names.OPERATION_BATCH, "account_quota_calls_per_second"),
+        ("Single calls and throttles (per minute)", names.OPERATION_SINGLE, "urgent_calls_per_second"),
+    ],
+)
+def test_dashboard_shows_each_operations_calls_and_throttles_against_its_quota(
+    each: Synthesized, title: str, operation: str, quota: str
+) -> None:
+    widget = _widget(each, title)
+
+    assert {m[1] for m in widget["metrics"]} == {names.METRIC_IVS_CALLS, names.METRIC_THROTTLED_CALLS}
+    assert all(_dimensions(m)[names.DIMENSION_OPERATION] == operation for m in widget["metrics"])
+    assert [a["value"] for a in widget["annotations"]["horizontal"]] == [getattr(each.settings, quota) * 60]
+
+
+def test_dashboard_shows_the_urgent_backlog_and_its_oldest_message(each: Synthesized) -> None:
+    widget = _widget(each, "Urgent backlog")
+    queue_name = _queue_name(each, "urgent_queue")[0]["Value"]
+
+    assert {m[1] for m in widget["metrics"]} == {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateAgeOfOldestMessage",
+    }
+    assert all(
+        _dimensions(m)["QueueName"] == "${" + json.dumps(queue_name).replace('"', "'") + "}" for m in widget["metrics"]
+    )
+
+
+def test_dashboard_shows_the_pair_wait_of_each_lane(each: Synthesized) -> None:
+    widget = _widget(each, "Pair wait, send to accepted call (s)")
+
+    assert {m[1] for m in widget["metrics"]} == {names.METRIC_PAIR_WAIT_SECONDS}
+    assert sorted(_dimensions(m)[names.DIMENSION_LANE] for m in widget["metrics"]) == sorted(names.LANES)
 
 
 def test_dashboard_shows_errors_and_duration(each: Synthesized) -> None:

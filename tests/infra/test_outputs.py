@@ -19,11 +19,14 @@ def test_outputs_have_the_stable_names(each: Synthesized) -> None:
     assert set(each.json["Outputs"]) == {
         constants.OUTPUT_QUEUE_URL,
         constants.OUTPUT_QUEUE_ARN,
+        constants.OUTPUT_URGENT_QUEUE_URL,
+        constants.OUTPUT_URGENT_QUEUE_ARN,
         constants.OUTPUT_DLQ_URL,
         constants.OUTPUT_DLQ_ARN,
         constants.OUTPUT_DELIVERY_DLQ_URL,
         constants.OUTPUT_BUS_NAME,
         constants.OUTPUT_FUNCTION_NAME,
+        constants.OUTPUT_URGENT_FUNCTION_NAME,
         constants.OUTPUT_DASHBOARD_URL,
         constants.OUTPUT_ALARM_TOPIC_ARN,
     }
@@ -34,6 +37,24 @@ def test_queue_outputs_name_the_source_queue(each: Synthesized) -> None:
 
     assert _output(each, constants.OUTPUT_QUEUE_URL) == ref(queue_id)
     assert _output(each, constants.OUTPUT_QUEUE_ARN) == get_att(queue_id)
+
+
+def test_urgent_queue_outputs_name_the_queue_the_urgent_function_drains(each: Synthesized) -> None:
+    queue_id = each.logical_id(each.stack.queues.urgent_queue)
+    mapping = each.stack.urgent_function.event_source_mapping
+
+    assert _output(each, constants.OUTPUT_URGENT_QUEUE_URL) == ref(queue_id)
+    assert _output(each, constants.OUTPUT_URGENT_QUEUE_ARN) == get_att(queue_id)
+    assert each.json["Resources"][each.stack.get_logical_id(mapping)]["Properties"]["EventSourceArn"] == get_att(
+        queue_id
+    )
+
+
+def test_urgent_function_output_names_the_urgent_function(each: Synthesized) -> None:
+    function_id = each.logical_id(each.stack.urgent_function.function)
+
+    assert _output(each, constants.OUTPUT_URGENT_FUNCTION_NAME) == ref(function_id)
+    assert function_id != each.logical_id(each.stack.function.function)
 
 
 def test_dead_letter_queue_outputs_name_the_redrive_target(each: Synthesized) -> None:
@@ -51,17 +72,18 @@ def test_queue_arn_outputs_name_both_ends_of_a_redrive(each: Synthesized) -> Non
     assert isinstance(source_arn, dict) and isinstance(dlq_arn, dict)
     source_id, dlq_id = source_arn["Fn::GetAtt"][0], dlq_arn["Fn::GetAtt"][0]
 
-    (allowed,) = resources[dlq_id]["Properties"]["RedriveAllowPolicy"]["sourceQueueArns"]
+    allowed = resources[dlq_id]["Properties"]["RedriveAllowPolicy"]["sourceQueueArns"]
 
     assert resources[source_id]["Type"] == resources[dlq_id]["Type"] == "AWS::SQS::Queue"
-    assert allowed["Fn::Join"][1][-1] == f":{resources[source_id]['Properties']['QueueName']}"
+    assert f":{resources[source_id]['Properties']['QueueName']}" in [arn["Fn::Join"][1][-1] for arn in allowed]
     assert resources[source_id]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == get_att(dlq_id)
 
 
 def test_delivery_dead_letter_queue_output_names_the_rules_dead_letter_target(each: Synthesized) -> None:
-    (rule,) = each.resources("AWS::Events::Rule").values()
-    delivery_dlq_id = rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    rules = each.resources("AWS::Events::Rule").values()
+    delivery_dlq_ids = {rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] for rule in rules}
 
+    (delivery_dlq_id,) = delivery_dlq_ids
     assert _output(each, constants.OUTPUT_DELIVERY_DLQ_URL) == ref(delivery_dlq_id)
 
 
@@ -80,7 +102,7 @@ def test_bus_output_names_the_bus_the_stack_creates(full: Synthesized) -> None:
 
 
 def test_function_output_names_the_function(each: Synthesized) -> None:
-    assert _output(each, constants.OUTPUT_FUNCTION_NAME) == ref(each.only("AWS::Lambda::Function")[0])
+    assert _output(each, constants.OUTPUT_FUNCTION_NAME) == ref(each.logical_id(each.stack.function.function))
 
 
 def test_dashboard_url_output_opens_the_dashboard_in_the_stacks_region(each: Synthesized) -> None:

@@ -11,7 +11,9 @@ from aws_cdk.assertions import Template
 
 from infra.settings import DeploySettings
 from infra.stack import RevocationStack
-from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, RevocationRequest
+from revocation import names
+from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, PRIORITY_BULK, PRIORITY_URGENT, RevocationRequest
+from tests.infra.event_patterns import matches
 from tests.infra.support import (
     PRODUCER_ROLE,
     PRODUCER_USER,
@@ -34,13 +36,55 @@ def scheduled(request: pytest.FixtureRequest, synthesis: Synthesis) -> Synthesiz
     return getattr(synthesis, request.param)
 
 
-def _rule(s: Synthesized) -> tuple[str, dict[str, Any]]:
-    rule_id, rule = s.only("AWS::Events::Rule")
-    return rule_id, rule["Properties"]
+BULK, URGENT = names.LANE_BULK, names.LANE_URGENT
+CHANNEL = "arn:aws:ivs:us-west-2:123456789012:channel/abcdABCDefgh"
+PAIR = {"channelArn": CHANNEL, "viewerId": "banned-viewer"}
+
+
+def _rule(s: Synthesized, lane: str = BULK) -> tuple[str, dict[str, Any]]:
+    routing = s.stack.routing
+    rule = {BULK: routing.rule, URGENT: routing.urgent_rule}[lane]
+    return s.logical_id(rule), s.resource(rule)["Properties"]
 
 
 def _queue_id(s: Synthesized, name: str = "queue") -> str:
     return s.logical_id(getattr(s.stack.queues, name))
+
+
+@pytest.fixture(params=list(names.LANES))
+def lane(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _event(detail: Any, source: str = EVENT_SOURCE) -> dict[str, Any]:
+    """An event as EventBridge matches it: the envelope PutEvents adds around the producer's detail."""
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": EVENT_DETAIL_TYPE,
+        "source": source,
+        "account": "123456789012",
+        "time": "2025-01-01T00:00:00Z",
+        "region": "us-west-2",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+# (what the event is, its detail, the lane whose rule must take it). Every revocation event reaches
+# exactly one queue: a priority the function refuses goes to bulk, where it is dead-lettered as invalid.
+ROUTED = [
+    ("one pair, no priority", PAIR, BULK),
+    ("sessions, no priority", {"viewerSessions": [PAIR, PAIR | {"viewerId": "other"}]}, BULK),
+    ("one pair, bulk", PAIR | {"priority": PRIORITY_BULK}, BULK),
+    ("sessions, bulk", {"viewerSessions": [PAIR], "priority": PRIORITY_BULK}, BULK),
+    ("one pair, urgent", PAIR | {"priority": PRIORITY_URGENT}, URGENT),
+    ("sessions, urgent", {"viewerSessions": [PAIR], "priority": PRIORITY_URGENT}, URGENT),
+    ("a priority in another case", PAIR | {"priority": "URGENT"}, BULK),
+    ("an unknown priority", PAIR | {"priority": "high"}, BULK),
+    ("an empty priority", PAIR | {"priority": ""}, BULK),
+    ("urgent only inside a pair", {"viewerSessions": [PAIR | {"priority": PRIORITY_URGENT}]}, BULK),
+]
 
 
 def _send_statements(s: Synthesized, queue_id: str, effect: str) -> list[dict[str, Any]]:
@@ -102,18 +146,55 @@ def test_rule_listens_on_the_bus_the_stack_creates_when_asked(full: Synthesized)
     assert rule["EventBusName"] == ref(bus_id)
 
 
-def test_rule_matches_the_revocation_events_source_and_detail_type(each: Synthesized) -> None:
+def test_bulk_rule_matches_the_revocation_events_whose_priority_is_not_urgent(each: Synthesized) -> None:
     _, rule = _rule(each)
 
-    assert rule["EventPattern"] == {"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE]}
+    # anything-but matches only an event that has the field; exists:false takes those without one.
+    assert rule["EventPattern"] == {
+        "source": [EVENT_SOURCE],
+        "detail-type": [EVENT_DETAIL_TYPE],
+        "detail": {"priority": [{"anything-but": [PRIORITY_URGENT]}, {"exists": False}]},
+    }
 
 
-def test_rule_targets_the_queue_with_a_retry_policy_and_the_delivery_dead_letter_queue(each: Synthesized) -> None:
-    _, rule = _rule(each)
+def test_urgent_rule_matches_the_revocation_events_whose_priority_is_urgent(each: Synthesized) -> None:
+    _, rule = _rule(each, URGENT)
+
+    assert rule["EventPattern"] == {
+        "source": [EVENT_SOURCE],
+        "detail-type": [EVENT_DETAIL_TYPE],
+        "detail": {"priority": [PRIORITY_URGENT]},
+    }
+
+
+def test_both_rules_listen_on_the_same_bus(each: Synthesized) -> None:
+    assert _rule(each)[1].get("EventBusName") == _rule(each, URGENT)[1].get("EventBusName")
+    assert len(each.resources("AWS::Events::Rule")) == len(names.LANES)
+
+
+@pytest.mark.parametrize(("detail", "lane"), [(d, lane) for _, d, lane in ROUTED], ids=[n for n, _, _ in ROUTED])
+def test_a_revocation_event_reaches_exactly_one_lane(default: Synthesized, detail: Any, lane: str) -> None:
+    event = _event(detail)
+
+    taken = [rule_lane for rule_lane in names.LANES if matches(_rule(default, rule_lane)[1]["EventPattern"], event)]
+
+    assert taken == [lane]
+
+
+def test_neither_rule_takes_an_event_of_another_source(default: Synthesized, lane: str) -> None:
+    event = _event(PAIR | {"priority": PRIORITY_URGENT}, source="moderation")
+
+    assert not matches(_rule(default, lane)[1]["EventPattern"], event)
+
+
+def test_rule_targets_its_lanes_queue_with_a_retry_policy_and_the_delivery_dead_letter_queue(
+    each: Synthesized, lane: str
+) -> None:
+    _, rule = _rule(each, lane)
 
     (target,) = rule["Targets"]
 
-    assert target["Arn"] == get_att(_queue_id(each))
+    assert target["Arn"] == get_att(each.lane_queue_id(lane))
     assert "Input" not in target and "InputTransformer" not in target  # the whole event is the body
     assert target["RetryPolicy"] == {
         "MaximumRetryAttempts": each.settings.delivery_retry_attempts,
@@ -152,12 +233,27 @@ def test_queue_policy_lets_only_the_producers_the_rule_and_the_scheduler_role_se
     )
 
 
-def test_delivery_dead_letter_queue_accepts_eventbridge_only_for_this_rule(each: Synthesized) -> None:
-    rule_id, _ = _rule(each)
+def test_urgent_queue_policy_lets_only_the_producers_and_the_urgent_rule_send(each: Synthesized) -> None:
+    rule_id, _ = _rule(each, URGENT)
 
-    assert _senders(each, _queue_id(each, "delivery_dead_letter_queue")) == [
-        ({"Service": "events.amazonaws.com"}, {"ArnEquals": {"aws:SourceArn": get_att(rule_id)}})
-    ]
+    assert sorted(map(json.dumps, _senders(each, _queue_id(each, "urgent_queue")))) == sorted(
+        map(
+            json.dumps,
+            [
+                _producers(each),
+                ({"Service": "events.amazonaws.com"}, {"ArnEquals": {"aws:SourceArn": get_att(rule_id)}}),
+            ],
+        )
+    )
+
+
+def test_delivery_dead_letter_queue_accepts_eventbridge_only_for_these_rules(each: Synthesized) -> None:
+    rule_ids = [_rule(each, lane)[0] for lane in names.LANES]
+
+    assert sorted(map(json.dumps, _senders(each, _queue_id(each, "delivery_dead_letter_queue")))) == sorted(
+        json.dumps(({"Service": "events.amazonaws.com"}, {"ArnEquals": {"aws:SourceArn": get_att(rule_id)}}))
+        for rule_id in rule_ids
+    )
 
 
 def test_no_schedule_and_no_scheduler_role_without_schedules_in_settings(regional: Synthesized) -> None:
@@ -219,49 +315,65 @@ def test_schedules_target_the_queue_with_their_own_retry_policy_and_dead_letter_
 def test_without_producer_principals_the_account_sends_as_its_iam_policies_allow(default: Synthesized) -> None:
     assert default.settings.producer_principals == []
     assert _producers(default) == ({"AWS": ACCOUNT_ROOT}, None)
-    assert _send_statements(default, _queue_id(default), "Deny") == []
+    for queue in ("queue", "urgent_queue"):
+        assert _send_statements(default, _queue_id(default, queue), "Deny") == []
     assert not default.resources("AWS::Events::EventBusPolicy")
 
 
 def test_full_stack_lists_a_role_of_its_account_and_a_user_of_another(full: Synthesized) -> None:
     assert full.settings.producer_principals == [PRODUCER_ROLE, PRODUCER_USER]
-    assert _senders(full, _queue_id(full))[0] == ({"AWS": [PRODUCER_ROLE, PRODUCER_USER]}, None)
+    for queue in ("queue", "urgent_queue"):
+        assert _senders(full, _queue_id(full, queue))[0] == ({"AWS": [PRODUCER_ROLE, PRODUCER_USER]}, None)
 
 
+def _pipeline_senders(s: Synthesized, queue: str) -> list[dict[str, Any]]:
+    """The roles of the pipeline that send to a queue: both functions and the scheduler to bulk, the
+    urgent function (its unstarted pairs) to urgent."""
+    stack = s.stack
+    roles = (
+        [stack.function.role, stack.urgent_function.role, stack.routing.scheduler_role]
+        if queue == "queue"
+        else [stack.urgent_function.role]
+    )
+    return [get_att(s.logical_id(role)) for role in roles if role is not None]
+
+
+@pytest.mark.parametrize("queue", ["queue", "urgent_queue"])
 @pytest.mark.parametrize("variant", ["full", "regional"])
-def test_with_producer_principals_the_queue_denies_every_other_principal(synthesis: Synthesis, variant: str) -> None:
+def test_with_producer_principals_the_queue_denies_every_other_principal(
+    synthesis: Synthesis, variant: str, queue: str
+) -> None:
     s: Synthesized = getattr(synthesis, variant)
-    pipeline = [get_att(s.logical_id(s.stack.function.role))]
-    if s.stack.routing.scheduler_role is not None:
-        pipeline.append(get_att(s.logical_id(s.stack.routing.scheduler_role)))
 
-    (deny,) = _send_statements(s, _queue_id(s), "Deny")
+    (deny,) = _send_statements(s, _queue_id(s, queue), "Deny")
 
     assert deny == {
         "Sid": "DenySendersOtherThanProducers",
         "Effect": "Deny",
         "Principal": {"AWS": "*"},
         "Action": "sqs:SendMessage",
-        "Resource": get_att(_queue_id(s)),
+        "Resource": get_att(_queue_id(s, queue)),
         "Condition": {
             # In its own account, an identity policy allowing SendMessage would suffice without it.
-            "ArnNotEquals": {"aws:PrincipalArn": [*s.settings.producer_principals, *pipeline]},
+            "ArnNotEquals": {"aws:PrincipalArn": [*s.settings.producer_principals, *_pipeline_senders(s, queue)]},
             # EventBridge delivers as a service principal, which only this policy's Allow admits.
             "Bool": {"aws:PrincipalIsAWSService": "false"},
         },
     }
 
 
+@pytest.mark.parametrize("queue", ["queue", "urgent_queue"])
 @pytest.mark.parametrize("variant", ["full", "regional"])
 def test_every_role_the_stack_lets_send_to_the_queue_is_excepted_from_the_deny(
-    synthesis: Synthesis, variant: str
+    synthesis: Synthesis, variant: str, queue: str
 ) -> None:
-    # The function puts unstarted pairs back, the scheduler sends its payloads: neither may be locked out.
+    # The functions put unstarted pairs back, the urgent one sends the rest of a large message to
+    # bulk, the scheduler sends its payloads: none may be locked out.
     s: Synthesized = getattr(synthesis, variant)
-    (deny,) = _send_statements(s, _queue_id(s), "Deny")
+    (deny,) = _send_statements(s, _queue_id(s, queue), "Deny")
     excepted = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
 
-    senders = _granted_send_on(s, _queue_id(s))
+    senders = _granted_send_on(s, _queue_id(s, queue))
 
     assert senders
     assert [get_att(role) for role in senders if get_att(role) not in excepted] == []
