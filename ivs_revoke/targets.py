@@ -1,7 +1,8 @@
 """Where a command sends: an explicit option, else an environment variable, else the deployed stack.
 
 An operator's machine has no `cdk.json`; what it can always reach is the stack itself, whose outputs
-(CloudFormation `DescribeStacks`) name the queue (URL and ARN), the dead-letter queue and the event bus.
+(CloudFormation `DescribeStacks`) name the queues (the bulk queue's URL and ARN, the urgent queue's URL),
+the dead-letter queue and the event bus.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from botocore.exceptions import ClientError
 
 # The stack's output names, defined once with the stack (a module without CDK imports).
 from infra.constants import OUTPUT_BUS_NAME as OUTPUT_EVENT_BUS_NAME
-from infra.constants import OUTPUT_DLQ_URL, OUTPUT_QUEUE_ARN, OUTPUT_QUEUE_URL
+from infra.constants import OUTPUT_DLQ_URL, OUTPUT_QUEUE_ARN, OUTPUT_QUEUE_URL, OUTPUT_URGENT_QUEUE_URL
 from ivs_revoke.errors import ConfigurationError
 
 ENV_QUEUE_URL: Final = "IVS_REVOKE_QUEUE_URL"
+ENV_URGENT_QUEUE_URL: Final = "IVS_REVOKE_URGENT_QUEUE_URL"
 ENV_DLQ_URL: Final = "IVS_REVOKE_DLQ_URL"
 ENV_EVENT_BUS: Final = "IVS_REVOKE_EVENT_BUS"
 ENV_STACK_NAME: Final = "IVS_REVOKE_STACK_NAME"
@@ -27,10 +29,12 @@ __all__ = [
     "ENV_EVENT_BUS",
     "ENV_QUEUE_URL",
     "ENV_STACK_NAME",
+    "ENV_URGENT_QUEUE_URL",
     "OUTPUT_DLQ_URL",
     "OUTPUT_EVENT_BUS_NAME",
     "OUTPUT_QUEUE_ARN",
     "OUTPUT_QUEUE_URL",
+    "OUTPUT_URGENT_QUEUE_URL",
     "Environment",
     "StackOutputs",
     "resolve",
@@ -42,6 +46,7 @@ class Environment:
     """The environment variables this command reads, read once."""
 
     queue_url: str | None = None
+    urgent_queue_url: str | None = None
     dlq_url: str | None = None
     event_bus: str | None = None
     stack_name: str | None = None
@@ -50,6 +55,7 @@ class Environment:
     def from_environ(cls, environ: Mapping[str, str]) -> Environment:
         return cls(
             queue_url=environ.get(ENV_QUEUE_URL) or None,
+            urgent_queue_url=environ.get(ENV_URGENT_QUEUE_URL) or None,
             dlq_url=environ.get(ENV_DLQ_URL) or None,
             event_bus=environ.get(ENV_EVENT_BUS) or None,
             stack_name=environ.get(ENV_STACK_NAME) or None,

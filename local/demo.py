@@ -1,14 +1,20 @@
-"""`make demo` (`python -m local.demo [--pairs N]`): the whole pipeline on this machine, in seconds.
+"""`make demo` (`python -m local.demo [--pairs N] [--wave N]`): the whole pipeline on this machine.
 
-Starts the local stack (IVS emulator, SQS and EventBridge on moto's server, the function behind an
-event source mapping runner) with the settings of cdk.json, submits examples of every accepted body
-shape, waits until the queue is drained, prints what happened to every pair, and stops everything.
+Starts the local stack (IVS emulator, SQS and EventBridge on moto's server, each lane's function behind
+an event source mapping runner) with the settings of cdk.json, submits examples of every accepted body
+shape, waits until the queues are drained, then shows an urgent ban overtaking a wave, prints what
+happened to every pair, and stops everything.
 
 The examples: the AWS CLI documentation's `batch-start-viewer-session-revocation` example, whose two
 channels the emulator does not authorize (as in that example's output), so that its two pairs end in
 the dead-letter queue with code "403"; one pair; an API request with more than 20 pairs; an
 EventBridge event put on the bus; duplicates; and a malformed message. `--pairs N` adds N generated
 one-pair messages, drained with a progress bar.
+
+The wave (`--wave N`, default 2,000; 0 leaves it out): N one-pair messages to the bulk queue, then one
+pair to the urgent queue. The urgent pair's wait is the time from its SendMessage returning to its
+StartViewerSessionRevocation call accepted (the emulator's ledger); the wave's is its drain time at
+IVS's 40 pairs/s.
 
 Exit status: 0 when every valid pair was revoked or dead-lettered with its reason and every malformed
 message was dead-lettered with its reason; 1 otherwise; 130 on Ctrl-C.
@@ -23,7 +29,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, Final
 
 from infra.settings import DeploySettings
 from ivs_revoke.dlq import DeadLetter
@@ -31,6 +37,7 @@ from ivs_revoke.errors import EXIT_INTERRUPTED
 from ivs_revoke.sqs import batches
 from local.clients import ACCOUNT_ID
 from local.ivs_emulator import Faults, Ledger
+from local.ivs_emulator.service import BATCH_OPERATION
 from local.overview import emulator_note, header_lines
 from local.runner import DrainTimeout
 from local.stack import LocalStack, temporary_log_dir
@@ -56,6 +63,8 @@ CLI_EXAMPLE = [
 ]
 # What IVS can take at most: 2 calls per second per account and region, 20 pairs per call.
 PAIRS_PER_SECOND = 2 * MAX_SESSIONS_PER_CALL
+# The wave the urgent pair overtakes: 50 s at 40 pairs/s, the demo's whole run about a minute.
+DEFAULT_WAVE = 2000
 
 Pair = tuple[str, str]
 
@@ -109,7 +118,7 @@ def submit_examples(stack: LocalStack) -> Submission:
         {"channelArn": news, "viewerId": f"banned-{i}", "viewerSessionVersionsLessThanOrEqualTo": 3} for i in (1, 2, 3)
     ]
     stack.put_event({"viewerSessions": event})
-    submission.add("3 pairs as an EventBridge event", "PutEvents on the bus, the rule routes it to the queue", event)
+    submission.add("3 pairs as an EventBridge event", "PutEvents on the bus, the bulk rule routes it", event)
 
     stack.send(one)
     submission.add("the one-pair message again", "SendMessage, exact duplicate", [one])
@@ -125,10 +134,13 @@ def submit_examples(stack: LocalStack) -> Submission:
     return submission
 
 
-def submit_generated(stack: LocalStack, submission: Submission, pairs: int, progress: Any) -> None:
+def submit_generated(
+    stack: LocalStack, submission: Submission, pairs: int, progress: Any, viewer_prefix: str = "load-viewer"
+) -> None:
     """N one-pair messages over 50 channels: the function merges them, 20 pairs per call."""
     sessions = (
-        {"channelArn": channel(f"LoadChannel{i % 50:02d}"), "viewerId": f"load-viewer-{i:07d}"} for i in range(pairs)
+        {"channelArn": channel(f"LoadChannel{i % 50:02d}"), "viewerId": f"{viewer_prefix}-{i:07d}"}
+        for i in range(pairs)
     )
     with progress(total=pairs, desc="submitting", unit="msg", leave=False) as bar:
         for chunk in batches(sessions):
@@ -136,6 +148,70 @@ def submit_generated(stack: LocalStack, submission: Submission, pairs: int, prog
             submission.add_pairs(chunk)
             bar.update(len(chunk))
     submission.lines.append((f"{pairs} generated one-pair messages", "SendMessageBatch"))
+
+
+# The ban a moderator sends while the wave drains.
+URGENT_PAIR: Final = {"channelArn": channel("NewsChannel01"), "viewerId": "banned-during-the-wave"}
+
+
+@dataclass(frozen=True)
+class Race:
+    """The urgent pair against the wave, in wall-clock seconds (`time.time()`, as the ledger's)."""
+
+    wave_pairs: int
+    wave_sent_at: float  # the wave's first SendMessageBatch began
+    urgent_sent_at: float  # the urgent pair's SendMessage returned
+    urgent_called_at: float | None  # its StartViewerSessionRevocation accepted (None: never)
+    wave_done_at: float  # the wave's last batch call accepted
+
+    @property
+    def urgent_wait(self) -> float | None:
+        return None if self.urgent_called_at is None else self.urgent_called_at - self.urgent_sent_at
+
+    @property
+    def wave_drain(self) -> float:
+        return self.wave_done_at - self.wave_sent_at
+
+
+def submit_wave(stack: LocalStack, submission: Submission, pairs: int, progress: Any) -> tuple[float, float]:
+    """The wave to the bulk queue, then the urgent pair to the urgent queue; when each was sent."""
+    wave_sent_at = time.time()
+    submit_generated(stack, submission, pairs, progress, viewer_prefix="wave-viewer")
+    submission.lines[-1] = (f"a wave of {pairs} one-pair messages", "SendMessageBatch to the bulk queue")
+    stack.send_urgent(URGENT_PAIR)
+    urgent_sent_at = time.time()
+    submission.add("one urgent pair, sent after the wave", "SendMessage to the urgent queue", [URGENT_PAIR])
+    return wave_sent_at, urgent_sent_at
+
+
+def race(ledger: Ledger, wave_pairs: int, wave_sent_at: float, urgent_sent_at: float) -> Race:
+    batch_calls = [
+        call.at for call in ledger.accepted_calls if call.operation == BATCH_OPERATION and call.at >= wave_sent_at
+    ]
+    return Race(
+        wave_pairs=wave_pairs,
+        wave_sent_at=wave_sent_at,
+        urgent_sent_at=urgent_sent_at,
+        urgent_called_at=ledger.single_call_at(URGENT_PAIR["channelArn"], URGENT_PAIR["viewerId"]),
+        wave_done_at=max(batch_calls, default=wave_sent_at),
+    )
+
+
+def print_race(result: Race) -> None:
+    out = sys.stdout.write
+    out("\nAn urgent ban overtakes the wave\n")
+    out(f"  wave, bulk lane        {result.wave_pairs} pairs revoked in {result.wave_drain:.1f} s\n")
+    if result.urgent_called_at is None:
+        out("  urgent pair            NOT revoked by a StartViewerSessionRevocation call\n")
+        return
+    out(
+        f"  urgent pair, fast lane revoked {result.urgent_wait:.2f} s after its SendMessage returned "
+        "(to its StartViewerSessionRevocation call accepted)\n"
+    )
+    out(
+        f"  in one queue           it would have waited behind the wave: the wave's last pair was revoked "
+        f"{result.wave_done_at - result.urgent_sent_at:.1f} s after the urgent pair was sent\n"
+    )
 
 
 @dataclass
@@ -189,7 +265,6 @@ def print_summary(
     timings: Mapping[str, float],
 ) -> None:
     out = sys.stdout.write
-    stats = stack.runner.stats if stack.runner else None
     sizes = sorted(ledger.pairs_per_call.items(), reverse=True)
     call_sizes = ", ".join(f"{count} of {size}" for size, count in sizes)
 
@@ -199,14 +274,16 @@ def print_summary(
     out(f"  {submission.pairs_sent} pairs in valid messages, {len(submission.versions)} distinct; ")
     out(f"{submission.malformed} malformed message\n")
 
-    out(f"\nDrained in {timings['drain']:.1f} s\n")
+    wave = f", the wave in {timings['wave']:.1f} s" if "wave" in timings else ""
+    out(f"\nDrained in {timings['drain']:.1f} s{wave}\n")
     out(f"  pairs revoked          {len(accounting.revoked)}\n")
     out(f"  IVS API calls          {ledger.calls_accepted} accepted ({call_sizes} pairs)")
     out(f", {ledger.calls_throttled} throttled\n")
     out(f"  pairs per call         {sum(s * c for s, c in sizes) / max(1, ledger.calls_accepted):.1f} on average\n")
-    if stats is not None:
+    for lane, runner in stack.runners.items():
+        stats = runner.stats
         out(
-            f"  function               {stats.invocations} invocations, {stats.cold_starts} cold starts, "
+            f"  {lane + ' function':<22} {stats.invocations} invocations, {stats.cold_starts} cold starts, "
             f"{stats.records_received} records, {stats.batches_failed} batches failed\n"
         )
     out(
@@ -244,7 +321,9 @@ def print_summary(
             out(f"  missing: {key[0]}  viewer {key[1]}\n")
     out(
         f"Time: {timings['total']:.1f} s in all (start {timings['start']:.1f} s, submit {timings['submit']:.1f} s, "
-        f"drain {timings['drain']:.1f} s, stop {timings['stop']:.1f} s)\n"
+        f"drain {timings['drain']:.1f} s, "
+        + (f"wave {timings['wave']:.1f} s, " if "wave" in timings else "")
+        + f"stop {timings['stop']:.1f} s)\n"
     )
 
 
@@ -254,7 +333,30 @@ def _tqdm() -> Any:
     return tqdm
 
 
-def run(pairs: int) -> int:
+def drain(stack: LocalStack, submission: Submission, progress: Any, log_dir: Any) -> float | None:
+    """Waits until both queues are drained (with a progress bar of the pairs revoked when given); the
+    seconds it took, or None (said why) when they were not drained in time."""
+    # Enough for the load at IVS's 40 pairs/s, with room for retries after one visibility timeout.
+    timeout = 60 + 2 * len(submission.versions) / PAIRS_PER_SECOND + stack.settings.visibility_timeout_seconds
+    try:
+        if progress is None:
+            return stack.drain(timeout)
+        expected = set(submission.versions)
+        with progress(total=len(expected), desc="revoking", unit="pair") as bar:
+
+            def show(counts: Mapping[str, int]) -> None:
+                done = sum(1 for key in stack.ivs.ledger().revoked if key in expected)
+                bar.update(done - bar.n)
+
+            seconds = stack.drain(timeout, on_poll=show)
+            show({})
+            return seconds
+    except DrainTimeout as error:
+        sys.stdout.write(f"\nThe queues did not drain: {error}\nFunction logs: {log_dir}\n")
+        return None
+
+
+def run(pairs: int, wave: int = 0) -> int:
     started = time.monotonic()
     settings = DeploySettings.from_cdk_json()
     log_dir = temporary_log_dir("ivs-revocation-demo-")
@@ -274,26 +376,18 @@ def run(pairs: int) -> int:
             submit_generated(stack, submission, pairs, progress)
         timings["submit"] = time.monotonic() - submitted_at
 
-        drain_started = time.monotonic()
-        # Enough for the load at IVS's 40 pairs/s, with room for retries after one visibility timeout.
-        timeout = 60 + 2 * len(submission.versions) / PAIRS_PER_SECOND + settings.visibility_timeout_seconds
-        try:
-            if progress is not None:
-                expected = set(submission.versions)
-                with progress(total=len(expected), desc="revoking", unit="pair") as bar:
-
-                    def show(counts: Mapping[str, int]) -> None:
-                        done = sum(1 for key in stack.ivs.ledger().revoked if key in expected)
-                        bar.update(done - bar.n)
-
-                    stack.drain(timeout, on_poll=show)
-                    show({})
-            else:
-                stack.drain(timeout)
-        except DrainTimeout as error:
-            out(f"\nThe queue did not drain: {error}\nFunction logs: {log_dir}\n")
+        drained = drain(stack, submission, progress, log_dir)
+        if drained is None:
             return 1
-        timings["drain"] = time.monotonic() - drain_started
+        timings["drain"] = drained
+
+        result = None
+        if wave:
+            wave_sent_at, urgent_sent_at = submit_wave(stack, submission, wave, _tqdm())
+            if drain(stack, submission, _tqdm(), log_dir) is None:
+                return 1
+            result = race(stack.ivs.ledger(), wave, wave_sent_at, urgent_sent_at)
+            timings["wave"] = result.wave_drain
 
         ledger = stack.ivs.ledger()
         dead_letters = stack.dead_letters()
@@ -302,6 +396,8 @@ def run(pairs: int) -> int:
     timings["stop"] = time.monotonic() - stopping
     timings["total"] = time.monotonic() - started
     print_summary(stack, submission, accounting, ledger, dead_letters, timings)
+    if result is not None:
+        print_race(result)
     return 0 if accounting.complete and len(accounting.invalid) == submission.malformed else 1
 
 
@@ -318,13 +414,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help=f"also submit N generated one-pair messages (IVS drains at most {PAIRS_PER_SECOND} pairs/s)",
     )
+    parser.add_argument(
+        "--wave",
+        type=int,
+        default=DEFAULT_WAVE,
+        metavar="N",
+        help=f"one-pair messages of the wave the urgent pair overtakes; 0 leaves it out (default {DEFAULT_WAVE})",
+    )
     args = parser.parse_args(argv)
-    if args.pairs < 0:
-        parser.error("--pairs must be 0 or more")
+    if args.pairs < 0 or args.wave < 0:
+        parser.error("--pairs and --wave must be 0 or more")
     # A supervisor's SIGTERM stops the demo as Ctrl-C does: in order, leaving nothing behind.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return run(args.pairs)
+        return run(args.pairs, args.wave)
     except KeyboardInterrupt:
         sys.stdout.write("\nInterrupted: the stack is stopped, nothing left running.\n")
         return EXIT_INTERRUPTED

@@ -41,8 +41,9 @@ class FunctionConfig:
     memory_mb: int = 512
     # Folders the handler's modules are imported from, besides the installed packages.
     python_path: Sequence[str] = ()
-    # One log file per instance slot (the function's log streams); None discards the logs.
+    # One log file per instance slot (the function's log streams), `<log_name>-<slot>.log`; None discards them.
     log_dir: Path | None = None
+    log_name: str = "instance"
 
     @property
     def arn(self) -> str:
@@ -89,7 +90,7 @@ class FunctionInstance:
         environment["AWS_LAMBDA_LOG_STREAM_NAME"] = self.log_stream_name
         if self._log is None and self._config.log_dir is not None:
             self._config.log_dir.mkdir(parents=True, exist_ok=True)
-            self._log = (self._config.log_dir / f"instance-{self._slot}.log").open("ab", buffering=0)
+            self._log = (self._config.log_dir / f"{self._config.log_name}-{self._slot}.log").open("ab", buffering=0)
         output: IO[bytes] | int = self._log if self._log is not None else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(

@@ -7,29 +7,52 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ivs_revoke.targets import ENV_QUEUE_URL
+from infra.settings import LaneSettings
+from ivs_revoke.targets import ENV_QUEUE_URL, ENV_URGENT_QUEUE_URL
 from local.clients import ACCOUNT_ID
-from local.ivs_emulator.service import DEFAULT_TPS, Faults
+from local.ivs_emulator.service import DEFAULT_SINGLE_TPS, DEFAULT_TPS, Faults
 from local.stack import LocalStack
+from revocation import names
 
 FAULT_DEFAULTS: Final = dataclasses.asdict(Faults())
 
 
 @dataclass(frozen=True)
 class Lane:
-    """A queue producers send to, and the variable that names it for `ivs-revoke`."""
+    """A queue producers send to, the variable that names it for `ivs-revoke`, and what drains it."""
 
     name: str
     queue_url: str
     env_name: str
+    settings: LaneSettings
+    operation: str  # the IVS operation its function calls
 
 
 def lanes(stack: LocalStack) -> list[Lane]:
-    return [Lane("bulk", stack.resources.queue_url, ENV_QUEUE_URL)]
+    resources, settings = stack.resources, stack.settings
+    return [
+        Lane(
+            names.LANE_BULK,
+            resources.queue_url,
+            ENV_QUEUE_URL,
+            settings.lane(names.LANE_BULK),
+            names.OPERATION_BATCH,
+        ),
+        Lane(
+            names.LANE_URGENT,
+            resources.urgent_queue_url,
+            ENV_URGENT_QUEUE_URL,
+            settings.lane(names.LANE_URGENT),
+            names.OPERATION_SINGLE,
+        ),
+    ]
 
 
 def emulator_note(unauthorized: Sequence[str], faults: Faults) -> str:
-    note = f"{DEFAULT_TPS} calls/s per account and region"
+    note = (
+        f"{DEFAULT_TPS} batch calls/s and {DEFAULT_SINGLE_TPS} single-pair calls/s per account and region, "
+        "separate quotas"
+    )
     if unauthorized:
         note += f", {len(unauthorized)} channel(s) not authorized (per-pair 403)"
     injected = {key: value for key, value in dataclasses.asdict(faults).items() if value != FAULT_DEFAULTS[key]}
@@ -46,19 +69,24 @@ def header_lines(stack: LocalStack, title: str, ivs_note: str) -> list[str]:
         f"IVS viewer-session revocation: {title}",
         f"  SQS + EventBridge   moto server at {stack.endpoint_url} (region {stack.region}, account {ACCOUNT_ID})",
         f"  IVS                 {ivs_note}",
-        f"  function            {settings.max_concurrency} instances (max concurrency), batch size "
-        f"{settings.batch_size}, batching window {settings.max_batching_window_seconds} s, timeout "
-        f"{settings.function_timeout_seconds} s, {settings.ivs_calls_per_second:g} IVS call(s) per second each",
     ]
+    for lane in served:
+        deployed = lane.settings
+        lines += [
+            f"  {lane.name + ' lane':<19} queue {lane.queue_url} (visibility timeout "
+            f"{deployed.visibility_timeout_seconds} s, to the DLQ after {settings.max_receive_count} receives)",
+            f"  {'':<19} function: {deployed.max_concurrency} instances (max concurrency), batch size "
+            f"{deployed.batch_size}, batching window {deployed.max_batching_window_seconds} s, timeout "
+            f"{deployed.function_timeout_seconds} s, {deployed.calls_per_second:g} {lane.operation} call(s) per "
+            "second each",
+        ]
     lines += [
-        f"  {lane.name + ' lane':<19} queue {lane.queue_url} (visibility timeout "
-        f"{settings.visibility_timeout_seconds} s, to the DLQ after {settings.max_receive_count} receives)"
-        for lane in served
-    ]
-    lines += [
+        f"  {'':<19} an urgent message keeps {settings.urgent_max_pairs_per_message} pairs, the rest go to the "
+        "bulk queue",
         f"  dead-letter queue   {resources.dead_letter_queue_url}",
         f"  event bus           {resources.event_bus_name}: rule {resources.rule_name} routes revocation events "
-        f"to the {', '.join(lane.name for lane in served)} queue",
+        f'to the bulk queue, rule {resources.urgent_rule_name} those whose detail says "priority": '
+        '"urgent" to the urgent queue',
         f"  logs                {stack.log_dir} (one file per function instance); settings from cdk.json",
     ]
     return lines

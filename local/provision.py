@@ -1,6 +1,6 @@
-"""The queues, the event bus and the rule on moto's server, as the CDK stack defines them from the same
+"""The queues, the event bus and the rules on moto's server, as the CDK stack defines them from the same
 settings (tests/integration/test_pipeline.py compares them with the synthesized template), and the
-function's environment."""
+environments of the two functions (bulk and urgent lane)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,24 @@ from typing import Any
 import ivs_revoke.sqs
 from infra.settings import DeploySettings
 from local.clients import CREDENTIALS, DEFAULT_REGION, client
+from revocation import names
 from revocation.models import (
     DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
+    PRIORITY_URGENT,
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     SQS_MAX_MESSAGE_BYTES,
 )
+
+# Both rules take the stack's revocation events; `detail.priority` chooses the lane. An event without
+# one is bulk: `anything-but` alone would not match a missing field.
+_REVOCATION_EVENTS = {"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE]}
+BULK_EVENT_PATTERN = {
+    **_REVOCATION_EVENTS,
+    "detail": {"priority": [{"anything-but": [PRIORITY_URGENT]}, {"exists": False}]},
+}
+URGENT_EVENT_PATTERN = {**_REVOCATION_EVENTS, "detail": {"priority": [PRIORITY_URGENT]}}
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,10 @@ class Resources:
     delivery_dead_letter_queue_arn: str
     event_bus_name: str
     rule_name: str
+    urgent_queue_name: str
+    urgent_queue_url: str
+    urgent_queue_arn: str
+    urgent_rule_name: str
 
 
 def resource_names(settings: DeploySettings) -> dict[str, str]:
@@ -45,9 +60,11 @@ def resource_names(settings: DeploySettings) -> dict[str, str]:
     prefix = settings.stack_name
     return {
         "queue": settings.source_queue_name,
+        "urgent_queue": settings.urgent_queue_name,
         "dead_letter_queue": f"{prefix}-dead-letters",
         "delivery_dead_letter_queue": f"{prefix}-delivery-dead-letters",
         "rule": f"{prefix}-revocation-requests",
+        "urgent_rule": f"{prefix}-urgent-revocation-requests",
     }
 
 
@@ -78,22 +95,32 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
             "RedriveAllowPolicy": json.dumps({"redrivePermission": "denyAll"}),
         },
     )
-    queue_url, queue_arn = _create_queue(
-        sqs,
-        named["queue"],
-        {
-            "VisibilityTimeout": str(settings.visibility_timeout_seconds),
-            "MessageRetentionPeriod": str(settings.queue_retention_days * day),
-            "MaximumMessageSize": str(SOURCE_QUEUE_MAX_MESSAGE_BYTES),
-            "SqsManagedSseEnabled": "true",
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}
-            ),
-        },
-    )
+
+    def source_queue(name: str, visibility_timeout_seconds: int) -> tuple[str, str]:
+        # The two lanes' queues differ in their visibility timeout only.
+        return _create_queue(
+            sqs,
+            name,
+            {
+                "VisibilityTimeout": str(visibility_timeout_seconds),
+                "MessageRetentionPeriod": str(settings.queue_retention_days * day),
+                "MaximumMessageSize": str(SOURCE_QUEUE_MAX_MESSAGE_BYTES),
+                "SqsManagedSseEnabled": "true",
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}
+                ),
+            },
+        )
+
+    queue_url, queue_arn = source_queue(named["queue"], settings.visibility_timeout_seconds)
+    urgent_url, urgent_arn = source_queue(named["urgent_queue"], settings.urgent_visibility_timeout_seconds)
     sqs.set_queue_attributes(
         QueueUrl=dlq_url,
-        Attributes={"RedriveAllowPolicy": json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [queue_arn]})},
+        Attributes={
+            "RedriveAllowPolicy": json.dumps(
+                {"redrivePermission": "byQueue", "sourceQueueArns": [queue_arn, urgent_arn]}
+            )
+        },
     )
 
     bus = settings.event_bus_name
@@ -102,29 +129,34 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
         # nothing else would create it.
         with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
             events.create_event_bus(Name=bus)
-    rule_arn = events.put_rule(
-        Name=named["rule"],
-        EventBusName=bus,
-        EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE]}),
-        State="ENABLED",
-        Description="Routes viewer-session revocation requests to the queue",
-    )["RuleArn"]
-    events.put_targets(
-        Rule=named["rule"],
-        EventBusName=bus,
-        Targets=[
-            {
-                "Id": "RevocationQueue",
-                "Arn": queue_arn,
-                "DeadLetterConfig": {"Arn": delivery_dlq_arn},
-                "RetryPolicy": {
-                    "MaximumRetryAttempts": settings.delivery_retry_attempts,
-                    "MaximumEventAgeInSeconds": settings.delivery_max_event_age_seconds,
-                },
-            }
-        ],
+    rules = (
+        (named["rule"], BULK_EVENT_PATTERN, queue_arn, queue_url, "Routes revocation requests to the bulk queue"),
+        (named["urgent_rule"], URGENT_EVENT_PATTERN, urgent_arn, urgent_url, "Routes urgent ones to the urgent queue"),
     )
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": _events_may_send(queue_arn, rule_arn)})
+    for rule_name, pattern, target_arn, target_url, description in rules:
+        rule_arn = events.put_rule(
+            Name=rule_name,
+            EventBusName=bus,
+            EventPattern=json.dumps(pattern),
+            State="ENABLED",
+            Description=description,
+        )["RuleArn"]
+        events.put_targets(
+            Rule=rule_name,
+            EventBusName=bus,
+            Targets=[
+                {
+                    "Id": "RevocationQueue",
+                    "Arn": target_arn,
+                    "DeadLetterConfig": {"Arn": delivery_dlq_arn},
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": settings.delivery_retry_attempts,
+                        "MaximumEventAgeInSeconds": settings.delivery_max_event_age_seconds,
+                    },
+                }
+            ],
+        )
+        sqs.set_queue_attributes(QueueUrl=target_url, Attributes={"Policy": _events_may_send(target_arn, rule_arn)})
     return Resources(
         endpoint_url=endpoint_url,
         region=region,
@@ -138,6 +170,10 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
         delivery_dead_letter_queue_arn=delivery_dlq_arn,
         event_bus_name=bus,
         rule_name=named["rule"],
+        urgent_queue_name=named["urgent_queue"],
+        urgent_queue_url=urgent_url,
+        urgent_queue_arn=urgent_arn,
+        urgent_rule_name=named["urgent_rule"],
     )
 
 
@@ -165,15 +201,21 @@ def _events_may_send(queue_arn: str, rule_arn: str) -> str:
     )
 
 
-def function_environment(settings: DeploySettings, resources: Resources, ivs_endpoint_url: str) -> dict[str, str]:
-    """The function's environment: what the CDK stack sets, plus the local endpoints and credentials.
+def function_environment(
+    settings: DeploySettings, resources: Resources, ivs_endpoint_url: str, lane: str = names.LANE_BULK
+) -> dict[str, str]:
+    """A lane's function environment: what the CDK stack sets, plus the local endpoints and credentials.
 
     The endpoints reach the function through botocore's standard variables; the function has no
     branch of its own for running locally.
     """
+    urgent = lane == names.LANE_URGENT
     return {
         **settings.function_environment(
-            dead_letter_queue_url=resources.dead_letter_queue_url, source_queue_url=resources.queue_url
+            dead_letter_queue_url=resources.dead_letter_queue_url,
+            source_queue_url=resources.urgent_queue_url if urgent else resources.queue_url,
+            lane=lane,
+            bulk_queue_url=resources.queue_url if urgent else None,
         ),
         # X-Ray has no local daemon here.
         "POWERTOOLS_TRACE_DISABLED": "true",

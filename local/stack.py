@@ -5,16 +5,20 @@
 
     settings = DeploySettings.from_cdk_json(overrides={"functionTimeoutSeconds": 5, ...})
     with LocalStack(settings) as stack:
-        stack.send({"channelArn": ..., "viewerId": ...})      # SQS SendMessage
-        stack.put_event({"viewerSessions": [...]})             # EventBridge PutEvents, through the rule
-        stack.drain(timeout=60)                                # until the queue is empty
+        stack.send({"channelArn": ..., "viewerId": ...})      # SQS SendMessage to the bulk queue
+        stack.send_urgent({"channelArn": ..., "viewerId": ...})  # ... to the urgent queue
+        stack.put_event({"viewerSessions": [...]})             # EventBridge PutEvents, through the rules
+        stack.drain(timeout=60)                                # until both queues are empty
         stack.ivs.ledger().revoked                             # what IVS revoked
         stack.dead_letters()                                   # the DLQ, read without consuming it
 
 What is provisioned (local/provision.py) comes from the same `DeploySettings` (cdk.json) that the CDK
-stack deploys, with the template's queue attributes, and the function's environment. The event source
-mapping runner (local/runner.py) polls with the settings' batch size, batching window and maximum
-concurrency. The DLQ is read and redriven by the operator's own code (ivs_revoke.dlq, ivs_revoke.redrive).
+stack deploys, with the template's queue attributes and rules, and each function's environment. Two
+lanes, each a function behind an event source mapping runner (local/runner.py, the same code for both)
+polling with its lane's settings (`DeploySettings.lane`): the bulk lane with the batch size, batching
+window and maximum concurrency of the settings, the urgent lane with urgentBatchSize, no window and
+urgentMaxConcurrency. The DLQ is read and redriven by the operator's own code (ivs_revoke.dlq,
+ivs_revoke.redrive).
 
 Nothing outlives the stack: moto's server (local/moto_process.py) and the function instances are child
 processes that end with it (also when this process is interrupted or killed), and the IVS emulator is
@@ -28,6 +32,8 @@ import json
 import signal
 import tempfile
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -42,7 +48,7 @@ from local.instance_supervisor import FunctionConfig
 from local.ivs_emulator import IvsEmulator
 from local.moto_process import MOTO_LOG, MotoServer
 from local.provision import Resources, function_environment, provision
-from local.runner import EventSourceMapping, MappingConfig
+from local.runner import DrainTimeout, EventSourceMapping, MappingConfig
 from revocation import names
 from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
 
@@ -51,8 +57,8 @@ MOVE_TASK_POLL_SECONDS: Final = 0.2
 
 
 class LocalStack:
-    """IVS emulator + moto server (SQS, EventBridge) provisioned from settings + the function behind
-    an event source mapping runner; a context manager that starts all of it and stops all of it.
+    """IVS emulator + moto server (SQS, EventBridge) provisioned from settings + each lane's function
+    behind an event source mapping runner; a context manager that starts all of it and stops all of it.
 
     Options:
     - `ivs`: an IvsEmulator to use (its lifecycle stays with the caller); otherwise one is started with
@@ -62,6 +68,7 @@ class LocalStack:
       share one); otherwise the stack starts its own.
     - `handler`: the function's handler ("module.function"); None runs no function at all, and
       `start_function=False` provisions everything but starts polling only on `start_function()`.
+    - `lanes`: the lanes whose function runs (default both; `("bulk",)` is the single queue of old).
     - `environment`, `python_path`: extra function environment variables and import folders.
     - `log_dir`: where the function's logs (one file per instance) and moto's go; None discards them.
     """
@@ -77,6 +84,7 @@ class LocalStack:
         moto: MotoServer | None = None,
         handler: str | None = names.HANDLER,
         start_function: bool = True,
+        lanes: Sequence[str] = names.LANES,
         environment: Mapping[str, str] | None = None,
         python_path: Sequence[str] = (),
         log_dir: Path | None = None,
@@ -89,6 +97,10 @@ class LocalStack:
         self._given_moto = moto
         self._handler = handler
         self._start_function = start_function
+        unknown = set(lanes) - set(names.LANES)
+        if unknown:
+            raise ValueError(f"lanes must be among {names.LANES}, not {sorted(unknown)}")
+        self._lanes = tuple(lanes)
         self._extra_environment = dict(environment or {})
         self._python_path = tuple(python_path)
         self.log_dir = log_dir
@@ -96,7 +108,8 @@ class LocalStack:
         self._ivs: IvsEmulator | None = None
         self._moto: MotoServer | None = None
         self._resources: Resources | None = None
-        self.runner: EventSourceMapping | None = None
+        # One runner per lane; `runner` is the bulk lane's, `urgent_runner` the urgent lane's.
+        self.runners: dict[str, EventSourceMapping] = {}
         self.sqs: Any = None
         self.events: Any = None
 
@@ -128,7 +141,7 @@ class LocalStack:
         self.sqs = client("sqs", self._moto.url, self.region)
         self.events = client("events", self._moto.url, self.region)
         if self._handler is not None:
-            self.runner = self._make_runner(self._handler)
+            self.runners = {lane: self._make_runner(self._handler, lane) for lane in self._lanes}
             if self._start_function:
                 self.start_function()
         return self
@@ -136,41 +149,59 @@ class LocalStack:
     def stop(self) -> None:
         """Stops the function, then moto's server, then the IVS emulator; Ctrl-C cannot cut it short."""
         with _sigint_deferred():
-            if self.runner is not None:
+            for runner in self.runners.values():
                 # No grace for invocations in flight: the queues they would settle end with the stack.
-                self.runner.stop(timeout=0)
+                runner.stop(timeout=0)
             self._stack.close()
 
     def start_function(self) -> None:
-        if self.runner is None:
+        """Starts every lane's function (their cold starts in parallel), then their polling."""
+        if not self.runners:
             raise RuntimeError("this stack runs no function (handler=None)")
-        self.runner.start()
+        starters = [threading.Thread(target=runner.start) for runner in self.runners.values()]
+        for thread in starters:
+            thread.start()
+        for thread in starters:
+            thread.join()
 
     def stop_function(self) -> None:
-        if self.runner is not None:
-            self.runner.stop()
+        for runner in self.runners.values():
+            runner.stop()
 
-    def _make_runner(self, handler: str) -> EventSourceMapping:
+    @property
+    def runner(self) -> EventSourceMapping | None:
+        """The bulk lane's runner (None when it runs no function)."""
+        return self.runners.get(names.LANE_BULK)
+
+    @property
+    def urgent_runner(self) -> EventSourceMapping | None:
+        """The urgent lane's runner (None when it runs no function)."""
+        return self.runners.get(names.LANE_URGENT)
+
+    def _make_runner(self, handler: str, lane: str) -> EventSourceMapping:
         settings = self.settings
         resources = self.resources
+        deployed = settings.lane(lane)
+        urgent = lane == names.LANE_URGENT
         return EventSourceMapping(
             MappingConfig(
-                queue_url=resources.queue_url,
-                queue_arn=resources.queue_arn,
-                batch_size=settings.batch_size,
-                batching_window_seconds=settings.max_batching_window_seconds,
-                max_concurrency=settings.max_concurrency,
+                queue_url=resources.urgent_queue_url if urgent else resources.queue_url,
+                queue_arn=resources.urgent_queue_arn if urgent else resources.queue_arn,
+                batch_size=deployed.batch_size,
+                batching_window_seconds=deployed.max_batching_window_seconds,
+                max_concurrency=deployed.max_concurrency,
             ),
             FunctionConfig(
                 handler=handler,
-                environment={**self.function_environment, **self._extra_environment},
-                timeout_seconds=settings.function_timeout_seconds,
+                environment={**self.lane_environment(lane), **self._extra_environment},
+                timeout_seconds=deployed.function_timeout_seconds,
                 region=self.region,
                 account_id=ACCOUNT_ID,
-                name=f"{settings.stack_name}-Function",
+                name=f"{settings.stack_name}-{'UrgentFunction' if urgent else 'Function'}",
                 memory_mb=settings.function_memory_mb,
                 python_path=self._python_path,
                 log_dir=self.log_dir,
+                log_name=instance_log_name(lane),
             ),
             endpoint_url=resources.endpoint_url,
             credentials=CREDENTIALS,
@@ -195,7 +226,16 @@ class LocalStack:
 
     @property
     def function_environment(self) -> dict[str, str]:
-        return function_environment(self.settings, self.resources, self.ivs_url)
+        """The bulk lane's function environment."""
+        return self.lane_environment(names.LANE_BULK)
+
+    def lane_environment(self, lane: str) -> dict[str, str]:
+        """A lane's function environment, as the stack deploys it, pointing at the local endpoints."""
+        return function_environment(self.settings, self.resources, self.ivs_url, lane=lane)
+
+    @property
+    def urgent_queue_url(self) -> str:
+        return self.resources.urgent_queue_url
 
     @property
     def ivs_url(self) -> str:
@@ -205,7 +245,7 @@ class LocalStack:
     @property
     def pids(self) -> list[int]:
         """Child processes of the stack: moto's server and the function instances."""
-        pids = list(self.runner.pids) if self.runner else []
+        pids = [pid for runner in self.runners.values() for pid in runner.pids]
         if self._moto is not None and self._moto.pid is not None and self._given_moto is None:
             pids.append(self._moto.pid)
         return pids
@@ -216,12 +256,24 @@ class LocalStack:
 
     # --- producers ------------------------------------------------------------------------------
     def send(self, *bodies: Any) -> list[str]:
-        """Sends each body (a str as is, anything else as JSON) with SendMessageBatch; returns the ids."""
+        """Sends each body (a str as is, anything else as JSON) to the bulk queue, one with SendMessage,
+        more with SendMessageBatch; returns the ids."""
+        return self._send(self.resources.queue_url, bodies)
+
+    def send_urgent(self, *bodies: Any) -> list[str]:
+        """As `send`, to the urgent queue."""
+        return self._send(self.resources.urgent_queue_url, bodies)
+
+    def _send(self, queue_url: str, bodies: Sequence[Any]) -> list[str]:
         ids: list[str] = []
         texts = [body if isinstance(body, str) else json.dumps(body) for body in bodies]
+        if len(texts) == 1:
+            # One body, as a producer sends one request: SendMessage.
+            message_id: str = self.sqs.send_message(QueueUrl=queue_url, MessageBody=texts[0])["MessageId"]
+            return [message_id]
         for chunk in batches(texts):
             response = self.sqs.send_message_batch(
-                QueueUrl=self.resources.queue_url,
+                QueueUrl=queue_url,
                 Entries=[{"Id": str(i), "MessageBody": text} for i, text in enumerate(chunk)],
             )
             if response.get("Failed"):
@@ -231,7 +283,8 @@ class LocalStack:
         return ids
 
     def put_event(self, detail: Any, *, source: str = EVENT_SOURCE, detail_type: str = EVENT_DETAIL_TYPE) -> str:
-        """Puts one event on the stack's bus (PutEvents); the rule routes a revocation event to the queue."""
+        """Puts one event on the stack's bus (PutEvents); the rules route a revocation event to the queue
+        of its lane (`"priority": "urgent"` in the detail: the urgent queue)."""
         response = self.events.put_events(
             Entries=[
                 {
@@ -249,17 +302,43 @@ class LocalStack:
         return event_id
 
     # --- observers ------------------------------------------------------------------------------
-    def drain(self, timeout: float = 60.0, on_poll: Callable[[Mapping[str, int]], None] | None = None) -> float:
-        """Waits until the queue is empty and the function idle; returns the seconds it took.
+    def drain(
+        self,
+        timeout: float = 60.0,
+        on_poll: Callable[[Mapping[str, int]], None] | None = None,
+        poll_seconds: float = 0.2,
+    ) -> float:
+        """Waits until every lane's queue is empty and its function idle; returns the seconds it took.
 
-        Raises local.runner.DrainTimeout after `timeout` seconds.
+        `on_poll` gets the queues' counts summed at every look. Raises local.runner.DrainTimeout after
+        `timeout` seconds.
         """
-        if self.runner is None:
+        if not self.runners:
             raise RuntimeError("this stack runs no function (handler=None): nothing would drain the queue")
-        return self.runner.wait_until_drained(timeout, on_poll=on_poll)
+        # The urgent lane first: it sends what exceeds its bound on to the bulk queue, never the reverse,
+        # so an urgent lane seen idle before the bulk lane cannot fill the bulk queue behind the look.
+        ordered = sorted(self.runners.values(), key=lambda runner: runner is not self.urgent_runner)
+        started = time.monotonic()
+        while True:
+            looks = [(runner, runner.queue_counts()) for runner in ordered]
+            if on_poll is not None:
+                on_poll(dict(sum((Counter(counts) for _, counts in looks), Counter())))
+            # Idle only if each lane is idle at its look: the order above makes the looks agree.
+            if all(not any(counts.values()) and runner.in_flight == 0 for runner, counts in looks):
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise DrainTimeout(
+                    f"queues not drained after {timeout:g} s: "
+                    + "; ".join(
+                        f"{runner.mapping.queue_url}: {counts}, {runner.in_flight} batches held, mapping: "
+                        f"{runner.describe()}"
+                        for runner, counts in looks
+                    )
+                )
+            time.sleep(poll_seconds)
 
     def queue_counts(self, queue_url: str | None = None) -> dict[str, int]:
-        """Messages, MessagesNotVisible and MessagesDelayed of the queue (by default the source queue)."""
+        """Messages, MessagesNotVisible and MessagesDelayed of the queue (by default the bulk queue)."""
         return queue_counts(self.sqs, queue_url or self.resources.queue_url)
 
     def dead_letters(self) -> list[DeadLetter]:
@@ -268,8 +347,8 @@ class LocalStack:
         return sorted(letters, key=lambda letter: (letter.sent_timestamp_ms or 0, letter.message_id))
 
     def redrive_dead_letters(self, timeout: float = 60.0) -> RedriveResult:
-        """Moves the DLQ's messages back to the source queue as `ivs-revoke dlq redrive --wait` does, with
-        the source queue named as the destination; a move that leaves messages behind raises."""
+        """Moves the DLQ's messages back to the bulk queue as `ivs-revoke dlq redrive --wait` does, with
+        the bulk queue named as the destination; a move that leaves messages behind raises."""
         resources = self.resources
         result = redrive(
             self.sqs,
@@ -283,13 +362,14 @@ class LocalStack:
         return result
 
     def purge(self) -> None:
-        """Empties the queues and clears the IVS ledger (not the faults): a clean slate between tests.
+        """Empties every queue and clears the IVS ledger (not the faults): a clean slate between tests.
 
         Receives and deletes rather than PurgeQueue, which SQS (and moto) allow once a minute per queue.
         Drain first: a message the function holds is not visible here.
         """
         for url in (
             self.resources.queue_url,
+            self.resources.urgent_queue_url,
             self.resources.dead_letter_queue_url,
             self.resources.delivery_dead_letter_queue_url,
         ):
@@ -312,6 +392,11 @@ def _sigint_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if received:
         raise KeyboardInterrupt
+
+
+def instance_log_name(lane: str) -> str:
+    """The name of a lane's function logs, `<name>-<slot>.log`: the bulk lane's keep the one they had."""
+    return "instance" if lane == names.LANE_BULK else f"{lane}-instance"
 
 
 def temporary_log_dir(prefix: str = "ivs-revocation-") -> Path:

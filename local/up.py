@@ -1,11 +1,12 @@
 """`make up` (`python -m local.up`): the local pipeline as a service for your own producers and tools.
 
 Starts the local stack with the settings of cdk.json (the IVS emulator, SQS and EventBridge on moto's
-server, the function behind an event source mapping runner), prints what runs where and the
+server, each lane's function behind an event source mapping runner), prints what runs where and the
 environment that points botocore, the AWS CLI and `ivs-revoke` at it, one `export NAME=value` line
 each (also written to `.local-stack.env` at the repository root, removed on exit), says it is ready,
-and serves until Ctrl-C (exit 130) or SIGTERM (exit 0), with a status line: queue backlog per lane,
-pairs revoked, the last minute's rate against IVS's bound, DLQ messages by code.
+and serves until Ctrl-C (exit 130) or SIGTERM (exit 0), with a status line: per lane (bulk, urgent) the
+queue's backlog, the pairs revoked and the last minute's rate against IVS's bound for the lane's
+operation; DLQ messages by code.
 
 Every server binds 127.0.0.1 only. `--ivs-url` sends the function's calls to another IVS endpoint
 instead of the emulator; the emulator's fault options (`--drop-rate 0.1`, ...) rehearse a bad day.
@@ -39,7 +40,7 @@ from local.clients import CREDENTIALS
 from local.ivs_emulator.service import MALFORMED_ANSWER_KINDS, EmulatorConfigError, Faults
 from local.moto_process import MOTO_LOG, MotoServer
 from local.overview import FAULT_DEFAULTS, Lane, emulator_note, header_lines, lanes
-from local.stack import LocalStack, temporary_log_dir
+from local.stack import LocalStack, instance_log_name, temporary_log_dir
 from revocation import names
 from revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
 
@@ -87,22 +88,33 @@ def export_lines(values: Mapping[str, str]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Status:
-    backlog: Sequence[tuple[str, int, int]]  # (lane, messages waiting, messages in flight)
+class LaneStatus:
+    lane: str
+    waiting: int  # messages in the queue, visible or delayed
+    in_flight: int
     revoked: int
     rate: float  # pairs revoked per second over the last minute
-    bound: float  # what IVS allows: pairs per call x calls per second
+    bound: float  # what IVS allows the lane: pairs per call x calls per second of its operation
+
+
+@dataclass(frozen=True)
+class Status:
+    lanes: Sequence[LaneStatus]
     dead_letter_messages: int
     dead_lettered_by_code: Mapping[str, int]  # pairs (or invalid messages) the function dead-lettered
 
+    @property
+    def revoked(self) -> int:
+        return sum(lane.revoked for lane in self.lanes)
+
 
 def format_status(status: Status) -> str:
-    queues = ", ".join(
-        f"{lane} {waiting} queued + {in_flight} in flight" for lane, waiting, in_flight in status.backlog
-    )
+    queues = ", ".join(f"{lane.lane} {lane.waiting} queued + {lane.in_flight} in flight" for lane in status.lanes)
+    revoked = ", ".join(f"{lane.lane} {lane.revoked}" for lane in status.lanes)
+    rates = ", ".join(f"{lane.lane} {lane.rate:.1f} of {lane.bound:g}" for lane in status.lanes)
     codes = ", ".join(f"{code} {count}" for code, count in sorted(status.dead_lettered_by_code.items()))
     dead = f"DLQ {status.dead_letter_messages} msg" + (f"; dead-lettered since start: {codes}" if codes else "")
-    return f"{queues} | revoked {status.revoked} | last minute {status.rate:.1f} pairs/s of {status.bound:g} | {dead}"
+    return f"{queues} | revoked {status.revoked} ({revoked}) | last minute pairs/s {rates} | {dead}"
 
 
 @dataclass(frozen=True)
@@ -137,8 +149,8 @@ def metric_points(line: str) -> list[MetricPoint]:
 
 
 class FunctionMetrics:
-    """The function's own metrics, read from its logs as CloudWatch would: the same figures whatever
-    IVS endpoint it calls.
+    """The functions' own metrics, read from their logs as CloudWatch would: the same figures whatever
+    IVS endpoint they call. Each lane's function writes logs of its own name (`instance_log_name`).
 
     The codes come from the function's metrics rather than from reading the DLQ: receiving its
     messages, even to put them back, would hide them from an operator's `ivs-revoke dlq list` meanwhile.
@@ -149,30 +161,32 @@ class FunctionMetrics:
         self._skip = set(skip)
         self._offsets: dict[Path, int] = {}
         self._partial: dict[Path, bytes] = {}
-        self.revoked = 0
+        self.revoked: Counter[str] = Counter()  # by lane
         self.dead_lettered_by_code: Counter[str] = Counter()
-        self._recent: deque[tuple[float, float]] = deque()
+        self._recent: dict[str, deque[tuple[float, float]]] = {lane: deque() for lane in names.LANES}
 
     def read(self) -> None:
         for path in sorted(self._log_dir.glob("*.log")):
             if path.name not in self._skip:
+                lane = _lane_of_log(path)
                 for line in self._new_lines(path):
                     for point in metric_points(line):
-                        self.add(point)
+                        self.add(point, lane)
 
-    def add(self, point: MetricPoint) -> None:
+    def add(self, point: MetricPoint, lane: str = names.LANE_BULK) -> None:
         if point.name == names.METRIC_PAIRS_REVOKED:
-            self.revoked += int(point.value)
-            self._recent.append((point.at, point.value))
+            self.revoked[lane] += int(point.value)
+            self._recent[lane].append((point.at, point.value))
         elif point.name == names.METRIC_PAIRS_DEAD_LETTERED and names.DIMENSION_ERROR_CODE in point.dimensions:
             self.dead_lettered_by_code[point.dimensions[names.DIMENSION_ERROR_CODE]] += int(point.value)
 
-    def rate(self, now: float, serving_since: float) -> float:
-        """Pairs revoked per second over the last minute (or since serving began, if less)."""
-        while self._recent and self._recent[0][0] < now - RATE_WINDOW_SECONDS:
-            self._recent.popleft()
+    def rate(self, lane: str, now: float, serving_since: float) -> float:
+        """A lane's pairs revoked per second over the last minute (or since serving began, if less)."""
+        recent = self._recent[lane]
+        while recent and recent[0][0] < now - RATE_WINDOW_SECONDS:
+            recent.popleft()
         window = min(RATE_WINDOW_SECONDS, max(now - serving_since, 1.0))
-        return sum(value for _, value in self._recent) / window
+        return sum(value for _, value in recent) / window
 
     def _new_lines(self, path: Path) -> Iterator[str]:
         try:
@@ -189,18 +203,36 @@ class FunctionMetrics:
             yield line.decode(errors="replace")
 
 
+def _lane_of_log(path: Path) -> str:
+    urgent = instance_log_name(names.LANE_URGENT)
+    return names.LANE_URGENT if path.name.startswith(urgent + "-") else names.LANE_BULK
+
+
 def current_status(stack: LocalStack, served: Sequence[Lane], metrics: FunctionMetrics, since: float) -> Status:
     metrics.read()
-    backlog = []
+    settings = stack.settings
+    # Pairs per second each lane's operation allows this deployment: 20 per batch call, one per single call.
+    bounds = {
+        names.LANE_BULK: settings.account_quota_calls_per_second * MAX_SESSIONS_PER_CALL,
+        names.LANE_URGENT: settings.urgent_calls_per_second,
+    }
+    now = time.time()
+    lanes = []
     for lane in served:
         counts = stack.queue_counts(lane.queue_url)
-        backlog.append((lane.name, counts["Messages"] + counts["MessagesDelayed"], counts["MessagesNotVisible"]))
+        lanes.append(
+            LaneStatus(
+                lane=lane.name,
+                waiting=counts["Messages"] + counts["MessagesDelayed"],
+                in_flight=counts["MessagesNotVisible"],
+                revoked=metrics.revoked[lane.name],
+                rate=metrics.rate(lane.name, now, since),
+                bound=bounds[lane.name],
+            )
+        )
     dead = stack.queue_counts(stack.resources.dead_letter_queue_url)
     return Status(
-        backlog=backlog,
-        revoked=metrics.revoked,
-        rate=metrics.rate(time.time(), since),
-        bound=stack.settings.account_quota_calls_per_second * MAX_SESSIONS_PER_CALL,
+        lanes=lanes,
         dead_letter_messages=dead["Messages"] + dead["MessagesNotVisible"],
         dead_lettered_by_code=dict(metrics.dead_lettered_by_code),
     )

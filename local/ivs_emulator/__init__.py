@@ -6,7 +6,8 @@ It speaks AWS's rest-json protocol for ``POST /BatchStartViewerSessionRevocation
 
 Command line::
 
-    python -m local.ivs_emulator [--port 0] [--tps 2] [--single-tps N] [--unauthorized-channel ARN ...]
+    python -m local.ivs_emulator [--port 0] [--tps 2] [--single-tps 10 | --shared-quota]
+        [--unauthorized-channel ARN ...]
         [--strict-region] [--seed S] [--verbose] [--pair-error-rate R] [--server-error-rate R]
         [--throttle-rate R] [--throttle-burst N] [--drop-rate R] [--latency-ms MS] [--latency-jitter-ms MS]
         [--malformed-answer KIND] [--malformed-rate R] [--trickle-ms MS]
@@ -46,8 +47,10 @@ Identity and quota
     any second (default 2), else 429 ``ThrottlingException``. A sliding window is the strictest reading
     of "2 TPS", so a client that passes here passes a token bucket of capacity >= tps too. Throttled
     calls do not take a place in the window; calls that fail validation do (throttling comes first, as
-    at AWS's front door). ``--tps 0`` turns the quota off. The two operations share one window unless
-    ``single_tps`` / ``--single-tps`` is given (AWS does not document whether they share).
+    at AWS's front door). ``--tps 0`` turns the quota off. StartViewerSessionRevocation has a window of
+    its own, ``single_tps`` / ``--single-tps`` (default 10), as the quota table lists the two operations
+    in separate rows; ``shared_quota`` / ``--shared-quota`` makes it draw from the batch operation's
+    window instead, to see what would happen if AWS counted both in one bucket.
 
 Per-pair results (batch operation)
     A channel in ``unauthorized_channels`` gets ``{"code": "403", "message": "not authorized"}``, as in
@@ -82,8 +85,10 @@ HTTP control endpoints (under ``/_emulator/``, which no IVS operation path can s
 Ledger (`Ledger`)
     ``revoked``: (channelArn, viewerId) -> highest version revoked; counts of calls accepted, throttled,
     rejected (validation) and denied (credentials, unauthorized single call); ``faults_injected`` by kind;
-    ``pair_errors`` by code; ``accepted_calls`` (time, operation, account, region, pairs), from which
-    ``accepted_at`` and the ``pairs_per_call`` histogram. A pair with a per-pair error is not revoked; a
+    ``pair_errors`` by code; ``throttled_by_operation``; ``accepted_calls`` (time, operation, account,
+    region, pairs, and for a single call its ``channel_arn`` and ``viewer_id``), from which ``accepted_at``,
+    ``single_call_at(arn, viewer)`` (when a pair's single call was accepted) and the ``pairs_per_call``
+    histogram. A pair with a per-pair error is not revoked; a
     call with a call-level error revokes nothing. Its JSON has the same names, with ``revoked`` as a list
     of ``{"channelArn", "viewerId", "version"}`` and ``pairs_per_call`` keyed by size as a string.
 """

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from types import FrameType
 
 from local.ivs_emulator.server import IvsEmulator
-from local.ivs_emulator.service import DEFAULT_TPS, MALFORMED_ANSWER_KINDS, EmulatorConfigError, Faults
+from local.ivs_emulator.service import (
+    DEFAULT_SINGLE_TPS,
+    DEFAULT_TPS,
+    MALFORMED_ANSWER_KINDS,
+    EmulatorConfigError,
+    Faults,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +37,12 @@ def _parser() -> argparse.ArgumentParser:
         "--single-tps",
         type=int,
         default=None,
-        help="separate quota for StartViewerSessionRevocation (default: it shares the batch operation's)",
+        help=f"StartViewerSessionRevocation's own quota, calls per second; 0 = none (default {DEFAULT_SINGLE_TPS})",
+    )
+    parser.add_argument(
+        "--shared-quota",
+        action="store_true",
+        help="StartViewerSessionRevocation draws from the batch operation's --tps window (one bucket for both)",
     )
     parser.add_argument(
         "--unauthorized-channel",
@@ -95,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             tps=args.tps,
             single_tps=args.single_tps,
+            shared_quota=args.shared_quota,
             unauthorized_channels=args.unauthorized_channel,
             strict_region=args.strict_region,
             faults=faults,
@@ -114,7 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     with emulator:
         print(emulator.url, flush=True)
-        print(f"ivs-emulator: serving {emulator.url} (tps {args.tps}); Ctrl-C stops", file=sys.stderr, flush=True)
+        single = "shared" if args.shared_quota else DEFAULT_SINGLE_TPS if args.single_tps is None else args.single_tps
+        print(
+            f"ivs-emulator: serving {emulator.url} (tps {args.tps}, single-pair tps {single}); Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
+        )
         # A timed wait, so the signal handler gets to run promptly on every platform.
         while not stop.wait(0.2):
             pass

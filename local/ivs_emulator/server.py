@@ -174,6 +174,7 @@ class IvsEmulator:
         port: int = 0,
         tps: int = DEFAULT_TPS,
         single_tps: int | None = None,
+        shared_quota: bool = False,
         unauthorized_channels: Iterable[str] = (),
         strict_region: bool = False,
         faults: Faults | None = None,
@@ -183,6 +184,7 @@ class IvsEmulator:
         self.service = IvsService(
             tps=tps,
             single_tps=single_tps,
+            shared_quota=shared_quota,
             unauthorized_channels=unauthorized_channels,
             strict_region=strict_region,
             faults=faults,

@@ -25,7 +25,10 @@ CONTROL_PREFIX: Final = "/_emulator/"
 never starts with one, so the two can never collide."""
 
 QUOTA_WINDOW_SECONDS: Final = 1.0
+# The quota table's separate rows: BatchStartViewerSessionRevocation 2 calls/s, StartViewerSessionRevocation
+# 10 calls/s, per account and region.
 DEFAULT_TPS: Final = 2
+DEFAULT_SINGLE_TPS: Final = 10
 
 # Per-pair server faults: the code is an HTTP status written as a string, as in the documented "403".
 # AWS documents no 5xx per-pair codes or messages; these are the emulator's choice.
@@ -119,6 +122,9 @@ class AcceptedCall:
     account: str
     region: str
     pairs: int
+    channel_arn: str | None = None
+    """The pair of a StartViewerSessionRevocation call (None for a batch call): when it was revoked."""
+    viewer_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,8 @@ class Ledger:
     calls_accepted: int
     calls_throttled: int
     """Quota throttling and injected throttling alike."""
+    throttled_by_operation: Mapping[str, int]
+    """``calls_throttled`` by operation name."""
     calls_rejected: int
     """ValidationException: a malformed or invalid request."""
     calls_denied: int
@@ -153,6 +161,13 @@ class Ledger:
         """Histogram of accepted calls by number of pairs."""
         return dict(sorted(Counter(call.pairs for call in self.accepted_calls).items()))
 
+    def single_call_at(self, channel_arn: str, viewer_id: str) -> float | None:
+        """Wall-clock time of the first accepted StartViewerSessionRevocation of the pair, or None."""
+        for call in self.accepted_calls:
+            if call.channel_arn == channel_arn and call.viewer_id == viewer_id:
+                return call.at
+        return None
+
     def version(self, channel_arn: str, viewer_id: str) -> int | None:
         """The highest version revoked for the pair, or None if it was never revoked."""
         return self.revoked.get((channel_arn, viewer_id))
@@ -165,6 +180,7 @@ class Ledger:
             ],
             "calls_accepted": self.calls_accepted,
             "calls_throttled": self.calls_throttled,
+            "throttled_by_operation": dict(self.throttled_by_operation),
             "calls_rejected": self.calls_rejected,
             "calls_denied": self.calls_denied,
             "faults_injected": dict(self.faults_injected),
@@ -180,6 +196,7 @@ class Ledger:
             revoked={(item["channelArn"], item["viewerId"]): item["version"] for item in data["revoked"]},
             calls_accepted=data["calls_accepted"],
             calls_throttled=data["calls_throttled"],
+            throttled_by_operation=dict(data["throttled_by_operation"]),
             calls_rejected=data["calls_rejected"],
             calls_denied=data["calls_denied"],
             faults_injected=dict(data["faults_injected"]),
@@ -195,6 +212,7 @@ class _Book:
     revoked: dict[tuple[str, str], int] = field(default_factory=dict)
     calls_accepted: int = 0
     calls_throttled: int = 0
+    throttled_by_operation: Counter[str] = field(default_factory=Counter)
     calls_rejected: int = 0
     calls_denied: int = 0
     faults_injected: Counter[str] = field(default_factory=Counter)
@@ -206,6 +224,7 @@ class _Book:
             revoked=dict(self.revoked),
             calls_accepted=self.calls_accepted,
             calls_throttled=self.calls_throttled,
+            throttled_by_operation=dict(self.throttled_by_operation),
             calls_rejected=self.calls_rejected,
             calls_denied=self.calls_denied,
             faults_injected=dict(self.faults_injected),
@@ -302,6 +321,9 @@ class IvsService:
     """The emulated revocation operations and the control API, thread-safe.
 
     ``clock`` is monotonic time for the quota; ``wall_clock`` stamps accepted calls in the ledger.
+    Each operation has its own window (``tps`` and ``single_tps``, the quota table's rows) unless
+    ``shared_quota``: then both draw from the batch operation's ``tps`` window, as they would if AWS
+    counted them in one bucket.
     """
 
     def __init__(
@@ -309,6 +331,7 @@ class IvsService:
         *,
         tps: int = DEFAULT_TPS,
         single_tps: int | None = None,
+        shared_quota: bool = False,
         unauthorized_channels: Iterable[str] = (),
         strict_region: bool = False,
         faults: Faults | None = None,
@@ -317,9 +340,15 @@ class IvsService:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._lock = threading.Lock()
+        if shared_quota and single_tps is not None:
+            raise EmulatorConfigError("a shared quota is the batch operation's tps: give single_tps or shared_quota")
         self._batch_quota = SlidingWindowQuota(tps, clock)
-        # With no single_tps both operations draw from the batch operation's window (same keys).
-        self._single_quota = self._batch_quota if single_tps is None else SlidingWindowQuota(single_tps, clock)
+        # Shared: the single operation draws from the batch operation's window (same keys).
+        self._single_quota = (
+            self._batch_quota
+            if shared_quota
+            else SlidingWindowQuota(DEFAULT_SINGLE_TPS if single_tps is None else single_tps, clock)
+        )
         self._unauthorized = frozenset(unauthorized_channels)
         self._strict_region = strict_region
         self._faults = faults or Faults()
@@ -391,11 +420,13 @@ class IvsService:
                 self._faults = replace(self._faults, throttle_burst=self._faults.throttle_burst - 1)
             book.faults_injected["throttle"] += 1
             book.calls_throttled += 1
+            book.throttled_by_operation[operation] += 1
             return _throttled()
         # Throttling comes before validation, as at AWS's front door: an invalid call still uses quota.
         quota = self._batch_quota if operation == BATCH_OPERATION else self._single_quota
         if not quota.admit((scope.account, scope.region)):
             book.calls_throttled += 1
+            book.throttled_by_operation[operation] += 1
             return _throttled()
         if self._chance(self._faults.server_error_rate):
             book.faults_injected["server_error"] += 1
@@ -452,7 +483,7 @@ class IvsService:
         if failure is not None:
             return aws_error(500, "InternalServerException", "Unexpected error during processing of request.")
         self._revoke(arn, viewer, request.get("viewerSessionVersionsLessThanOrEqualTo") or 0)
-        self._accept(SINGLE_OPERATION, scope, 1)
+        self._accept(SINGLE_OPERATION, scope, 1, (arn, viewer))
         return Reply(body={})
 
     def _pair_failure(self, scope: _Scope, channel_arn: str) -> tuple[str, str] | None:
@@ -469,11 +500,18 @@ class IvsService:
         key = (channel_arn, viewer_id)
         self._book.revoked[key] = max(version, self._book.revoked.get(key, version))
 
-    def _accept(self, operation: str, scope: _Scope, pairs: int) -> None:
+    def _accept(self, operation: str, scope: _Scope, pairs: int, pair: tuple[str, str] | None = None) -> None:
         self._book.calls_accepted += 1
+        channel_arn, viewer_id = pair or (None, None)
         self._book.accepted_calls.append(
             AcceptedCall(
-                at=self._wall_clock(), operation=operation, account=scope.account, region=scope.region, pairs=pairs
+                at=self._wall_clock(),
+                operation=operation,
+                account=scope.account,
+                region=scope.region,
+                pairs=pairs,
+                channel_arn=channel_arn,
+                viewer_id=viewer_id,
             )
         )
 

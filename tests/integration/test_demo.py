@@ -45,14 +45,20 @@ def _sigint_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_demo_exits_0_with_the_documented_403_pairs_in_the_dead_letter_queue() -> None:
+def test_demo_exits_0_with_the_documented_403_pairs_in_the_dead_letter_queue_and_the_urgent_pair_first() -> None:
     demo = _demo()
-    output, _ = demo.communicate(timeout=120)
+    output, _ = demo.communicate(timeout=180)
 
     assert demo.returncode == 0, output
     assert len(re.findall(r"^\s+403\s+not authorized$", output, re.MULTILINE)) == 2, output
     assert "InvalidMessage" in output
     assert re.search(r"Every pair accounted for: \d+ revoked \+ 2 dead-lettered with a reason", output), output
+    # The urgent pair, sent after the wave, revoked in under a second; the wave takes its 40 pairs/s.
+    wave = re.search(r"^  wave, bulk lane +(\d+) pairs revoked in ([\d.]+) s$", output, re.MULTILINE)
+    urgent = re.search(r"^  urgent pair, fast lane revoked ([\d.]+) s after its SendMessage returned", output, re.M)
+    assert wave and urgent, output
+    assert int(wave[1]) == 2000 and float(wave[2]) >= 2000 / 40 * 0.95, output
+    assert float(urgent[1]) < 1.0, output
     for port in map(int, URL.findall(output)):
         assert not listening(port), f"port {port} still open after the demo"
 

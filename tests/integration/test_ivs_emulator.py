@@ -346,17 +346,62 @@ def test_quota_throttles_after_two_calls_per_account_and_region() -> None:
         assert ledger.faults_injected == {}
 
 
-def test_single_operation_shares_the_batch_quota_unless_told_otherwise() -> None:
-    def third_call_is_single(emulator: IvsEmulator) -> str:
-        client = ivs(emulator.url)
-        for _ in range(2):
-            client.batch_start_viewer_session_revocation(viewerSessions=[pair()])
-        return outcome(lambda: client.start_viewer_session_revocation(channelArn=CHANNEL, viewerId="v"))
+def _burst(emulator: IvsEmulator, batch_calls: int, single_calls: int) -> list[str]:
+    """Outcomes of batch calls, then single calls, all within well under a second."""
+    client = ivs(emulator.url)
+    batch = [
+        outcome(lambda: client.batch_start_viewer_session_revocation(viewerSessions=[pair()]))
+        for _ in range(batch_calls)
+    ]
+    single = [
+        outcome(lambda i=i: client.start_viewer_session_revocation(channelArn=CHANNEL, viewerId=f"v{i}"))
+        for i in range(single_calls)
+    ]
+    return batch + single
 
-    with IvsEmulator(tps=2) as shared:
-        assert third_call_is_single(shared) == "ThrottlingException"
-    with IvsEmulator(tps=2, single_tps=10) as separate:
-        assert third_call_is_single(separate) == "ok"
+
+def test_single_operation_has_its_own_quota_of_10_calls_per_second_by_default() -> None:
+    with IvsEmulator() as emulator:
+        outcomes = _burst(emulator, batch_calls=3, single_calls=11)
+        ledger = emulator.ledger()
+
+    # The quota table's rows: 2 batch calls and 10 single calls in the same second, neither taking from the other.
+    assert outcomes == ["ok", "ok", "ThrottlingException"] + ["ok"] * 10 + ["ThrottlingException"]
+    assert ledger.throttled_by_operation == {
+        "BatchStartViewerSessionRevocation": 1,
+        "StartViewerSessionRevocation": 1,
+    }
+
+
+def test_single_tps_sets_the_single_operation_s_quota() -> None:
+    with IvsEmulator(tps=2, single_tps=3) as emulator:
+        assert _burst(emulator, batch_calls=2, single_calls=4) == ["ok"] * 5 + ["ThrottlingException"]
+
+
+def test_a_shared_quota_makes_both_operations_draw_from_the_batch_window() -> None:
+    with IvsEmulator(tps=2, shared_quota=True) as emulator:
+        outcomes = _burst(emulator, batch_calls=1, single_calls=2)
+        assert emulator.ledger().throttled_by_operation == {"StartViewerSessionRevocation": 1}
+    assert outcomes == ["ok", "ok", "ThrottlingException"]
+    with pytest.raises(EmulatorConfigError, match="shared"):
+        IvsEmulator(single_tps=10, shared_quota=True)
+
+
+def test_the_ledger_records_each_single_call_s_pair_and_time(emu: IvsEmulator) -> None:
+    client = ivs(emu.url)
+    before = time.time()
+    client.start_viewer_session_revocation(channelArn=CHANNEL, viewerId="urgent-1")
+    after = time.time()
+    client.batch_start_viewer_session_revocation(viewerSessions=[pair(viewer="in-a-batch")])
+
+    ledger = emu.ledger()
+    at = ledger.single_call_at(CHANNEL, "urgent-1")
+    assert at is not None and before <= at <= after
+    # A pair revoked by a batch call has no single call.
+    assert ledger.single_call_at(CHANNEL, "in-a-batch") is None
+    pairs = [(call.channel_arn, call.viewer_id) for call in ledger.accepted_calls]
+    assert pairs == [(CHANNEL, "urgent-1"), (None, None)]
+    assert Ledger.from_json(json.loads(json.dumps(ledger.to_json()))) == ledger
 
 
 # ------------------------------------------------------------------------------------ per-pair errors
@@ -792,6 +837,27 @@ def test_aws_cli_reports_21_pairs_as_a_validation_exception(documented_emulator:
         result.stderr
     )
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ((), ["ok"] * 10 + ["ThrottlingException"]),
+        (("--single-tps", "4"), ["ok"] * 4 + ["ThrottlingException"] * 7),
+        (("--shared-quota",), ["ok"] * 2 + ["ThrottlingException"] * 9),
+    ],
+)
+def test_command_sets_the_single_operation_s_quota(options: tuple[str, ...], expected: list[str]) -> None:
+    process, url = start_command(*options)
+    try:
+        client = ivs(url)
+        outcomes = [
+            outcome(lambda i=i: client.start_viewer_session_revocation(channelArn=CHANNEL, viewerId=f"v{i}"))
+            for i in range(11)
+        ]
+    finally:
+        interrupt(process)
+    assert outcomes == expected
 
 
 def test_command_serves_until_ctrl_c_and_exits_0() -> None:

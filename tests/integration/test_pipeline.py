@@ -104,12 +104,19 @@ def test_the_stack_is_provisioned_from_the_deploy_settings(stack: LocalStack) ->
         "maxReceiveCount": settings.max_receive_count,
     }
     assert int(dlq["MessageRetentionPeriod"]) == settings.dead_letter_retention_days * 86400
-    rule = stack.events.describe_rule(Name=resources.rule_name, EventBusName=resources.event_bus_name)
-    assert json.loads(rule["EventPattern"]) == {"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE]}
-    (target,) = stack.events.list_targets_by_rule(Rule=resources.rule_name, EventBusName=resources.event_bus_name)[
-        "Targets"
-    ]
-    assert target["Arn"] == resources.queue_arn
+    urgent = stack.sqs.get_queue_attributes(QueueUrl=resources.urgent_queue_url, AttributeNames=["All"])["Attributes"]
+    assert int(urgent["VisibilityTimeout"]) == settings.urgent_visibility_timeout_seconds
+    assert json.loads(urgent["RedrivePolicy"]) == json.loads(queue["RedrivePolicy"])
+    assert json.loads(dlq["RedriveAllowPolicy"])["sourceQueueArns"] == [resources.queue_arn, resources.urgent_queue_arn]
+    for rule_name, queue_arn in (
+        (resources.rule_name, resources.queue_arn),
+        (resources.urgent_rule_name, resources.urgent_queue_arn),
+    ):
+        rule = stack.events.describe_rule(Name=rule_name, EventBusName=resources.event_bus_name)
+        pattern = json.loads(rule["EventPattern"])
+        assert (pattern["source"], pattern["detail-type"]) == ([EVENT_SOURCE], [EVENT_DETAIL_TYPE])
+        (target,) = stack.events.list_targets_by_rule(Rule=rule_name, EventBusName=resources.event_bus_name)["Targets"]
+        assert target["Arn"] == queue_arn
 
     environment = stack.function_environment
     assert environment[names.ENV_MAX_RECEIVE_COUNT] == str(settings.max_receive_count)
@@ -119,8 +126,26 @@ def test_the_stack_is_provisioned_from_the_deploy_settings(stack: LocalStack) ->
     assert environment["AWS_ENDPOINT_URL_SQS"] == stack.endpoint_url
     assert stack.runner is not None
     assert stack.runner.mapping.batch_size == settings.batch_size
+    assert stack.runner.mapping.batching_window_seconds == settings.max_batching_window_seconds
     assert stack.runner.mapping.max_concurrency == settings.max_concurrency
     assert stack.runner.function.timeout_seconds == settings.function_timeout_seconds
+
+    # The urgent lane: the same runner code with the urgent settings, its function told its lane.
+    urgent_environment = stack.lane_environment(names.LANE_URGENT)
+    assert urgent_environment[names.ENV_LANE] == names.LANE_URGENT
+    assert urgent_environment[names.ENV_SOURCE_QUEUE_URL] == resources.urgent_queue_url
+    assert urgent_environment[names.ENV_BULK_QUEUE_URL] == resources.queue_url
+    assert urgent_environment[names.ENV_MAX_PAIRS_PER_MESSAGE] == str(settings.urgent_max_pairs_per_message)
+    assert float(urgent_environment[names.ENV_IVS_CALLS_PER_SECOND]) == (
+        settings.urgent_calls_per_second / settings.urgent_max_concurrency
+    )
+    assert stack.urgent_runner is not None
+    assert stack.urgent_runner.mapping.queue_url == resources.urgent_queue_url
+    assert stack.urgent_runner.mapping.batch_size == settings.urgent_batch_size
+    assert stack.urgent_runner.mapping.batching_window_seconds == 0
+    assert stack.urgent_runner.mapping.max_concurrency == settings.urgent_max_concurrency
+    assert stack.urgent_runner.function.timeout_seconds == settings.urgent_function_timeout_seconds
+    assert stack.urgent_runner.function.environment[names.ENV_LANE] == names.LANE_URGENT
 
 
 # The queue attributes whose values the stack chooses; a property the template leaves out means SQS's default.
@@ -135,15 +160,20 @@ CONTRACT_ATTRIBUTES = (
 POLICY_ATTRIBUTES = ("RedrivePolicy", "RedriveAllowPolicy")
 
 
+def _template(stack: LocalStack, outdir: Path) -> tuple[RevocationStack, dict[str, Any]]:
+    synthesized = RevocationStack(App(outdir=str(outdir)), stack.settings.stack_name, settings=stack.settings)
+    return synthesized, Template.from_stack(synthesized).to_json()
+
+
 def _template_queues(stack: LocalStack, outdir: Path) -> dict[str, dict[str, Any]]:
     """The synthesized template's queue properties, by the local stack's name for each queue, with every
     reference resolved to what it names on the local stack."""
-    synthesized = RevocationStack(App(outdir=str(outdir)), stack.settings.stack_name, settings=stack.settings)
-    template = Template.from_stack(synthesized).to_json()
+    synthesized, template = _template(stack, outdir)
     queues = synthesized.queues
     resources = stack.resources
     local = {
         "queue": (queues.queue, resources.queue_arn),
+        "urgent queue": (queues.urgent_queue, resources.urgent_queue_arn),
         "dead letter queue": (queues.dead_letter_queue, resources.dead_letter_queue_arn),
         "delivery dead letter queue": (queues.delivery_dead_letter_queue, resources.delivery_dead_letter_queue_arn),
     }
@@ -185,6 +215,7 @@ def test_every_queue_has_the_synthesized_template_s_attributes(stack: LocalStack
     defaults = _attributes(stack, probe)
     local = {
         "queue": resources.queue_url,
+        "urgent queue": resources.urgent_queue_url,
         "dead letter queue": resources.dead_letter_queue_url,
         "delivery dead letter queue": resources.delivery_dead_letter_queue_url,
     }
@@ -197,6 +228,28 @@ def test_every_queue_has_the_synthesized_template_s_attributes(stack: LocalStack
         actual = _attributes(stack, url)
         assert {attribute: actual.get(attribute) for attribute in CONTRACT_ATTRIBUTES} == expected, name
     assert template["queue"]["QueueName"] == resources.queue_name
+    assert template["urgent queue"]["QueueName"] == resources.urgent_queue_name
+
+
+def test_every_rule_has_the_synthesized_template_s_event_pattern_and_target(stack: LocalStack, tmp_path: Path) -> None:
+    """Which lane an event reaches is decided by the rules' patterns: the local ones are the template's."""
+    synthesized, template = _template(stack, tmp_path)
+    resources = stack.resources
+    queue_logical_ids = {
+        synthesized.get_logical_id(synthesized.queues.queue.node.default_child): resources.queue_arn,
+        synthesized.get_logical_id(synthesized.queues.urgent_queue.node.default_child): resources.urgent_queue_arn,
+    }
+    declared = {}
+    for rule in (r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"):
+        (target,) = rule["Properties"]["Targets"]
+        declared[queue_logical_ids[target["Arn"]["Fn::GetAtt"][0]]] = rule["Properties"]["EventPattern"]
+    local = {}
+    for rule_name in (resources.rule_name, resources.urgent_rule_name):
+        rule = stack.events.describe_rule(Name=rule_name, EventBusName=resources.event_bus_name)
+        (target,) = stack.events.list_targets_by_rule(Rule=rule_name, EventBusName=resources.event_bus_name)["Targets"]
+        local[target["Arn"]] = json.loads(rule["EventPattern"])
+
+    assert local == declared
 
 
 def _as_attribute(value: Any) -> Any:

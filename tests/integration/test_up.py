@@ -162,6 +162,11 @@ def test_up_serves_the_aws_cli_and_ivs_revoke_from_its_exports_and_stops_on_ctrl
     up = up_factory(*unauthorized)
     up.read_until(r"^Ready:.*$", READY_SECONDS)
     environment = up.exports()
+    assert "Ready: serving (lanes: bulk, urgent)" in up.output
+    for lane, queue in (("bulk", "IVS_REVOKE_QUEUE_URL"), ("urgent", "IVS_REVOKE_URGENT_QUEUE_URL")):
+        assert re.search(rf"^  {lane} lane\s+queue {re.escape(environment[queue])} ", up.output, re.MULTILINE), (
+            up.output
+        )
     assert ENV_FILE.read_text().splitlines()[1:] == re.findall(r"^export .*$", up.output, re.MULTILINE)
     ports = _ports(environment)
     assert len(ports) == 2
@@ -174,10 +179,18 @@ def test_up_serves_the_aws_cli_and_ivs_revoke_from_its_exports_and_stops_on_ctrl
     many: list[dict[str, Any]] = [
         {"channelArn": _channel("SportsChannel02"), "viewerId": f"viewer-{i:04d}"} for i in range(43)
     ]
+    urgent: dict[str, Any] = {"channelArn": _channel("NewsChannel01"), "viewerId": "banned-now"}
 
     aws = str(BIN / "aws")
     queue_url = environment["IVS_REVOKE_QUEUE_URL"]
     _run([aws, "sqs", "send-message", "--queue-url", queue_url, "--message-body", json.dumps(one)], environment)
+    # The fast lane, by its own exported queue URL.
+    urgent_queue_url = environment["IVS_REVOKE_URGENT_QUEUE_URL"]
+    assert urgent_queue_url != queue_url
+    _run(
+        [aws, "sqs", "send-message", "--queue-url", urgent_queue_url, "--message-body", json.dumps(urgent)],
+        environment,
+    )
     entry = {
         "Source": EVENT_SOURCE,
         "DetailType": EVENT_DETAIL_TYPE,
@@ -189,7 +202,7 @@ def test_up_serves_the_aws_cli_and_ivs_revoke_from_its_exports_and_stops_on_ctrl
     ivs_revoke = str(BIN / "ivs-revoke")
     _run([ivs_revoke, "submit", "--cli-input-json", json.dumps({"viewerSessions": [*many, *CLI_EXAMPLE]})], environment)
 
-    valid = {(pair["channelArn"], pair["viewerId"]) for pair in [one, by_event, *many]}
+    valid = {(pair["channelArn"], pair["viewerId"]) for pair in [one, by_event, *many, urgent]}
 
     def all_revoked() -> dict[str, Any] | None:
         ledger = _ledger(environment["AWS_ENDPOINT_URL_IVS"])
@@ -197,6 +210,10 @@ def test_up_serves_the_aws_cli_and_ivs_revoke_from_its_exports_and_stops_on_ctrl
 
     ledger = _wait_for("every valid pair revoked", all_revoked)
     assert _revoked(ledger)[(one["channelArn"], one["viewerId"])] == 7
+    single_calls = [call for call in ledger["accepted_calls"] if call["operation"] == "StartViewerSessionRevocation"]
+    assert [(call["channel_arn"], call["viewer_id"]) for call in single_calls] == [
+        (urgent["channelArn"], urgent["viewerId"])
+    ]
     denied = {(pair["channelArn"], pair["viewerId"]) for pair in CLI_EXAMPLE}
     assert not denied & set(_revoked(ledger))
 
@@ -213,10 +230,13 @@ def test_up_serves_the_aws_cli_and_ivs_revoke_from_its_exports_and_stops_on_ctrl
 
     assert up.process.returncode == 130, up.output
     assert "Interrupted" in rest
-    # The final status line: what the function reported, read from its metrics.
-    assert re.search(r"revoked 45 \| .* \| DLQ \d+ msg; dead-lettered since start: 403 2$", up.output, re.MULTILINE), (
-        up.output
-    )
+    # The final status line: what each lane's function reported, read from its metrics.
+    assert re.search(
+        r"^\[.*\] bulk 0 queued \+ 0 in flight, urgent 0 queued \+ 0 in flight \| revoked 46 \(bulk 45, urgent 1\) \| "
+        r"last minute pairs/s bulk [\d.]+ of 40, urgent [\d.]+ of 10 \| DLQ \d+ msg; dead-lettered since start: 403 2$",
+        up.output,
+        re.MULTILINE,
+    ), up.output
     assert_processes_gone(sorted(processes))
     assert not [port for port in ports if listening(port)]
     assert not ENV_FILE.exists()
