@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from local.up import FunctionMetrics, Status, export_lines, format_status, metric_points
+from local.stack import instance_log_name
+from local.up import FunctionMetrics, LaneStatus, Status, export_lines, format_status, metric_points
 from revocation import names
 
 pytestmark = pytest.mark.unit
@@ -49,19 +50,21 @@ def test_export_lines_are_read_back_unchanged_by_a_shell() -> None:
 
 def test_status_line_shows_backlog_per_lane_revoked_rate_against_the_bound_and_dead_letters_by_code() -> None:
     status = Status(
-        backlog=[("bulk", 12, 3), ("fast", 0, 1)],
-        revoked=47,
-        rate=38.94,
-        bound=40,
+        lanes=[
+            LaneStatus("bulk", waiting=12, in_flight=3, revoked=45, rate=38.94, bound=40),
+            LaneStatus("urgent", waiting=0, in_flight=1, revoked=2, rate=0.03, bound=10),
+        ],
         dead_letter_messages=2,
         dead_lettered_by_code={"InvalidMessage": 1, "403": 2},
     )
 
     assert format_status(status) == (
-        "bulk 12 queued + 3 in flight, fast 0 queued + 1 in flight | revoked 47 | last minute 38.9 pairs/s of 40 "
+        "bulk 12 queued + 3 in flight, urgent 0 queued + 1 in flight | revoked 47 (bulk 45, urgent 2) "
+        "| last minute pairs/s bulk 38.9 of 40, urgent 0.0 of 10 "
         "| DLQ 2 msg; dead-lettered since start: 403 2, InvalidMessage 1"
     )
-    assert format_status(Status([("bulk", 0, 0)], 0, 0.0, 40, 0, {})).endswith("| DLQ 0 msg")
+    idle = Status([LaneStatus("bulk", 0, 0, 0, 0.0, 40)], 0, {})
+    assert format_status(idle).endswith("| DLQ 0 msg")
 
 
 def test_metric_points_reads_embedded_metrics_and_ignores_other_lines() -> None:
@@ -85,14 +88,14 @@ def test_function_metrics_counts_new_lines_once_across_reads_and_waits_for_a_lin
     metrics = FunctionMetrics(tmp_path)
 
     metrics.read()
-    assert (metrics.revoked, dict(metrics.dead_lettered_by_code)) == (20, {})
+    assert (dict(metrics.revoked), dict(metrics.dead_lettered_by_code)) == ({names.LANE_BULK: 20}, {})
     with log.open("a") as more:
         more.write(f"{coded[40:]}\n{revoked}\n")
     metrics.read()
     metrics.read()
 
     # The aggregate PairsDeadLettered (no ErrorCode) is not counted again by code.
-    assert (metrics.revoked, dict(metrics.dead_lettered_by_code)) == (40, {"403": 2})
+    assert (dict(metrics.revoked), dict(metrics.dead_lettered_by_code)) == ({names.LANE_BULK: 40}, {"403": 2})
 
 
 def test_rate_is_over_the_last_minute_or_since_serving_began() -> None:
@@ -100,6 +103,19 @@ def test_rate_is_over_the_last_minute_or_since_serving_began() -> None:
     for at, pairs in ((0.0, 600.0), (100.0, 1200.0), (150.0, 1200.0)):
         metrics.add(metric_points(_emf(int(at * 1000), {}, **{names.METRIC_PAIRS_REVOKED: pairs}))[0])
 
-    assert metrics.rate(now=155.0, serving_since=0.0) == pytest.approx(2400 / 60)
-    assert metrics.rate(now=155.0, serving_since=145.0) == pytest.approx(2400 / 10)
-    assert metrics.rate(now=300.0, serving_since=0.0) == 0.0
+    bulk = names.LANE_BULK
+    assert metrics.rate(bulk, now=155.0, serving_since=0.0) == pytest.approx(2400 / 60)
+    assert metrics.rate(bulk, now=155.0, serving_since=145.0) == pytest.approx(2400 / 10)
+    assert metrics.rate(bulk, now=300.0, serving_since=0.0) == 0.0
+    assert metrics.rate(names.LANE_URGENT, now=155.0, serving_since=0.0) == 0.0
+
+
+def test_function_metrics_counts_each_lane_from_its_own_logs(tmp_path: Path) -> None:
+    revoked = _emf(1_000_000, {}, **{names.METRIC_PAIRS_REVOKED: 3})
+    (tmp_path / f"{instance_log_name(names.LANE_BULK)}-0.log").write_text(revoked + "\n" + revoked + "\n")
+    (tmp_path / f"{instance_log_name(names.LANE_URGENT)}-1.log").write_text(revoked + "\n")
+    metrics = FunctionMetrics(tmp_path)
+
+    metrics.read()
+
+    assert dict(metrics.revoked) == {names.LANE_BULK: 6, names.LANE_URGENT: 3}
