@@ -1,4 +1,9 @@
-"""Drain rate: a backlog through the local stack at the IVS quota, for the function and the peer.
+"""Drain rate: a backlog through the local stack at the IVS quota, for the function and the peers.
+
+Targets: `product` (the function), `peer` (Powertools' one-call-per-record example, with the
+function's mapping settings) and `strong` (the stronger peer, benchmarks/peer/strong.py, with the
+mapping a capable engineer would give it: batch size 20, the same batching window, maximum
+concurrency 2). Only the bulk lane runs: this section measures the batch operation's quota.
 
 The local stack (local/stack.py) runs moto's SQS, the IVS emulator enforcing the quota (a sliding
 one-second window per account and region), and the event source mapping runner with the deploy
@@ -41,9 +46,15 @@ from benchmarks.harness import ROOT, deploy_settings
 from benchmarks.workload import PAIRS_PER_CALL, REGION, Backlog, make_backlog
 from infra.settings import DeploySettings
 from ivs_revoke.dlq import DeadLetter
+from revocation.names import LANE_BULK
 
 PRODUCT_HANDLER = "revocation.handler.lambda_handler"
 PEER_HANDLER = "benchmarks.peer.handler.lambda_handler"
+STRONG_PEER_HANDLER = "benchmarks.peer.strong.lambda_handler"
+HANDLERS = {"product": PRODUCT_HANDLER, "peer": PEER_HANDLER, "strong": STRONG_PEER_HANDLER}
+# The peers never end on their own at this quota (throttled records come back only after the
+# visibility timeout): their runs stop at a cap.
+PEERS = ("peer", "strong")
 FULL_QUOTA = 2
 PROGRESS_SECONDS = 5.0
 # The steady-state window: from the time 10% of the pairs were revoked to the time 90% were.
@@ -76,6 +87,8 @@ def run(
         "max_concurrency": settings.max_concurrency,
         "per_instance_calls_per_second": settings.ivs_calls_per_second * scale,
         "peer_cap_seconds": peer_cap_seconds,
+        "strong_peer_batch_size": strong_peer_settings(settings).batch_size,
+        "strong_peer_max_concurrency": strong_peer_settings(settings).max_concurrency,
         "mixes": {},
     }
     for mix in mixes:
@@ -88,11 +101,10 @@ def run(
             "floor_calls_per_batch": backlog.floor_calls(settings.batch_size),
         }
         for target in targets:
-            handler = PRODUCT_HANDLER if target == "product" else PEER_HANDLER
-            # The peer never ends on its own at this quota (throttled records come back only after the
-            # visibility timeout), so its run stops at a cap; the function's runs until drained.
-            cap = peer_cap_seconds if target == "peer" else _expected_seconds(backlog, quota) * 4 + 120
-            entry[target] = _drain(settings, backlog, handler, quota, scale, cap, progress, f"{target}, {mix}", ivs_url)
+            handler = HANDLERS[target]
+            cap = peer_cap_seconds if target in PEERS else _expected_seconds(backlog, quota) * 4 + 120
+            mapped = strong_peer_settings(settings) if target == "strong" else settings
+            entry[target] = _drain(mapped, backlog, handler, quota, scale, cap, progress, f"{target}, {mix}", ivs_url)
             summary = entry[target]
             progress(
                 f"drain {target}, {mix}: {summary.get('sustained_pairs_per_second', 0):.1f} pairs/s "
@@ -101,6 +113,12 @@ def run(
             )
         result["mixes"][mix] = entry
     return result
+
+
+def strong_peer_settings(settings: DeploySettings) -> DeploySettings:
+    """The stronger peer's mapping: batch size 20 (one call's worth of one-pair records), the function's
+    batching window, maximum concurrency 2. Its timeout and visibility stay the deployment's."""
+    return settings.model_copy(update={"batch_size": PAIRS_PER_CALL, "max_concurrency": 2})
 
 
 def _expected_seconds(backlog: Backlog, quota: int) -> float:
@@ -135,6 +153,7 @@ def _drain(
                 ivs=emulator,
                 handler=handler,
                 start_function=False,
+                lanes=(LANE_BULK,),
                 environment=environment,
                 python_path=[str(ROOT)],
                 log_dir=log_dir,
@@ -283,7 +302,6 @@ def _figures(
     cap_seconds: float,
 ) -> dict[str, Any]:
     calls = sorted(calls)
-    bound = quota * PAIRS_PER_CALL
     held = _dead_lettered(dead_letters)
     revoked = service.pop("revoked")
     accepted, throttled = service["calls_accepted"], service["calls_throttled"]
@@ -320,25 +338,38 @@ def _figures(
         # Cut at the cap: what is neither revoked nor dead-lettered may still be in the queue.
         figures["pairs_lost"] = None
         figures["pairs_unsettled_at_cap"] = unsettled
-    # The first second's calls: as many as the quota admits at once.
+    figures.update(rate_figures(calls, quota))
+    if "sustained_seconds" in figures and figures["unique_pairs_revoked"] is not None:
+        figures["unique_pairs_per_second"] = figures["unique_pairs_revoked"] / figures["sustained_seconds"]
     if len(calls) > quota:
-        span = calls[-1][0] - calls[0][0]
-        if span > 0:
-            figures["sustained_seconds"] = span
-            figures["sustained_pairs_per_second"] = sum(pairs for _, pairs in calls[quota:]) / span
-            figures["ratio_to_bound"] = figures["sustained_pairs_per_second"] / bound
-            figures["calls_per_second"] = (len(calls) - quota) / span
-            figures["calls_share_of_quota"] = figures["calls_per_second"] / quota
-            figures["pairs_per_call"] = figures["pairs_in_accepted_calls"] / len(calls)
-            if figures["unique_pairs_revoked"] is not None:
-                figures["unique_pairs_per_second"] = figures["unique_pairs_revoked"] / span
-        steady = _steady(calls)
-        if steady is not None:
-            figures["steady_pairs_per_second"] = steady
-            figures["steady_ratio_to_bound"] = steady / bound
         figures["end_to_end_seconds"] = calls[-1][0] - polling
         figures["end_to_end_pairs_per_second"] = figures["pairs_in_accepted_calls"] / (calls[-1][0] - polling)
     figures["timeline"] = _timeline(calls, polling)
+    return figures
+
+
+def rate_figures(calls: list[tuple[float, int]], quota: int) -> dict[str, Any]:
+    """The sustained rate of accepted calls (time, pairs), in time order, against quota x 20 pairs/s.
+
+    The first second's calls are left out of the pairs counted (as many as the quota admits at once),
+    so that a short run cannot come out above the bound.
+    """
+    bound = quota * PAIRS_PER_CALL
+    figures: dict[str, Any] = {}
+    if len(calls) <= quota:
+        return figures
+    span = calls[-1][0] - calls[0][0]
+    if span > 0:
+        figures["sustained_seconds"] = span
+        figures["sustained_pairs_per_second"] = sum(pairs for _, pairs in calls[quota:]) / span
+        figures["ratio_to_bound"] = figures["sustained_pairs_per_second"] / bound
+        figures["calls_per_second"] = (len(calls) - quota) / span
+        figures["calls_share_of_quota"] = figures["calls_per_second"] / quota
+        figures["pairs_per_call"] = sum(pairs for _, pairs in calls) / len(calls)
+    steady = _steady(calls)
+    if steady is not None:
+        figures["steady_pairs_per_second"] = steady
+        figures["steady_ratio_to_bound"] = steady / bound
     return figures
 
 

@@ -16,11 +16,11 @@ from typing import Any
 from tabulate import tabulate
 
 from benchmarks.harness import RESULTS
-from benchmarks.sections import calls, cold, cpu, drain, memory
+from benchmarks.sections import calls, cold, cpu, drain, latency, memory
 from benchmarks.sections.section import Row, markdown_table
 
 # In the order the report shows them.
-SECTIONS = (drain.SECTION, calls.SECTION, cpu.SECTION, cold.SECTION, memory.SECTION)
+SECTIONS = (drain.SECTION, latency.SECTION, calls.SECTION, cpu.SECTION, cold.SECTION, memory.SECTION)
 SECTION_NAMES = tuple(section.name for section in SECTIONS)
 
 
@@ -53,7 +53,9 @@ def markdown(results: Mapping[str, Any], table: list[Row]) -> str:
         "",
         "The machine is shared and noisy: figures are medians of repeated runs (counts below), and a rerun moves "
         "them by a few percent. \"x peer\" is the function's figure divided by the peer's: the peer is Powertools' "
-        "documented SQS pattern with one IVS call per record (`benchmarks/peer/handler.py`), on the same harness.",
+        "documented SQS pattern with one IVS call per record (`benchmarks/peer/handler.py`), on the same harness; "
+        "the drain also runs a stronger peer (`benchmarks/peer/strong.py`: a batch's pairs merged into calls of 20, "
+        "no pacing). The latency rows compare the urgent lane with the single queue, in the same run.",
         "",
         *markdown_table("figure | function | target | verdict | peer | x peer", map(_summary_cells, table)),
     ]

@@ -32,6 +32,7 @@ from revocation.models import (
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     SQS_MAX_BATCH_ENTRIES,
     SQS_MAX_MESSAGE_BYTES,
+    Priority,
     RevocationRequest,
     ViewerSession,
     sqs_message_bytes,
@@ -52,6 +53,9 @@ QUEUE_MAX_MESSAGE_SIZE_ATTRIBUTE: Final = "MaximumMessageSize"
 # records of a batch, so small messages cost no extra calls; a larger one is cut into calls, and what
 # one invocation has no time for is put back on the queue.
 DEFAULT_PAIRS_PER_MESSAGE: Final = MAX_SESSIONS_PER_CALL
+# To the urgent lane: one pair per message. That lane sends at most a deployment's bound of pairs per
+# message itself and the rest to the bulk queue, and spreads messages, not pairs, over its instances.
+URGENT_PAIRS_PER_MESSAGE: Final = 1
 
 # Attempts per call (--direct) or batch.
 DEFAULT_MAX_ATTEMPTS: Final = 5
@@ -101,17 +105,26 @@ def pack(
     return groups
 
 
-def request_body(sessions: Sequence[ViewerSession]) -> str:
+def request_body(sessions: Sequence[ViewerSession], priority: Priority | None = None) -> str:
     """One message body or event detail: the API request shape, `{"viewerSessions": [...]}`, in JSON
-    that SQS accepts (a viewer ID holding a character SQS refuses travels escaped, its value unchanged)."""
-    return RevocationRequest(viewer_sessions=list(sessions)).to_json()
+    that SQS accepts (a viewer ID holding a character SQS refuses travels escaped, its value unchanged),
+    with the request's `priority` when one is given."""
+    if priority is None:
+        return RevocationRequest(viewer_sessions=list(sessions)).to_json()
+    return RevocationRequest(viewer_sessions=list(sessions), priority=priority).to_json()
 
 
-def pack_requests(sessions: Sequence[ViewerSession], *, pairs_per_message: int | None, max_bytes: int) -> list[range]:
+def pack_requests(
+    sessions: Sequence[ViewerSession],
+    *,
+    pairs_per_message: int | None,
+    max_bytes: int,
+    priority: Priority | None = None,
+) -> list[range]:
     """Consecutive groups of pairs, each group one request body within `max_bytes` (UTF-8 bytes, as SQS
     and EventBridge count them)."""
     sizes = [sqs_message_bytes(to_sqs_json(session.to_api()), {}) for session in sessions]
-    overhead = sqs_message_bytes(request_body(sessions[:1]), {}) - sizes[0] if sessions else 0
+    overhead = sqs_message_bytes(request_body(sessions[:1], priority), {}) - sizes[0] if sessions else 0
     return pack(sizes, max_items=pairs_per_message, max_bytes=max_bytes, overhead=overhead)
 
 
@@ -124,7 +137,8 @@ def _pairs_text(group: range) -> str:
 
 class _BatchedSender:
     """Shared by the queue and bus senders: pack pairs into request bodies ("items": messages or
-    events), send the items in batches, retry the items a batch answer marks as retryable, report."""
+    events), send the items in batches, retry the items a batch answer marks as retryable, report.
+    `priority` (revocation.models' PRIORITY_URGENT) is written into every body and the report."""
 
     noun = "item"
     batch_limits: tuple[int, int]  # items per batch, bytes per batch
@@ -137,8 +151,10 @@ class _BatchedSender:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         sleep: Sleep = time.sleep,
         jitter: Callable[[], float] = random.random,
+        priority: Priority | None = None,
     ) -> None:
         self._client = client
+        self._priority = priority
         self._pairs_per_message = pairs_per_message
         self._max_attempts = max_attempts
         self._sleep = sleep
@@ -162,8 +178,10 @@ class _BatchedSender:
 
     def send(self, pairs: Sequence[Pair]) -> SendReport:
         sessions = [pair.session for pair in pairs]
-        groups = pack_requests(sessions, pairs_per_message=self._pairs_per_message, max_bytes=self._body_limit())
-        items = [self._item(request_body(sessions[group.start : group.stop])) for group in groups]
+        groups = pack_requests(
+            sessions, pairs_per_message=self._pairs_per_message, max_bytes=self._body_limit(), priority=self._priority
+        )
+        items = [self._item(request_body(sessions[group.start : group.stop], self._priority)) for group in groups]
         ids: list[str | None] = [None] * len(items)
         max_items, max_bytes = self.batch_limits
         batches = pack(
@@ -183,13 +201,17 @@ class _BatchedSender:
 
         sent = [index for index, item_id in enumerate(ids) if item_id is not None]
         unsent = [index for index, item_id in enumerate(ids) if item_id is None]
-        output = self._header() | {
-            "pairs": len(pairs),
-            f"{self.noun}s": len(items),
-            "pairsSent": sum(len(groups[index]) for index in sent),
-            f"{self.noun}sSent": len(sent),
-            f"{self.noun}Ids": [ids[index] for index in sent],
-        }
+        output = (
+            self._header()
+            | ({"priority": self._priority} if self._priority else {})
+            | {
+                "pairs": len(pairs),
+                f"{self.noun}s": len(items),
+                "pairsSent": sum(len(groups[index]) for index in sent),
+                f"{self.noun}sSent": len(sent),
+                f"{self.noun}Ids": [ids[index] for index in sent],
+            }
+        )
         if rejected:
             output["failed"] = [
                 {"pairs": _pairs_text(groups[index]), "code": result.code, "reason": result.reason}

@@ -1,4 +1,10 @@
-"""`ivs-revoke submit`: validated pairs to the pipeline's queue (default), its event bus, or the API itself."""
+"""`ivs-revoke submit`: validated pairs to the pipeline's queue (default), its event bus, or the API itself.
+
+`--urgent` chooses the urgent lane: its own queue, or events whose detail says `"priority": "urgent"`
+(the stack's second rule routes them to that queue). It does not combine with `--direct`, which calls
+the batch operation from here and waits behind no queue: there is no lane to choose, and a flag that
+changed nothing would let an operator believe the pairs went the fast way.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,19 @@ from typing import IO, Any, Final
 
 from ivs_revoke import inputs
 from ivs_revoke.direct import DirectSender
-from ivs_revoke.errors import EXIT_OK, EXIT_PAIRS_FAILED
+from ivs_revoke.errors import EXIT_OK, EXIT_PAIRS_FAILED, UsageError
 from ivs_revoke.invocation import Invocation
-from ivs_revoke.parser import EXIT_CODES_HELP, add_global_options, non_negative_int, positive_float, positive_int
+from ivs_revoke.parser import (
+    EXIT_CODES_HELP,
+    add_global_options,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from ivs_revoke.senders import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PAIRS_PER_MESSAGE,
+    URGENT_PAIRS_PER_MESSAGE,
     BusSender,
     QueueSender,
     SendReport,
@@ -21,12 +34,14 @@ from ivs_revoke.targets import (
     ENV_EVENT_BUS,
     ENV_QUEUE_URL,
     ENV_STACK_NAME,
+    ENV_URGENT_QUEUE_URL,
     OUTPUT_EVENT_BUS_NAME,
     OUTPUT_QUEUE_URL,
+    OUTPUT_URGENT_QUEUE_URL,
     resolve,
 )
 from revocation.call_policy import BATCH_CALLS_PER_SECOND as DEFAULT_CALLS_PER_SECOND
-from revocation.models import EVENTBRIDGE_MAX_ENTRY_BYTES, SQS_MAX_MESSAGE_BYTES
+from revocation.models import EVENTBRIDGE_MAX_ENTRY_BYTES, PRIORITY_URGENT, SQS_MAX_MESSAGE_BYTES
 
 # `--event-bus` given without a name: the bus comes from the environment or the stack.
 _BUS_FROM_STACK: Final = ""
@@ -39,7 +54,10 @@ def add_command(commands: Any) -> None:
         help="submit revocations (the options of aws ivs batch-start-viewer-session-revocation)",
         description="Takes what `aws ivs batch-start-viewer-session-revocation` takes, with any number of pairs, "
         "and sends them to the pipeline's queue (default), its event bus, or the API itself (--direct). "
-        "Every pair is validated before anything is sent.",
+        "Every pair is validated before anything is sent. The default lane is for waves and sweeps, drained "
+        "at the batch operation's quota behind whatever waits; --urgent is for the few pairs a person waits "
+        "on (a moderator's ban), revoked within about a second even behind a backlog, at most 10 pairs a "
+        "second for the whole account.",
         epilog=EXIT_CODES_HELP,
         allow_abbrev=False,
     )
@@ -73,9 +91,22 @@ def add_command(commands: Any) -> None:
         help=f"send as events on this bus (no NAME: ${ENV_EVENT_BUS}, or the stack's bus)",
     )
     where.add_argument(
+        "--urgent-queue-url",
+        metavar="URL",
+        help=f"with --urgent: the urgent queue (default: ${ENV_URGENT_QUEUE_URL}, "
+        f"or the stack's {OUTPUT_URGENT_QUEUE_URL})",
+    )
+    where.add_argument(
         "--direct",
         action="store_true",
         help="call BatchStartViewerSessionRevocation from here, 20 pairs a call, paced to the quota",
+    )
+    submit.add_argument(
+        "--urgent",
+        action="store_true",
+        help="the urgent lane: to the urgent queue, or with --event-bus as events whose detail says "
+        f'"priority": "{PRIORITY_URGENT}"; each body says it too. For the few pairs a person waits on, '
+        "not for sweeps (the lane sends 10 pairs a second in all). Not with --direct",
     )
     submit.add_argument(
         "--stack-name", help=f"the deployed stack whose outputs name the queue and bus (${ENV_STACK_NAME})"
@@ -83,9 +114,11 @@ def add_command(commands: Any) -> None:
     submit.add_argument(
         "--pairs-per-message",
         type=non_negative_int,
-        default=DEFAULT_PAIRS_PER_MESSAGE,
+        default=None,
         metavar="N",
-        help=f"pairs per queue message or event (default {DEFAULT_PAIRS_PER_MESSAGE}; 0: as many as fit, "
+        help=f"pairs per queue message or event (default {DEFAULT_PAIRS_PER_MESSAGE}, with --urgent "
+        f"{URGENT_PAIRS_PER_MESSAGE}: the urgent lane sends a bounded number of pairs of one message and the "
+        "rest through the bulk queue; 0: as many as fit, "
         f"in the queue's MaximumMessageSize (at most {SQS_MAX_MESSAGE_BYTES:,} bytes) "
         f"or in an event ({EVENTBRIDGE_MAX_ENTRY_BYTES:,} bytes per PutEvents))",
     )
@@ -106,8 +139,27 @@ def add_command(commands: Any) -> None:
     add_global_options(submit)
 
 
+def _check_lane(args: Any) -> None:
+    """The lane's options, checked before any input is read (usage errors, exit 252)."""
+    if not args.urgent:
+        if args.urgent_queue_url is not None:
+            raise UsageError("argument --urgent-queue-url: only with --urgent")
+        return
+    if args.direct:
+        raise UsageError(
+            "argument --urgent: not allowed with argument --direct (--direct calls the "
+            "API from here and waits behind no queue; --urgent chooses the pipeline's urgent queue)"
+        )
+    if args.queue_url is not None:
+        raise UsageError(
+            "argument --urgent: not allowed with argument --queue-url (the bulk queue); "
+            "the urgent queue is --urgent-queue-url"
+        )
+
+
 def submit_pairs(invocation: Invocation) -> int:
     args = invocation.args
+    _check_lane(args)
     if args.generate_cli_skeleton == inputs.SKELETON_INPUT:
         invocation.stdout.write(inputs.input_skeleton())
         return EXIT_OK
@@ -124,10 +176,12 @@ def submit_pairs(invocation: Invocation) -> int:
 
     if args.direct:
         return _submit_direct(invocation, pairs)
+    default_pairs = URGENT_PAIRS_PER_MESSAGE if args.urgent else DEFAULT_PAIRS_PER_MESSAGE
     options: dict[str, Any] = {
-        "pairs_per_message": args.pairs_per_message or None,
+        "pairs_per_message": default_pairs if args.pairs_per_message is None else args.pairs_per_message or None,
         "max_attempts": args.max_attempts,
         "sleep": invocation.sleep,
+        "priority": PRIORITY_URGENT if args.urgent else None,
     }
     if args.event_bus is not None:
         bus = resolve(
@@ -140,15 +194,26 @@ def submit_pairs(invocation: Invocation) -> int:
             output_key=OUTPUT_EVENT_BUS_NAME,
         )
         return _finish(invocation, BusSender(invocation.aws.client("events"), bus, **options).send(pairs), "PutEvents")
-    queue_url = resolve(
-        what="queue URL",
-        explicit=args.queue_url,
-        option="--queue-url",
-        env_value=invocation.env.queue_url,
-        env_name=ENV_QUEUE_URL,
-        stack=invocation.stack(),
-        output_key=OUTPUT_QUEUE_URL,
-    )
+    if args.urgent:
+        queue_url = resolve(
+            what="urgent queue URL",
+            explicit=args.urgent_queue_url,
+            option="--urgent-queue-url",
+            env_value=invocation.env.urgent_queue_url,
+            env_name=ENV_URGENT_QUEUE_URL,
+            stack=invocation.stack(),
+            output_key=OUTPUT_URGENT_QUEUE_URL,
+        )
+    else:
+        queue_url = resolve(
+            what="queue URL",
+            explicit=args.queue_url,
+            option="--queue-url",
+            env_value=invocation.env.queue_url,
+            env_name=ENV_QUEUE_URL,
+            stack=invocation.stack(),
+            output_key=OUTPUT_QUEUE_URL,
+        )
     sender = QueueSender(invocation.aws.client("sqs"), queue_url, **options)
     return _finish(invocation, sender.send(pairs), "SendMessageBatch")
 

@@ -1,1 +1,1 @@
-"""The comparisons: Powertools' documented SQS batch handler, as written by its documentation."""
+"""The comparisons: Powertools' documented SQS batch handler, and what a capable engineer improves it to."""

@@ -22,6 +22,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from benchmarks.peer.bodies import viewer_sessions
+
 processor = BatchProcessor(event_type=EventType.SQS)
 tracer = Tracer()
 logger = Logger()
@@ -32,14 +34,6 @@ ivs = boto3.client("ivs", config=Config(retries={"mode": "standard"}))
 
 class RevocationFailed(Exception):
     """Some pairs of the record were not revoked: SQS delivers the record again."""
-
-
-def viewer_sessions(body: Any) -> list[dict[str, Any]]:
-    if isinstance(body, dict) and "detail-type" in body:
-        body = body["detail"]
-    if isinstance(body, dict) and "viewerSessions" in body:
-        return list(body["viewerSessions"])
-    return list(body) if isinstance(body, list) else [body]
 
 
 @tracer.capture_method

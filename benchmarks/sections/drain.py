@@ -6,15 +6,28 @@ import math
 from pathlib import Path
 from typing import Any
 
-from benchmarks.sections.section import COMPARED, Figures, Row, Section, chart_file, markdown_table, ratio, verdict
+from benchmarks.sections.section import (
+    COMPARED,
+    Compared,
+    Figures,
+    Row,
+    Section,
+    chart_file,
+    markdown_table,
+    ratio,
+    verdict,
+)
 
 TARGET_DRAIN_RATIO = 0.95
 TARGET_THROTTLED_SHARE = 0.01
 CHART = "drain.png"
 HEADER = (
-    "mix | target | drained | sustained s | pairs/s | x bound | steady 10-90% | "
+    "mix | target | drained | sustained s | pairs/s | x bound | function / this | steady 10-90% | "
     "calls/s / quota | pairs/call / 20 | calls (throttled) | per-batch floor calls | DLQ msgs | lost"
 )
+# The drain also runs the stronger peer (benchmarks/peer/strong.py): batch size 20, the pairs of a
+# batch merged into calls of 20, standard retries, no pacing.
+DRAIN_COMPARED = {**COMPARED, "strong": Compared("stronger peer", "tab:orange")}
 
 
 def rows(drain: Figures) -> list[Row]:
@@ -25,7 +38,36 @@ def rows(drain: Figures) -> list[Row]:
         if not product:
             continue
         table += [_rate(mix, bound, product, peer), _throttled(mix, product, peer), _lost(mix, entry, product, peer)]
+        if entry.get("strong"):
+            table.append(_against_strong(mix, entry, product, entry["strong"]))
     return table
+
+
+def _against_strong(mix: str, entry: Figures, product: Figures, strong: Figures) -> Row:
+    """The function's rate beside the stronger peer's: what pacing and merging across 200 records add."""
+    rate, strong_rate = product.get("sustained_pairs_per_second", 0.0), strong.get("sustained_pairs_per_second")
+    capped = f" (capped at {strong['cap_seconds']:g} s)" if strong.get("cap_seconds") else ""
+    return Row(
+        "drain",
+        f"drain rate, {mix}, against the stronger peer (pairs/s; ratio to the bound)",
+        f"{rate:.1f} ({product.get('ratio_to_bound', 0.0):.3f})",
+        "",
+        "",
+        f"{strong_rate:.1f} ({strong['ratio_to_bound']:.3f}){capped}" if strong_rate is not None else "n/a",
+        ratio(rate, strong_rate),
+        note=f"stronger peer: {_throttled_text(strong)} calls throttled; {_settled_text(entry, strong)}",
+    )
+
+
+def _settled_text(entry: Figures, figures: Figures) -> str:
+    """How far a capped run got: its rate counts accepted calls only, not the time it then stood still."""
+    revoked = figures.get("unique_pairs_revoked")
+    if figures.get("drained") or revoked is None:
+        return "drained"
+    return (
+        f"{revoked} of {entry['unique_pairs']} pairs revoked when capped at {figures['cap_seconds']:g} s "
+        "(records failed after their retries wait out the visibility timeout)"
+    )
 
 
 def _rate(mix: str, bound: float, product: Figures, peer: Figures | None) -> Row:
@@ -96,27 +138,35 @@ def details(drain: Figures) -> list[str]:
         f"{drain['per_instance_calls_per_second']:g} calls/s per instance. Rate = pairs in accepted calls after "
         "the first second's (as many calls as the quota admits at once) / sustained seconds (last accepted "
         "call - first accepted call). It is the product of the two shares: "
-        "calls per second over the quota, and pairs per call over 20.",
+        "calls per second over the quota, and pairs per call over 20. The peer (`benchmarks/peer/handler.py`) "
+        "runs with the function's mapping; the stronger peer (`benchmarks/peer/strong.py`: the pairs of a batch "
+        "merged into calls of 20, botocore standard retries, no pacing) with batch size "
+        f"{drain.get('strong_peer_batch_size', 20)}, the same batching window and maximum concurrency "
+        f"{drain.get('strong_peer_max_concurrency', 2)}. \"function / this\": the function's rate over the row's. "
+        "A capped run's rate counts the span of its accepted calls: a peer whose failed records wait out the "
+        "visibility timeout stands still after its last call, which its rate does not show (its lost column does).",
         "",
     ]
     body = [
-        _detail_row(mix, target, entry[target], entry["floor_calls_per_batch"])
+        _detail_row(mix, target, entry[target], entry["floor_calls_per_batch"], entry.get("product"))
         for mix, entry in drain["mixes"].items()
-        for target in COMPARED
+        for target in DRAIN_COMPARED
         if entry.get(target)
     ]
     return [*lines, *markdown_table(HEADER, body), "", f"![drain]({CHART})"]
 
 
-def _detail_row(mix: str, target: str, figures: Figures, floor_calls: int) -> list[str]:
+def _detail_row(mix: str, target: str, figures: Figures, floor_calls: int, product: Figures | None) -> list[str]:
     lost = figures.get("pairs_lost")
+    rate = figures.get("sustained_pairs_per_second")
     return [
         mix,
-        COMPARED[target].label,
+        DRAIN_COMPARED[target].label,
         "yes" if figures["drained"] else f"capped at {figures['cap_seconds']:g} s",
         f"{figures.get('sustained_seconds', 0):.1f}",
-        f"{figures.get('sustained_pairs_per_second', 0):.1f}",
+        f"{rate or 0:.1f}",
         f"{figures.get('ratio_to_bound', 0):.3f}",
+        ratio(product.get("sustained_pairs_per_second"), rate) if product else "n/a",
         f"{figures.get('steady_ratio_to_bound', math.nan):.3f}",
         f"{figures.get('calls_share_of_quota', 0):.3f}",
         f"{figures.get('pairs_per_call', 0) / 20:.3f}",
@@ -138,7 +188,7 @@ def chart(drain: Figures, folder: Path) -> str | None:
         for axis, (mix, entry) in zip(axes[0], mixes, strict=True):
             _draw_mix(axis, mix, entry, bound)
         figure.suptitle(
-            f"Drain at {drain['quota_calls_per_second']} calls/s ({drain['mode']} run; peer capped at "
+            f"Drain at {drain['quota_calls_per_second']} calls/s ({drain['mode']} run; peers capped at "
             f"{drain['peer_cap_seconds']:g} s)"
         )
     return CHART
@@ -148,13 +198,13 @@ def _draw_mix(axis: Any, mix: str, entry: Figures, bound: float) -> None:
     """One mix: pairs revoked over time, the function's and the peer's, beside the bound."""
     longest = 0.0
     start = None
-    for target in COMPARED:
+    for target, compared in DRAIN_COMPARED.items():
         timeline = (entry.get(target) or {}).get("timeline") or []
         if not timeline:
             continue
         times = [0.0] + [point[0] for point in timeline]
         pairs = [0] + [point[1] for point in timeline]
-        axis.step(times, pairs, where="post", label=COMPARED[target].label, color=COMPARED[target].colour)
+        axis.step(times, pairs, where="post", label=compared.label, color=compared.colour)
         longest = max(longest, times[-1])
         if target == "product":
             start = timeline[0][0]

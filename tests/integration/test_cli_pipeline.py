@@ -70,6 +70,7 @@ def ivs_revoke(stack: LocalStack, *argv: str) -> subprocess.CompletedProcess[str
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_DEFAULT_REGION=REGION,
         IVS_REVOKE_QUEUE_URL=stack.resources.queue_url,
+        IVS_REVOKE_URGENT_QUEUE_URL=stack.resources.urgent_queue_url,
         IVS_REVOKE_DLQ_URL=stack.resources.dead_letter_queue_url,
     )
     return subprocess.run(
@@ -154,6 +155,28 @@ def test_pairs_put_on_the_bus_reach_the_queue_through_the_rule_and_are_revoked(c
 
     assert _revoked(clean) == {(channel("chanB"), viewer): 9 for viewer in viewers}
     assert _json(ivs_revoke(clean, "dlq", "list"))["failedPairs"] == []
+
+
+def _single_calls(stack: LocalStack) -> dict[str, str]:
+    """Viewer ID -> operation of the accepted call that named it (single calls name their pair)."""
+    return {call.viewer_id: call.operation for call in stack.ivs.ledger().accepted_calls if call.viewer_id is not None}
+
+
+@pytest.mark.parametrize("through_bus", [False, True], ids=["urgent-queue", "urgent-rule"])
+def test_urgent_pairs_reach_the_urgent_lane_and_are_revoked_one_call_each(clean: LocalStack, through_bus: bool) -> None:
+    viewers = [f"u-{index}" for index in range(3)]
+    where = ["--event-bus", clean.resources.event_bus_name] if through_bus else []
+    sent = _json(
+        ivs_revoke(clean, "submit", "--urgent", *where, "--viewer-sessions", *_shorthand(channel("chanU"), viewers, 4))
+    )
+    assert (sent["priority"], sent["pairsSent"]) == ("urgent", 3)
+
+    clean.drain(DRAIN_SECONDS)
+
+    assert _revoked(clean) == {(channel("chanU"), viewer): 4 for viewer in viewers}
+    # Each by the single-pair operation: the urgent lane took them, not the bulk lane.
+    assert _single_calls(clean) == dict.fromkeys(viewers, "StartViewerSessionRevocation")
+    assert clean.ivs.ledger().calls_accepted == 3
 
 
 def test_dlq_redrive_moves_the_denied_pair_back_to_the_queue_where_it_is_tried_again(clean: LocalStack) -> None:
