@@ -44,12 +44,14 @@ from benchmarks.drain import rate_figures
 from benchmarks.harness import ROOT, deploy_settings
 from benchmarks.workload import PAIRS_PER_CALL, REGION, channel_arn, make_backlog
 from ivs_revoke.dlq import DeadLetter
+from revocation.call_policy import BATCH_CALLS_PER_SECOND, SINGLE_CALLS_PER_SECOND
 from revocation.models import PRIORITY_URGENT
+from revocation.names import OPERATION_BATCH as BATCH_OPERATION
+from revocation.names import OPERATION_SINGLE as SINGLE_OPERATION
 
-BATCH_OPERATION: Final = "BatchStartViewerSessionRevocation"
-SINGLE_OPERATION: Final = "StartViewerSessionRevocation"
-BATCH_QUOTA: Final = 2
-SINGLE_QUOTA: Final = 10
+# The real quotas, as whole calls per second for the emulator's command line.
+BATCH_QUOTA: Final = int(BATCH_CALLS_PER_SECOND)
+SINGLE_QUOTA: Final = int(SINGLE_CALLS_PER_SECOND)
 DEFAULT_PAIRS: Final = 10_000
 DEFAULT_EVERY_SECONDS: Final = 2.0
 DEFAULT_IDLE_PAIRS: Final = 10

@@ -249,23 +249,7 @@ class RevocationMonitoring(Construct):
             cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24, height=3)
         )
         dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Backlog",
-                left=[
-                    queue.metric_approximate_number_of_messages_visible(
-                        label="waiting", period=QUEUE_PERIOD, statistic="Maximum"
-                    ),
-                    queue.metric_approximate_number_of_messages_not_visible(
-                        label="in flight", period=QUEUE_PERIOD, statistic="Maximum"
-                    ),
-                ],
-                right=[
-                    queue.metric_approximate_age_of_oldest_message(
-                        label="oldest message (s)", period=QUEUE_PERIOD, statistic="Maximum"
-                    )
-                ],
-                width=12,
-            ),
+            _backlog_widget("Backlog", queue, width=12),
             cw.GraphWidget(
                 title="Drain rate (per minute)",
                 left=[
@@ -350,25 +334,13 @@ class RevocationMonitoring(Construct):
         settings = self._settings
         queue, fn = self._urgent_queue, self._urgent_function
         return [
-            cw.GraphWidget(
-                title="Urgent backlog",
-                left=[
-                    queue.metric_approximate_number_of_messages_visible(
-                        label="waiting", period=QUEUE_PERIOD, statistic="Maximum"
-                    ),
-                    queue.metric_approximate_number_of_messages_not_visible(
-                        label="in flight", period=QUEUE_PERIOD, statistic="Maximum"
-                    ),
-                ],
-                right=[
-                    queue.metric_approximate_age_of_oldest_message(
-                        label="oldest message (s)", period=QUEUE_PERIOD, statistic="Maximum"
-                    )
-                ],
+            _backlog_widget(
+                "Urgent backlog",
+                queue,
+                width=6,
                 right_annotations=[
                     cw.HorizontalAnnotation(value=settings.urgent_queue_age_alarm_seconds, label="alarm (s)")
                 ],
-                width=6,
             ),
             cw.GraphWidget(
                 title="Single calls and throttles (per minute)",
@@ -408,3 +380,27 @@ class RevocationMonitoring(Construct):
                 width=6,
             ),
         ]
+
+
+def _backlog_widget(
+    title: str, queue: sqs.IQueue, *, width: int, right_annotations: list[cw.HorizontalAnnotation] | None = None
+) -> cw.GraphWidget:
+    """A queue's waiting and in-flight messages, with the age of its oldest on the right axis."""
+    return cw.GraphWidget(
+        title=title,
+        left=[
+            queue.metric_approximate_number_of_messages_visible(
+                label="waiting", period=QUEUE_PERIOD, statistic="Maximum"
+            ),
+            queue.metric_approximate_number_of_messages_not_visible(
+                label="in flight", period=QUEUE_PERIOD, statistic="Maximum"
+            ),
+        ],
+        right=[
+            queue.metric_approximate_age_of_oldest_message(
+                label="oldest message (s)", period=QUEUE_PERIOD, statistic="Maximum"
+            )
+        ],
+        right_annotations=right_annotations,
+        width=width,
+    )

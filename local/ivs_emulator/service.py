@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Final
 
 from local.ivs_emulator.validation import Violation, operation_model, validate, validation_message
+from revocation import names
 
-BATCH_OPERATION: Final = "BatchStartViewerSessionRevocation"
-SINGLE_OPERATION: Final = "StartViewerSessionRevocation"
+BATCH_OPERATION: Final = names.OPERATION_BATCH
+SINGLE_OPERATION: Final = names.OPERATION_SINGLE
 CONTROL_PREFIX: Final = "/_emulator/"
 """Control paths start with an underscore; IVS operation paths are ``/`` + an operation name, which
 never starts with one, so the two can never collide."""
