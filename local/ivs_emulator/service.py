@@ -485,7 +485,8 @@ class IvsService:
             return aws_error(500, "InternalServerException", "Unexpected error during processing of request.")
         self._revoke(arn, viewer, request.get("viewerSessionVersionsLessThanOrEqualTo") or 0)
         self._accept(SINGLE_OPERATION, scope, 1, (arn, viewer))
-        return Reply(body={})
+        # As AWS documents it: "an HTTP 200 response with an empty HTTP body" (not `{}`).
+        return Reply()
 
     def _pair_failure(self, scope: _Scope, channel_arn: str) -> tuple[str, str] | None:
         if channel_arn in self._unauthorized:
