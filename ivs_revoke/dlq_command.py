@@ -123,7 +123,8 @@ def dlq_stats(invocation: Invocation) -> int:
 
 
 def _destination(invocation: Invocation, client: Any, dlq_url: str) -> redrive.Destination:
-    """--destination-url; else, for the stack's DLQ, the stack's queue; else the DLQ's one source queue."""
+    """--destination-url; else, for the stack's DLQ, the stack's queue; else the DLQ's one source queue
+    (of several, the configured bulk queue, IVS_REVOKE_QUEUE_URL)."""
     args = invocation.args
     if args.destination_url:
         return redrive.Destination(arn=sqs.queue_arn(client, args.destination_url), url=args.destination_url)
@@ -135,7 +136,7 @@ def _destination(invocation: Invocation, client: Any, dlq_url: str) -> redrive.D
             return redrive.Destination(arn=arn, url=url)
         if url:
             return redrive.Destination(arn=sqs.queue_arn(client, url), url=url)
-    return redrive.only_source_queue(client, dlq_url)
+    return redrive.only_source_queue(client, dlq_url, preferred_url=invocation.env.queue_url)
 
 
 def dlq_redrive(invocation: Invocation) -> int:

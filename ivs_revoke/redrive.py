@@ -75,9 +75,16 @@ def source_queue_urls(sqs: Any, dlq_url: str) -> list[str]:
     return [str(url) for page in pages for url in page.get("queueUrls", [])]
 
 
-def only_source_queue(sqs: Any, dlq_url: str) -> Destination:
-    """The DLQ's one source queue; a ConfigurationError naming what was found when there is not one."""
+def only_source_queue(sqs: Any, dlq_url: str, preferred_url: str | None = None) -> Destination:
+    """The DLQ's one source queue; a ConfigurationError naming what was found when there is not one.
+
+    When several queues share the DLQ (the bulk and the urgent lane), `preferred_url` (the bulk queue the
+    command is configured with) settles it if it is one of them: a dead letter of either lane is tried
+    again in the bulk lane.
+    """
     urls = source_queue_urls(sqs, dlq_url)
+    if preferred_url is not None and len(urls) > 1 and preferred_url in urls:
+        urls = [preferred_url]
     if not urls:
         raise ConfigurationError(
             f"no queue names {dlq_url} as its dead-letter queue (ListDeadLetterSourceQueues found none), "
@@ -86,7 +93,7 @@ def only_source_queue(sqs: Any, dlq_url: str) -> Destination:
     if len(urls) > 1:
         raise ConfigurationError(
             f"{len(urls)} queues name {dlq_url} as their dead-letter queue ({', '.join(urls)}): "
-            "choose the one to move its messages to with --destination-url"
+            "choose the one to move its messages to with --destination-url (or set IVS_REVOKE_QUEUE_URL to one of them)"
         )
     return Destination(arn=queue_arn(sqs, urls[0]), url=urls[0])
 

@@ -741,3 +741,25 @@ def test_queue_url_of_an_arn() -> None:
 )
 def test_is_aws_endpoint(url: str, aws: bool) -> None:
     assert redrive.is_aws_endpoint(url) is aws
+
+
+def test_only_source_queue_of_several_is_the_configured_bulk_queue_when_it_is_one_of_them() -> None:
+    sqs = boto3.client("sqs", region_name="us-west-2")
+    with Stubber(sqs) as stub:
+        stub.add_response(
+            "list_dead_letter_source_queues", {"queueUrls": [OTHER_URL, SOURCE_URL]}, {"QueueUrl": DLQ_URL}
+        )
+        stub.add_response(
+            "get_queue_attributes",
+            {"Attributes": {"QueueArn": SOURCE_ARN}},
+            {"QueueUrl": SOURCE_URL, "AttributeNames": ["QueueArn"]},
+        )
+        chosen = redrive.only_source_queue(sqs, DLQ_URL, preferred_url=SOURCE_URL)
+        assert chosen == redrive.Destination(arn=SOURCE_ARN, url=SOURCE_URL)
+        # A configured queue that is not among the sources settles nothing.
+        stub.add_response(
+            "list_dead_letter_source_queues", {"queueUrls": [OTHER_URL, SOURCE_URL]}, {"QueueUrl": DLQ_URL}
+        )
+        with pytest.raises(ConfigurationError, match="2 queues name"):
+            redrive.only_source_queue(sqs, DLQ_URL, preferred_url="https://sqs.us-west-2.amazonaws.com/1/elsewhere")
+        stub.assert_no_pending_responses()
