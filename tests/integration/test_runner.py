@@ -306,8 +306,14 @@ def test_the_next_batch_is_gathered_while_the_last_one_is_deleted_and_invoked_af
     with runner:
         runner.wait_until_drained(timeout=30)
 
-    first, second = harness.invocations()
-    gathered = min(int(record["attributes"]["ApproximateFirstReceiveTimestamp"]) for record in second["records"])
-    assert gathered / 1000 < first["ended"] + delete_seconds / 2
-    assert second["started"] >= first["ended"] + delete_seconds
+    # A receive may return fewer than ten messages (SQS samples its servers), so there are two or more
+    # invocations; each one after the first must have been gathered early and invoked late.
+    invocations = harness.invocations()
+    assert len(invocations) >= 2
+    for previous, following in zip(invocations, invocations[1:]):
+        gathered = min(
+            int(record["attributes"]["ApproximateFirstReceiveTimestamp"]) for record in following["records"]
+        )
+        assert gathered / 1000 < previous["ended"] + delete_seconds / 2
+        assert following["started"] >= previous["ended"] + delete_seconds
     assert runner.stats.records_deleted == 20
