@@ -14,10 +14,6 @@ PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
 LAMBDA_SRC: Final = PROJECT_ROOT / "lambda_src"
 ASSET_EXCLUDE: Final = ["**/__pycache__", "**/*.pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache"]
 
-# arm64 (Graviton): the function is pure Python and I/O-bound, and arm64 costs less per GB-second.
-ARCHITECTURE: Final = "arm64"
-PYTHON_RUNTIME: Final = "python3.13"
-
 # Powertools for AWS Lambda (Python) v3 public layer; its ARN per release and region is published in SSM.
 POWERTOOLS_LAYER_SSM_PARAMETER: Final = "/aws/service/powertools/python/{architecture}/{runtime}/{version}"
 

@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
@@ -28,7 +29,6 @@ from revocation.models import (
     ViewerSession,
 )
 
-PAIRS_PER_CALL = MAX_SESSIONS_PER_CALL
 # BatchStartViewerSessionRevocation: calls per second per account and region, not adjustable.
 IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND = BATCH_CALLS_PER_SECOND
 # StartViewerSessionRevocation, the urgent lane's operation: its own row of the quota table.
@@ -106,6 +106,10 @@ class LaneSettings:
     function_timeout_seconds: int
     visibility_timeout_seconds: int
     reserved_concurrency: int | None
+
+    def key(self, setting: str) -> str:
+        """This lane's context key of a per-lane setting: the urgent lane's keys start with `urgent`."""
+        return setting if self.lane == names.LANE_BULK else f"urgent{setting[0].upper()}{setting[1:]}"
 
 
 class DeploySettings(BaseModel):
@@ -246,16 +250,12 @@ class DeploySettings(BaseModel):
     @property
     def calls_per_full_batch(self) -> int:
         """API calls a batch of one-pair records needs: the worst case, since pairs merge across records."""
-        return math.ceil(self.batch_size / PAIRS_PER_CALL)
+        return math.ceil(self.batch_size / MAX_SESSIONS_PER_CALL)
 
     @property
     def full_batch_seconds(self) -> float:
         """Time a batch of one-pair records takes at this instance's share of the quota."""
-        return (
-            self.calls_per_full_batch / self.ivs_calls_per_second
-            + self.time_safety_margin_seconds
-            + self.ivs_call_timeout_seconds
-        )
+        return self._seconds_for(self.calls_per_full_batch, self.ivs_calls_per_second)
 
     @property
     def urgent_calls_per_full_batch(self) -> int:
@@ -265,11 +265,11 @@ class DeploySettings(BaseModel):
     @property
     def urgent_full_batch_seconds(self) -> float:
         """Time a full urgent batch takes at one urgent instance's share of the quota."""
-        return (
-            self.urgent_calls_per_full_batch / self.urgent_ivs_calls_per_second
-            + self.time_safety_margin_seconds
-            + self.ivs_call_timeout_seconds
-        )
+        return self._seconds_for(self.urgent_calls_per_full_batch, self.urgent_ivs_calls_per_second)
+
+    def _seconds_for(self, calls: int, calls_per_second: float) -> float:
+        """Time the calls take at that rate, plus the margins an invocation keeps."""
+        return calls / calls_per_second + self.time_safety_margin_seconds + self.ivs_call_timeout_seconds
 
     def lane(self, lane: str) -> LaneSettings:
         """What one lane's queue, function and event source mapping are deployed with."""
@@ -343,31 +343,22 @@ class DeploySettings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> DeploySettings:
-        for rule in (
-            self._visibility_covers_retries,
-            self._rate_within_quota,
-            # Before the batch rule, which it implies: its message says more when margins alone overrun.
-            self._margins_fit_timeout,
-            self._batch_fits_timeout,
-            self._urgent_visibility_covers_retries,
-            self._urgent_margins_fit_timeout,
-            self._urgent_batch_fits_timeout,
-            self._window_for_large_batches,
-            self._reserved_not_below_maximum,
-            self._dead_letters_outlive_messages,
-            self._bus_to_create_is_named,
-            self._channels_in_listed_regions,
-            self._schedule_names_unique,
-        ):
-            rule()
+        bulk, urgent = self.lane(names.LANE_BULK), self.lane(names.LANE_URGENT)
+        _visibility_covers_retries(bulk)
+        self._rate_within_quota()
+        # Before the batch rule, which it implies: its message says more when margins alone overrun.
+        self._margins_fit_timeout(bulk)
+        self._batch_fits_timeout()
+        _visibility_covers_retries(urgent)
+        self._margins_fit_timeout(urgent)
+        self._urgent_batch_fits_timeout()
+        self._window_for_large_batches()
+        self._reserved_not_below_maximum()
+        self._dead_letters_outlive_messages()
+        self._bus_to_create_is_named()
+        self._channels_in_listed_regions()
+        self._schedule_names_unique()
         return self
-
-    def _visibility_covers_retries(self) -> None:
-        if self.visibility_timeout_seconds < 6 * self.function_timeout_seconds:
-            raise ValueError(
-                f"visibilityTimeoutSeconds ({self.visibility_timeout_seconds}) must be at least 6 x "
-                f"functionTimeoutSeconds ({self.function_timeout_seconds}) = {6 * self.function_timeout_seconds}"
-            )
 
     def _rate_within_quota(self) -> None:
         # A relative tolerance, so that a rate written as quota / concurrency never fails on rounding.
@@ -388,28 +379,12 @@ class DeploySettings(BaseModel):
                 f"ivsCallTimeoutSeconds and timeSafetyMarginSeconds need {self.full_batch_seconds:g} s"
             )
 
-    def _margins_fit_timeout(self) -> None:
-        if self.time_safety_margin_seconds + self.ivs_call_timeout_seconds >= self.function_timeout_seconds:
+    def _margins_fit_timeout(self, lane: LaneSettings) -> None:
+        if self.time_safety_margin_seconds + self.ivs_call_timeout_seconds >= lane.function_timeout_seconds:
             raise ValueError(
                 f"timeSafetyMarginSeconds ({self.time_safety_margin_seconds:g}) + ivsCallTimeoutSeconds "
-                f"({self.ivs_call_timeout_seconds:g}) must be less than functionTimeoutSeconds "
-                f"({self.function_timeout_seconds})"
-            )
-
-    def _urgent_visibility_covers_retries(self) -> None:
-        if self.urgent_visibility_timeout_seconds < 6 * self.urgent_function_timeout_seconds:
-            raise ValueError(
-                f"urgentVisibilityTimeoutSeconds ({self.urgent_visibility_timeout_seconds}) must be at least 6 x "
-                f"urgentFunctionTimeoutSeconds ({self.urgent_function_timeout_seconds}) = "
-                f"{6 * self.urgent_function_timeout_seconds}"
-            )
-
-    def _urgent_margins_fit_timeout(self) -> None:
-        if self.time_safety_margin_seconds + self.ivs_call_timeout_seconds >= self.urgent_function_timeout_seconds:
-            raise ValueError(
-                f"timeSafetyMarginSeconds ({self.time_safety_margin_seconds:g}) + ivsCallTimeoutSeconds "
-                f"({self.ivs_call_timeout_seconds:g}) must be less than urgentFunctionTimeoutSeconds "
-                f"({self.urgent_function_timeout_seconds})"
+                f"({self.ivs_call_timeout_seconds:g}) must be less than {lane.key('functionTimeoutSeconds')} "
+                f"({lane.function_timeout_seconds})"
             )
 
     def _urgent_batch_fits_timeout(self) -> None:
@@ -513,6 +488,15 @@ class DeploySettingsError(ValueError):
     """A deploy setting is missing, malformed, or inconsistent with another."""
 
 
+def _visibility_covers_retries(lane: LaneSettings) -> None:
+    visibility, timeout = lane.visibility_timeout_seconds, lane.function_timeout_seconds
+    if visibility < 6 * timeout:
+        raise ValueError(
+            f"{lane.key('visibilityTimeoutSeconds')} ({visibility}) must be at least 6 x "
+            f"{lane.key('functionTimeoutSeconds')} ({timeout}) = {6 * timeout}"
+        )
+
+
 def _from_text(value: Any) -> Any:
     """`-c key=value` gives strings: JSON lists and objects are parsed, `null` and `` mean unset."""
     if not isinstance(value, str):
@@ -520,16 +504,11 @@ def _from_text(value: Any) -> Any:
     if value.strip() in ("", "null"):
         return None
     if value[:1] in "[{":
-        try:
+        with suppress(json.JSONDecodeError):
             return json.loads(value)
-        except json.JSONDecodeError:
-            return value
     return value
 
 
 def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "settings"
-        lines.append(f"{where}: {item['msg']}")
+    lines = [f"{'.'.join(map(str, item['loc'])) or 'settings'}: {item['msg']}" for item in error.errors()]
     return "invalid deploy settings in cdk.json context:\n  " + "\n  ".join(lines)

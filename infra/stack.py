@@ -40,22 +40,12 @@ class RevocationStack(Stack):
             dead_letter_queue=self.queues.dead_letter_queue,
             bulk_queue=self.queues.queue,
         )
-        self.routing = RevocationRouting(
-            self,
-            "Routing",
-            settings=settings,
-            queue=self.queues.queue,
-            urgent_queue=self.queues.urgent_queue,
-            delivery_dead_letter_queue=self.queues.delivery_dead_letter_queue,
-        )
+        self.routing = RevocationRouting(self, "Routing", settings=settings, queues=self.queues)
         self.monitoring = RevocationMonitoring(
             self,
             "Monitoring",
             settings=settings,
-            queue=self.queues.queue,
-            urgent_queue=self.queues.urgent_queue,
-            dead_letter_queue=self.queues.dead_letter_queue,
-            delivery_dead_letter_queue=self.queues.delivery_dead_letter_queue,
+            queues=self.queues,
             function=self.function.function,
             urgent_function=self.urgent_function.function,
         )

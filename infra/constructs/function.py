@@ -16,6 +16,9 @@ from infra.nag import acknowledge
 from infra.settings import DeploySettings
 from revocation import names
 
+# arm64 (Graviton): the function is pure Python and I/O-bound, and arm64 costs less per GB-second.
+ARCHITECTURE = lambda_.Architecture.ARM_64
+RUNTIME = lambda_.Runtime.PYTHON_3_13
 # Each lane is granted its own operation only: the bulk lane merges pairs into batch calls, the
 # urgent lane sends one pair per call.
 IVS_REVOKE_ACTIONS = {
@@ -89,28 +92,20 @@ class RevocationFunction(Construct):
         arn = self._settings.powertools_layer_arn or ssm.StringParameter.value_for_string_parameter(
             self,
             constants.POWERTOOLS_LAYER_SSM_PARAMETER.format(
-                architecture=constants.ARCHITECTURE,
-                runtime=constants.PYTHON_RUNTIME,
+                architecture=ARCHITECTURE.name,
+                runtime=RUNTIME.name,
                 version=self._settings.powertools_version,
             ),
         )
         return lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)
-
-    def _environment(self) -> dict[str, str]:
-        return self._settings.function_environment(
-            dead_letter_queue_url=self._dead_letter_queue.queue_url,
-            source_queue_url=self._queue.queue_url,
-            lane=self._lane.lane,
-            bulk_queue_url=self._bulk_queue.queue_url if self._bulk_queue is not None else None,
-        )
 
     def _build_function(self) -> lambda_.Function:
         settings, lane = self._settings, self._lane
         return lambda_.Function(
             self,
             "Function",
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=lambda_.Architecture.ARM_64,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
             handler=names.HANDLER,
             code=lambda_.Code.from_asset(str(constants.LAMBDA_SRC), exclude=constants.ASSET_EXCLUDE),
             layers=[self._powertools_layer()],
@@ -119,7 +114,12 @@ class RevocationFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             role=self.role,
-            environment=self._environment(),
+            environment=settings.function_environment(
+                dead_letter_queue_url=self._dead_letter_queue.queue_url,
+                source_queue_url=self._queue.queue_url,
+                lane=lane.lane,
+                bulk_queue_url=self._bulk_queue.queue_url if self._bulk_queue else None,
+            ),
             # Never below the mapping's maximum concurrency (the settings reject that): the poller would
             # keep receiving, invocations would be throttled, and messages would reach the DLQ unread.
             reserved_concurrent_executions=lane.reserved_concurrency,

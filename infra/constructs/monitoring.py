@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants
+from infra.constructs.queues import RevocationQueues
 from infra.nag import acknowledge
 from infra.settings import DeploySettings
 from revocation import names
@@ -31,19 +32,16 @@ class RevocationMonitoring(Construct):
         construct_id: str,
         *,
         settings: DeploySettings,
-        queue: sqs.IQueue,
-        urgent_queue: sqs.IQueue,
-        dead_letter_queue: sqs.IQueue,
-        delivery_dead_letter_queue: sqs.IQueue,
+        queues: RevocationQueues,
         function: lambda_.IFunction,
         urgent_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
-        self._queue = queue
-        self._urgent_queue = urgent_queue
-        self._dlq = dead_letter_queue
-        self._delivery_dlq = delivery_dead_letter_queue
+        self._queue = queues.queue
+        self._urgent_queue = queues.urgent_queue
+        self._dlq = queues.dead_letter_queue
+        self._delivery_dlq = queues.delivery_dead_letter_queue
         self._function = function
         self._urgent_function = urgent_function
         self.topic = self._build_topic()
@@ -99,8 +97,8 @@ class RevocationMonitoring(Construct):
         metric: cw.IMetric,
         *,
         threshold: float,
-        comparison: cw.ComparisonOperator,
         description: str,
+        comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
     ) -> None:
         alarm = cw.Alarm(
             self,
@@ -121,28 +119,24 @@ class RevocationMonitoring(Construct):
 
     def _build_alarms(self) -> None:
         settings = self._settings
-        above = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
         at_least = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         # Visible messages, not NumberOfMessagesSent: a redrive's moves do not count as sent.
         self._alarm(
             constants.ALARM_DLQ_NOT_EMPTY,
             self._dlq.metric_approximate_number_of_messages_visible(period=QUEUE_PERIOD, statistic="Maximum"),
             threshold=0,
-            comparison=above,
             description="Pairs could not be revoked and wait in the dead-letter queue with their reason.",
         )
         self._alarm(
             constants.ALARM_DELIVERY_DLQ_NOT_EMPTY,
             self._delivery_dlq.metric_approximate_number_of_messages_visible(period=QUEUE_PERIOD, statistic="Maximum"),
             threshold=0,
-            comparison=above,
             description="EventBridge or Scheduler could not deliver requests to the queue.",
         )
         self._alarm(
             constants.ALARM_QUEUE_OLDEST_MESSAGE,
             self._queue.metric_approximate_age_of_oldest_message(period=QUEUE_PERIOD, statistic="Maximum"),
             threshold=settings.queue_age_alarm_seconds,
-            comparison=above,
             description="Requests wait longer than expected: the backlog drains too slowly or not at all.",
         )
         # Seconds: a person waits on each urgent request, and the lane has no backlog by design.
@@ -150,14 +144,12 @@ class RevocationMonitoring(Construct):
             constants.ALARM_URGENT_QUEUE_OLDEST_MESSAGE,
             self._urgent_queue.metric_approximate_age_of_oldest_message(period=QUEUE_PERIOD, statistic="Maximum"),
             threshold=settings.urgent_queue_age_alarm_seconds,
-            comparison=above,
             description="Urgent requests wait: the fast lane is throttled, failing, or sent more than it is for.",
         )
         self._alarm(
             constants.ALARM_DLQ_OLDEST_MESSAGE,
             self._dlq.metric_approximate_age_of_oldest_message(period=QUEUE_PERIOD, statistic="Maximum"),
             threshold=settings.dead_letter_age_alarm_days * SECONDS_PER_DAY,
-            comparison=above,
             description="Dead-lettered pairs have waited for days: redrive or discard them before they expire.",
         )
         for errors, throttles, function, lane in (
@@ -205,7 +197,6 @@ class RevocationMonitoring(Construct):
             constants.ALARM_DEAD_LETTERS_UNWRITTEN,
             self._app_metric(names.METRIC_DEAD_LETTERS_UNWRITTEN, period=QUEUE_PERIOD),
             threshold=0,
-            comparison=above,
             description="The function could not write dead letters: their records are retried, and may reach the "
             "dead-letter queue without a reason. Check the function's logs and its access to the DLQ.",
         )

@@ -23,16 +23,11 @@ DELIVERY_DLQ_RETENTION = Duration.days(14)
 class RevocationQueues(Construct):
     """Buffer and dead-letter queues, encrypted with SSE-SQS and reachable over TLS only.
 
-    SSE-SQS rather than SSE-KMS: EventBridge and EventBridge Scheduler write to these queues, and an
-    AWS service can only write to a KMS-encrypted queue through a customer-managed key whose policy
-    admits it; SSE-SQS needs no key policy and no KMS permission for the function.
-
-    Every queue states its MaximumMessageSize. The source queues' leave room below the DLQ's for
-    the attributes the function adds to a dead-letter copy, so that the copy of any message a
-    source queue accepted always fits the DLQ.
-
-    Two source queues, one per lane: `queue` (bulk) and `urgent_queue`. Both redrive to the one DLQ,
-    so that every failed pair is found in one place, in one format.
+    SSE-SQS, not SSE-KMS: AWS services (EventBridge, Scheduler) write to a KMS-encrypted queue only
+    through a customer-managed key whose policy admits them. The source queues' MaximumMessageSize
+    leaves room below the DLQ's for the attributes the function adds to a dead-letter copy. Both
+    lanes' source queues, `queue` (bulk) and `urgent_queue`, redrive to the one DLQ, so that every
+    failed pair is found in one place, in one format.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings) -> None:
@@ -42,13 +37,8 @@ class RevocationQueues(Construct):
         self.queue = self._build_source_queue("Queue", settings.lane(names.LANE_BULK))
         self.urgent_queue = self._build_source_queue("UrgentQueue", settings.lane(names.LANE_URGENT))
         self.delivery_dead_letter_queue = self._build_delivery_dead_letter_queue()
-        for queue in self.source_queues:
+        for queue in (self.queue, self.urgent_queue):
             self._allow_producers_to_send(queue)
-
-    @property
-    def source_queues(self) -> tuple[sqs.Queue, sqs.Queue]:
-        """The queues producers send to: bulk, then urgent."""
-        return (self.queue, self.urgent_queue)
 
     def _build_dead_letter_queue(self) -> sqs.Queue:
         # Only the source queues may use this queue as their DLQ, and so be the destinations a redrive
@@ -120,39 +110,22 @@ class RevocationQueues(Construct):
         return queue
 
     def _allow_producers_to_send(self, queue: sqs.Queue) -> None:
-        producers = self._settings.producer_principals
-        if not producers:
+        if producers := self._settings.producer_principals:
+            # The listed producers send without an identity policy of their own (another account's too).
+            allow_to_send(queue, "AllowProducersToSend", [iam.ArnPrincipal(arn) for arn in producers])
+        else:
             # Delegates to IAM within this account: producers of this account send when their own
             # policy lets them. No other account is named; EventBridge and the scheduler are added by
             # routing.
-            queue.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowThisAccountToSend",
-                    principals=[iam.AccountRootPrincipal()],
-                    actions=["sqs:SendMessage"],
-                    resources=[queue.queue_arn],
-                )
-            )
-            return
-        # The listed producers send without an identity policy of their own (another account's too).
-        queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowProducersToSend",
-                principals=[iam.ArnPrincipal(arn) for arn in producers],
-                actions=["sqs:SendMessage"],
-                resources=[queue.queue_arn],
-            )
-        )
+            allow_to_send(queue, "AllowThisAccountToSend", [iam.AccountRootPrincipal()])
 
     def admit_only_producers(self, queue: sqs.Queue, *pipeline_roles: iam.IRole) -> None:
         """With producerPrincipals set, denies SendMessage on a source queue to every other principal.
 
         An allow list alone would not do: in its own account, an identity policy that allows
         sqs:SendMessage is enough, whatever the queue policy says. The pipeline's own roles that send
-        to this queue (a function puts unstarted pairs back, the urgent function sends the rest of a
-        large message to the bulk queue, the scheduler sends its payloads) stay admitted, and so do
-        AWS service principals, which only an Allow of this policy lets in: EventBridge, for this
-        stack's rule alone.
+        to this queue stay admitted, and so do AWS service principals, which only an Allow of this
+        policy lets in: EventBridge, for this stack's rule alone.
         """
         producers = self._settings.producer_principals
         if not producers:
@@ -170,6 +143,13 @@ class RevocationQueues(Construct):
                 },
             )
         )
+
+
+def allow_to_send(queue: sqs.IQueue, sid: str, principals: list[iam.IPrincipal]) -> None:
+    """Names principals in the queue's policy as allowed to send to it."""
+    queue.add_to_resource_policy(
+        iam.PolicyStatement(sid=sid, principals=principals, actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+    )
 
 
 def _acknowledge_end_of_line(queue: sqs.Queue) -> None:

@@ -11,6 +11,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.queues import RevocationQueues, allow_to_send
 from infra.settings import DeploySettings, Schedule
 from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, PRIORITY_URGENT
 
@@ -30,19 +31,12 @@ class RevocationRouting(Construct):
     """
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        settings: DeploySettings,
-        queue: sqs.IQueue,
-        urgent_queue: sqs.IQueue,
-        delivery_dead_letter_queue: sqs.IQueue,
+        self, scope: Construct, construct_id: str, *, settings: DeploySettings, queues: RevocationQueues
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
-        self._queue = queue
-        self._delivery_dlq = delivery_dead_letter_queue
+        self._queue = queues.queue
+        self._delivery_dlq = queues.delivery_dead_letter_queue
         self.event_bus = self._build_event_bus()
         self.rule = self._build_rule(
             "RevocationRequestedRule",
@@ -50,21 +44,20 @@ class RevocationRouting(Construct):
             # anything-but matches only events that have the field: without exists:false, an event
             # without a priority (the default, bulk) would match neither rule.
             events.Match.any_of(events.Match.anything_but(PRIORITY_URGENT), events.Match.does_not_exist()),
-            queue,
+            queues.queue,
         )
         self.urgent_rule = self._build_rule(
             "UrgentRevocationRequestedRule",
             "Sends urgent revocation requests to the urgent queue (fast lane)",
             [PRIORITY_URGENT],
-            urgent_queue,
+            queues.urgent_queue,
         )
-        self.schedule_group: scheduler.ScheduleGroup | None = None
         self.scheduler_role: iam.Role | None = None
-        self.schedules: list[scheduler.Schedule] = []
         if settings.schedules:
-            self.schedule_group = self._build_schedule_group()
-            self.scheduler_role = self._build_scheduler_role(self.schedule_group)
-            self.schedules = [self._build_schedule(schedule) for schedule in settings.schedules]
+            group = self._build_schedule_group()
+            self.scheduler_role = self._build_scheduler_role(group)
+            for schedule in settings.schedules:
+                self._build_schedule(schedule, group, self.scheduler_role)
 
     def _build_event_bus(self) -> events.IEventBus:
         name = self._settings.event_bus_name
@@ -146,23 +139,15 @@ class RevocationRouting(Construct):
             ),
         )
         # Named in the queue's policy as well as granted by its own: the policy lists who may send.
-        self._queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowSchedulerRoleToSend",
-                principals=[iam.ArnPrincipal(role.role_arn)],
-                actions=["sqs:SendMessage"],
-                resources=[self._queue.queue_arn],
-            )
-        )
+        allow_to_send(self._queue, "AllowSchedulerRoleToSend", [iam.ArnPrincipal(role.role_arn)])
         return role
 
-    def _build_schedule(self, schedule: Schedule) -> scheduler.Schedule:
-        assert self.schedule_group is not None and self.scheduler_role is not None
-        return scheduler.Schedule(
+    def _build_schedule(self, schedule: Schedule, group: scheduler.ScheduleGroup, role: iam.Role) -> None:
+        scheduler.Schedule(
             self,
             f"Schedule-{schedule.name}",
             schedule_name=schedule.name,
-            schedule_group=self.schedule_group,
+            schedule_group=group,
             description=schedule.description,
             enabled=schedule.enabled,
             schedule=scheduler.ScheduleExpression.expression(schedule.expression, TimeZone.of(schedule.timezone)),
@@ -170,7 +155,7 @@ class RevocationRouting(Construct):
             target=scheduler_targets.SqsSendMessage(
                 self._queue,
                 input=scheduler.ScheduleTargetInput.from_text(schedule.payload()),
-                role=self.scheduler_role,
+                role=role,
                 dead_letter_queue=self._delivery_dlq,
                 retry_attempts=self._settings.delivery_retry_attempts,
                 max_event_age=Duration.seconds(self._settings.delivery_max_event_age_seconds),
