@@ -18,18 +18,35 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import calls, cold, cpu, drain, latency, memory, report
+from benchmarks import report
 from benchmarks.harness import RESULTS, ROOT, deploy_settings
+from benchmarks.sections import calls, cold, cpu, drain, latency, memory
 from benchmarks.workload import DEFAULT_MIX, MIXES
 
 SECTIONS = report.SECTION_NAMES
 DRAIN_PAIRS = 4000
+DRAIN_TARGETS = tuple(drain.HANDLERS)
 QUICK_LATENCY_PAIRS = 2000
+
+
+def _names(what: str, allowed: Sequence[str]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of names, each one of `allowed`."""
+
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = set(names) - set(allowed)
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what}: {', '.join(sorted(unknown))}; choose from {', '.join(allowed)}"
+            )
+        return names
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="time-compressed drain, fewer repeats")
     parser.add_argument(
         "--only",
+        type=_names("section(s)", SECTIONS),
         default=",".join(SECTIONS),
         help=f"comma-separated sections to run (default: all of {SECTIONS})",
     )
@@ -49,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--mix",
+        type=_names("mix(es)", MIXES),
         default=",".join(MIXES),
         help=f"drain: comma-separated mixes of {MIXES} (default: all; {DEFAULT_MIX} combines the others)",
     )
@@ -57,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--drain-targets",
-        default="product,peer,strong",
+        type=_names("drain target(s)", DRAIN_TARGETS),
+        default=",".join(DRAIN_TARGETS),
         help="drain: product, peer (Powertools' example), strong (the stronger peer); default all three",
     )
     parser.add_argument(
@@ -83,14 +103,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Progress:
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-
-    def __call__(self, message: str) -> None:
-        print(f"[{time.monotonic() - self.started:6.0f} s] {message}", flush=True)
-
-
 def _meta(argv: Sequence[str]) -> dict[str, Any]:
     def git(*args: str) -> str:
         completed = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
@@ -108,20 +120,12 @@ def _meta(argv: Sequence[str]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(arguments)
-    only = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = set(only) - set(SECTIONS)
-    if unknown:
-        print(
-            f"unknown section(s): {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}",
-            file=sys.stderr,
-        )
-        return 2
-    mixes = [name.strip() for name in args.mix.split(",") if name.strip()]
-    if set(mixes) - set(MIXES):
-        print(f"unknown mix(es): {', '.join(sorted(set(mixes) - set(MIXES)))}; choose from {MIXES}", file=sys.stderr)
-        return 2
+    only: list[str] = args.only
+    started = time.monotonic()
 
-    progress = Progress()
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.0f} s] {message}", flush=True)
+
     settings = deploy_settings()
     folder: Path = args.results
     folder.mkdir(parents=True, exist_ok=True)
@@ -141,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress("calls per pair")
         keep("calls", calls.run(pairs, settings.batch_size, progress))
     if "cpu" in only:
-        keep("cpu", cpu.run(20_000 if args.quick else 100_000, progress))
+        keep("cpu", cpu.run(20_000 if args.quick else 100_000, folder, progress))
     if "cold" in only:
         keep("cold", cold.run(args.cold_runs or (7 if args.quick else 15), progress))
     if "memory" in only:
@@ -151,11 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "drain",
             drain.run(
                 pairs=pairs,
-                mixes=mixes,
+                mixes=args.mix,
                 quick=args.quick,
                 peer_cap_seconds=args.peer_cap or (30.0 if args.quick else 60.0),
                 progress=progress,
-                targets=[name.strip() for name in args.drain_targets.split(",") if name.strip()],
+                targets=args.drain_targets,
                 ivs_url=args.ivs_url,
             ),
         )

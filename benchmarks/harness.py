@@ -12,7 +12,6 @@ import importlib
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,14 +37,16 @@ def deploy_settings() -> DeploySettings:
     return DeploySettings.from_cdk_json()
 
 
-def function_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The variables the stack gives the function (from cdk.json), plus what Lambda and credentials add.
+def subprocess_environment() -> dict[str, str]:
+    """A child interpreter's environment: the variables the stack gives the function (from cdk.json),
+    plus what Lambda and credentials add, the function found on sys.path as Lambda finds /var/task.
 
     Tracing is off: there is no X-Ray daemon here, and on Lambda the trace is sent asynchronously.
     """
     settings = deploy_settings()
     queues = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}"
-    env = settings.function_environment(
+    env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
+    env |= settings.function_environment(
         dead_letter_queue_url=f"{queues}/revocations-dlq", source_queue_url=f"{queues}/revocations"
     )
     env.update(
@@ -57,18 +58,10 @@ def function_environment(extra: Mapping[str, str] | None = None) -> dict[str, st
             "AWS_SECRET_ACCESS_KEY": "benchmark",
             "AWS_LAMBDA_FUNCTION_NAME": "revocation",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(settings.function_memory_mb),
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda_src"), str(ROOT)]),
+            "PYTHONHASHSEED": "0",
         }
     )
-    env.update(extra or {})
-    return env
-
-
-def subprocess_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A child interpreter's environment: the function's, found on sys.path as Lambda finds /var/task."""
-    env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
-    env.update(function_environment(extra))
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "lambda_src"), str(ROOT)])
-    env["PYTHONHASHSEED"] = "0"
     return env
 
 

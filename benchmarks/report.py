@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
 
-from benchmarks.harness import RESULTS
 from benchmarks.sections import calls, cold, cpu, drain, latency, memory
 from benchmarks.sections.section import Row, markdown_table
 
@@ -24,21 +23,21 @@ SECTIONS = (drain.SECTION, latency.SECTION, calls.SECTION, cpu.SECTION, cold.SEC
 SECTION_NAMES = tuple(section.name for section in SECTIONS)
 
 
-def load(path: Path = RESULTS / "results.json") -> dict[str, Any]:
+def load(path: Path) -> dict[str, Any]:
     if path.exists():
         data: dict[str, Any] = json.loads(path.read_text())
         return data
     return {}
 
 
-def save(results: Mapping[str, Any], path: Path = RESULTS / "results.json") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
-
-
 def rows(results: Mapping[str, Any]) -> list[Row]:
     """The summary table: every measured section's rows, in the report's order."""
-    return [row for section in SECTIONS if results.get(section.name) for row in section.rows(results[section.name])]
+    return [
+        replace(row, section=section.name)
+        for section in SECTIONS
+        if results.get(section.name)
+        for row in section.rows(results[section.name])
+    ]
 
 
 def markdown(results: Mapping[str, Any], table: list[Row]) -> str:
@@ -90,19 +89,12 @@ def console(table: list[Row]) -> str:
     )
 
 
-def charts(results: Mapping[str, Any], folder: Path = RESULTS) -> list[str]:
-    written = [
-        section.chart(results[section.name], folder)
-        for section in SECTIONS
-        if section.chart is not None and results.get(section.name)
-    ]
-    return [name for name in written if name is not None]
-
-
-def write(results: dict[str, Any], folder: Path = RESULTS) -> dict[str, Any]:
+def write(results: dict[str, Any], folder: Path) -> None:
+    """results.json (with the summary table), results.md and the charts, into the folder."""
     table = rows(results)
     results["summary"] = [asdict(row) for row in table]
-    save(results, folder / "results.json")
+    (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (folder / "results.md").write_text(markdown(results, table))
-    charts(results, folder)
-    return results
+    for section in SECTIONS:
+        if section.chart is not None and results.get(section.name):
+            section.chart(results[section.name], folder)

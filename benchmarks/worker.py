@@ -11,11 +11,15 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import InstantIvs, NoDeadlineContext, load, quiet_stdout, run_python
 from benchmarks.workload import make_backlog, message_bodies, sqs_event
+
+# The target's Lambda entry point, given an event (with a context whose time never runs out).
+Invoke = Callable[[dict[str, Any]], Any]
 
 
 def run(task: str, args: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
@@ -29,17 +33,14 @@ def run(task: str, args: dict[str, Any], timeout: float = 1800) -> dict[str, Any
         return result
 
 
-def _cpu(args: dict[str, Any]) -> dict[str, Any]:
+def _cpu(args: dict[str, Any], ivs: InstantIvs, invoke: Invoke) -> dict[str, Any]:
     """Handler CPU per record, by batch size: process time around the handler, median of repeats."""
     import statistics
     import time
 
-    ivs = InstantIvs()
-    handler = load(args["target"], ivs)
-    context = NoDeadlineContext()
     bodies = message_bodies(args["mix"], max(args["sizes"]))
     # First invocation: lazy imports and first-use work belong to the cold start, not to records.
-    handler(sqs_event(bodies[:10]), context)
+    invoke(sqs_event(bodies[:10]))
 
     by_size: dict[str, Any] = {}
     for size in args["sizes"]:
@@ -51,7 +52,7 @@ def _cpu(args: dict[str, Any]) -> dict[str, Any]:
         for _ in range(repeats):
             before_calls = ivs.calls
             started_cpu, started_wall = time.process_time(), time.perf_counter()
-            response = handler(event, context)
+            response = invoke(event)
             cpu.append(time.process_time() - started_cpu)
             wall.append(time.perf_counter() - started_wall)
             calls.append(ivs.calls - before_calls)
@@ -70,22 +71,19 @@ def _cpu(args: dict[str, Any]) -> dict[str, Any]:
     return {"target": args["target"], "mix": args["mix"], "sizes": by_size}
 
 
-def _profile(args: dict[str, Any]) -> dict[str, Any]:
+def _profile(args: dict[str, Any], ivs: InstantIvs, invoke: Invoke) -> dict[str, Any]:
     """Where one invocation's time goes: cProfile's table, and own time grouped by package."""
     import cProfile
     import io
     import pstats
 
-    ivs = InstantIvs()
-    handler = load(args["target"], ivs)
-    context = NoDeadlineContext()
     bodies = message_bodies(args["mix"], args["records"])
-    handler(sqs_event(bodies[:10]), context)
+    invoke(sqs_event(bodies[:10]))
     event = sqs_event(bodies)
 
     profiler = cProfile.Profile()
     profiler.enable()
-    handler(event, context)
+    invoke(event)
     profiler.disable()
 
     stats = pstats.Stats(profiler)
@@ -146,7 +144,7 @@ def _group(filename: str, function: str) -> str:
     return "other stdlib"
 
 
-def _memory(args: dict[str, Any]) -> dict[str, Any]:
+def _memory(args: dict[str, Any], ivs: InstantIvs, invoke: Invoke) -> dict[str, Any]:
     """Peak RSS of the process around one invocation of `records` records (what Lambda reports)."""
     import gc
     import resource
@@ -158,10 +156,7 @@ def _memory(args: dict[str, Any]) -> dict[str, Any]:
         with open("/proc/self/statm") as statm:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
-    ivs = InstantIvs()
-    handler = load(args["target"], ivs)
-    context = NoDeadlineContext()
-    handler(sqs_event(message_bodies("one-pair", 10)), context)
+    invoke(sqs_event(message_bodies("one-pair", 10)))
     gc.collect()
     after_import = current_mb()
     peak_after_import = rss_mb()
@@ -176,7 +171,7 @@ def _memory(args: dict[str, Any]) -> dict[str, Any]:
     del payload
     gc.collect()
     with_event = current_mb()
-    response = handler(event, context)
+    response = invoke(event)
     peak = rss_mb()
     return {
         "target": args["target"],
@@ -191,15 +186,12 @@ def _memory(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _calls(args: dict[str, Any]) -> dict[str, Any]:
+def _calls(args: dict[str, Any], ivs: InstantIvs, invoke: Invoke) -> dict[str, Any]:
     """API calls a backlog takes, fed to the handler in batches of the mapping's batch size, in order."""
-    ivs = InstantIvs(record=True)
-    handler = load(args["target"], ivs)
-    context = NoDeadlineContext()
     backlog = make_backlog(args["mix"], args["pairs"])
     failed = 0
     for number, batch in enumerate(backlog.batches(args["batch_size"])):
-        response = handler(sqs_event([backlog.bodies[i] for i in batch], first_number=number * 100_000), context)
+        response = invoke(sqs_event([backlog.bodies[i] for i in batch], first_number=number * 100_000))
         failed += len(response.get("batchItemFailures", []))
     wrong = sum(1 for key, version in backlog.expected.items() if ivs.revoked.get(key) != version)
     return {
@@ -224,7 +216,10 @@ TASKS = {"cpu": _cpu, "profile": _profile, "memory": _memory, "calls": _calls}
 def main() -> int:
     task, args, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
     quiet_stdout()
-    result = TASKS[task](args)
+    ivs = InstantIvs(record=task == "calls")
+    handler = load(args["target"], ivs)
+    context = NoDeadlineContext()
+    result = TASKS[task](args, ivs, lambda event: handler(event, context))
     Path(out).write_text(json.dumps(result))
     return 0
 

@@ -3,17 +3,16 @@
 The only module that imports boto3. Senders and the DLQ commands take the clients it makes, so tests can
 hand them clients whose requests are recorded instead of sent.
 
-The global options mean what they mean to the AWS CLI (see `awscli.customizations.globalargs`):
-`--no-verify-ssl` wins over `--ca-bundle`; a timeout of 0 means no timeout, none given means 60 s;
-`--endpoint-url` applies to every client the command makes (a local stack serves SQS, EventBridge and
-CloudFormation on one URL; the service-specific `AWS_ENDPOINT_URL_<SERVICE>` variables, which botocore
-reads itself, separate them when needed).
+The global options mean what they mean to the AWS CLI (see `awscli.customizations.globalargs`);
+`--endpoint-url` applies to every client, as a local stack serves SQS, EventBridge and CloudFormation on
+one URL (botocore itself reads the `AWS_ENDPOINT_URL_<SERVICE>` variables that separate them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 import boto3
@@ -39,12 +38,6 @@ class AwsOptions:
     read_timeout: int | None = None
     connect_timeout: int | None = None
 
-    @property
-    def verify(self) -> bool | str | None:
-        if not self.verify_ssl:
-            return False
-        return self.ca_bundle  # None: botocore's own choice (AWS_CA_BUNDLE, the profile's ca_bundle, certifi)
-
 
 SessionFactory = Callable[[AwsOptions], botocore.session.Session]
 
@@ -64,36 +57,20 @@ def _timeout(value: int | None) -> int | None:
     return None if value == 0 else value
 
 
+@dataclass
 class Aws:
-    """Makes clients; `region` is the command's region (--region, else the profile's or environment's)."""
+    """Makes clients, by default in the command's region (--region, else the profile's or environment's)."""
 
-    def __init__(self, options: AwsOptions, session_factory: SessionFactory = default_session) -> None:
-        self.options = options
-        self._session_factory = session_factory
-        self._botocore_session: botocore.session.Session | None = None
-        self._session: boto3.Session | None = None
+    options: AwsOptions
+    session_factory: SessionFactory = default_session
 
-    @property
+    @cached_property
     def botocore_session(self) -> botocore.session.Session:
-        if self._botocore_session is None:
-            self._botocore_session = self._session_factory(self.options)
-        return self._botocore_session
+        return self.session_factory(self.options)
 
-    @property
+    @cached_property
     def session(self) -> boto3.Session:
-        if self._session is None:
-            self._session = boto3.Session(botocore_session=self.botocore_session)
-        return self._session
-
-    @property
-    def region(self) -> str | None:
-        region: str | None = self.options.region or self.session.region_name
-        return region
-
-    def configured_output(self) -> str | None:
-        """The `output` of the profile or AWS_DEFAULT_OUTPUT, as the AWS CLI reads it."""
-        value = self.botocore_session.get_config_variable("output")
-        return str(value) if value else None
+        return boto3.Session(botocore_session=self.botocore_session)
 
     def client(self, service: str, *, region: str | None = None, max_attempts: int | None = None) -> Any:
         """A client for `service`; `max_attempts=1` leaves every retry to the caller (paced calls)."""
@@ -106,10 +83,12 @@ class Aws:
             retries=retries,
             user_agent_extra=USER_AGENT_EXTRA,
         )
+        # A ca_bundle of None leaves botocore its own choice (AWS_CA_BUNDLE, the profile's ca_bundle, certifi).
+        verify = self.options.ca_bundle if self.options.verify_ssl else False
         return self.session.client(
             service,
-            region_name=region or self.region,
+            region_name=region or self.options.region or self.session.region_name,
             endpoint_url=self.options.endpoint_url,
-            verify=self.options.verify,
+            verify=verify,
             config=config,
         )

@@ -5,15 +5,14 @@ the body `aws ivs batch-start-viewer-session-revocation` would send for those it
 pairs go as given, in order and duplicates kept (`plan_calls_in_order`), where the function merges them.
 
 The rest is the function's: the quota policy (revocation.call_policy: the limiter, the backoff, which
-call errors are worth another attempt) and the answer checks (revocation.adapters.ivs). A call counts
-only when its answer is the operation's JSON about the pairs sent; anything else is a malformed answer,
-retried as a 5xx is and reported as a service error. And a call has a deadline for all of it, the
-client's connect timeout plus its read timeout (`--cli-connect-timeout`, `--cli-read-timeout`; 0 for
-either means no deadline), since the read timeout alone bounds each socket read, not the answer.
+call errors are worth another attempt) and the answer checks (revocation.adapters.ivs: a malformed
+answer is retried as a 5xx is; see README). A call's deadline is its client's connect timeout plus its
+read timeout, since the read timeout alone bounds each socket read, not the answer.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -27,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from ivs_revoke.errors import EXIT_INTERRUPTED, EXIT_OTHER
 from ivs_revoke.inputs import OPERATION_NAME, SESSIONS_MEMBER, Pair
-from ivs_revoke.senders import CONNECTION_ERRORS, DEFAULT_MAX_ATTEMPTS, SendFailure, Sleep, index_ranges
+from ivs_revoke.senders import CONNECTION_ERRORS, DEFAULT_MAX_ATTEMPTS, Clock, SendFailure, Sleep, index_ranges
 from revocation.adapters.ivs import (
     CODE_MALFORMED_RESPONSE,
     CallDeadlineExceeded,
@@ -40,7 +39,6 @@ from revocation.adapters.ivs import (
 from revocation.call_policy import BATCH_CALLS_PER_SECOND, RETRIED_KINDS, RateLimiter, backoff_seconds
 from revocation.plan import cut_calls
 
-Clock = Callable[[], float]
 Progress = Callable[[int, int], None]
 
 _ERRORS_MEMBER: Final = "errors"  # the response's list of pairs that were not revoked
@@ -67,8 +65,6 @@ def plan_calls_in_order(pairs: Sequence[Pair]) -> list[Call]:
 class DirectReport:
     """The responses of every call made, merged, and what was left if the run stopped early."""
 
-    calls: int = 0
-    calls_made: int = 0
     failure: SendFailure | None = None
     # What the AWS CLI prints for one call's response, for all calls together: the members of the
     # responses in their order, `errors` concatenated, the others (the HTTP headers the model names,
@@ -101,26 +97,19 @@ class DirectSender:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
-        jitter: Callable[[], float] = random.random,
         progress: Progress | None = None,
     ) -> None:
-        self._client_for_region = client_for_region
-        self._clients: dict[str, Any] = {}
+        # One client per region, made on first use, each checking its answers.
+        self._client = functools.cache(lambda region: check_answers(client_for_region(region)))
         self._limiters: defaultdict[str, RateLimiter] = defaultdict(lambda: RateLimiter(calls_per_second))
         self._max_attempts = max_attempts
         self._sleep = sleep
         self._clock = clock
-        self._jitter = jitter
         self._progress = progress
-
-    def _client(self, region: str) -> Any:
-        if region not in self._clients:
-            self._clients[region] = check_answers(self._client_for_region(region))
-        return self._clients[region]
 
     def send(self, pairs: Sequence[Pair]) -> DirectReport:
         calls = plan_calls_in_order(pairs)
-        report = DirectReport(calls=len(calls))
+        report = DirectReport()
         for number, call in enumerate(calls):
             try:
                 response = self._call(call, [pairs[index] for index in call.indexes])
@@ -138,10 +127,9 @@ class DirectSender:
             if report.failure is not None:
                 report.failure.message += self._unsent_text(calls[number:])
                 break
-            report.calls_made += 1
             report.add(response)
             if self._progress is not None:
-                self._progress(report.calls_made, report.calls)
+                self._progress(number + 1, len(calls))
         return report
 
     def _call(self, call: Call, pairs: list[Pair]) -> Any:
@@ -168,7 +156,7 @@ class DirectSender:
                     raise
             finally:
                 limiter.observe(sent, self._clock())
-            not_before = self._clock() + backoff_seconds(attempt, limiter.interval, self._jitter())
+            not_before = self._clock() + backoff_seconds(attempt, limiter.interval, random.random())
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     @staticmethod

@@ -4,12 +4,9 @@ Reading never consumes: messages are received, never deleted, and made visible a
 are hidden (a short visibility timeout) while the scan pages through the queue, because with a timeout
 of 0 every receive may return the same few messages and the rest would never be seen.
 
-A DLQ message is one of (see README, "Dead-letter messages"):
-- written by the function: a valid request for the failed pairs, `errors` beside them (the API's
-  per-pair shape), attributes ErrorCode, ErrorMessage, SourceMessageId, Attempts, RequestId;
-- written by the function for a message that was not a valid request: the original body, verbatim,
-  with the same attributes;
-- moved by SQS's redrive policy (the function crashed or timed out): the original body, no attributes.
+A DLQ message is a request for the failed pairs with their `errors`, or a body that was no request,
+both written by the function with attributes; or a body SQS's redrive policy moved bare (see README,
+"Dead-letter messages").
 """
 
 from __future__ import annotations
@@ -224,11 +221,11 @@ def stats_output(queue_url: str, counts: dict[str, int], letters: Sequence[DeadL
     """`counts` are ivs_revoke.sqs.queue_counts', taken before the scan hides messages from them."""
     pairs, invalid = failed_pair_rows(letters)
     by_pairs = Counter(row.get("code", NO_CODE) for row in pairs)
-    codes = set(by_pairs) | {row.get("code", NO_CODE) for row in invalid}
     invalid_by_code = Counter(row.get("code", NO_CODE) for row in invalid)
+    total = by_pairs + invalid_by_code
     by_code = [
         {"code": code, "pairs": by_pairs[code], "invalidMessages": invalid_by_code[code]}
-        for code in sorted(codes, key=lambda code: (-by_pairs[code] - invalid_by_code[code], code))
+        for code in sorted(total, key=lambda code: (-total[code], code))
     ]
     return {
         "deadLetterQueueUrl": queue_url,

@@ -9,7 +9,7 @@ from ivs_revoke import dlq, redrive, sqs
 from ivs_revoke.errors import EXIT_OK, ServiceError
 from ivs_revoke.invocation import Invocation
 from ivs_revoke.parser import Parser, add_global_options, non_negative_int, positive_int
-from ivs_revoke.targets import ENV_DLQ_URL, ENV_STACK_NAME, OUTPUT_DLQ_URL, OUTPUT_QUEUE_ARN, OUTPUT_QUEUE_URL, resolve
+from ivs_revoke.targets import DLQ, ENV_DLQ_URL, ENV_QUEUE_URL, ENV_STACK_NAME, OUTPUT_QUEUE_ARN, OUTPUT_QUEUE_URL
 
 
 def _move_rate(text: str) -> int:
@@ -90,32 +90,20 @@ def add_command(commands: Any) -> None:
     add_global_options(mover)
 
 
-def _dlq_url(invocation: Invocation) -> str:
-    return resolve(
-        what="dead-letter queue URL",
-        explicit=invocation.args.dlq_url,
-        option="--dlq-url",
-        env_value=invocation.env.dlq_url,
-        env_name=ENV_DLQ_URL,
-        stack=invocation.stack(),
-        output_key=OUTPUT_DLQ_URL,
-    )
-
-
 def _scan(invocation: Invocation, client: Any, url: str) -> list[dlq.DeadLetter]:
     args = invocation.args
     return dlq.scan(client, url, max_items=args.max_items, visibility_timeout=args.visibility_timeout)
 
 
 def dlq_list(invocation: Invocation) -> int:
-    url = _dlq_url(invocation)
+    url = invocation.resolve(DLQ, invocation.args.dlq_url)
     client = invocation.aws.client("sqs")
     invocation.render(dlq.list_output(url, _scan(invocation, client, url)), "DeadLetterQueue")
     return EXIT_OK
 
 
 def dlq_stats(invocation: Invocation) -> int:
-    url = _dlq_url(invocation)
+    url = invocation.resolve(DLQ, invocation.args.dlq_url)
     client = invocation.aws.client("sqs")
     counts = sqs.queue_counts(client, url)  # before the scan hides messages from the count
     invocation.render(dlq.stats_output(url, counts, _scan(invocation, client, url)), "DeadLetterQueueStats")
@@ -128,7 +116,7 @@ def _destination(invocation: Invocation, client: Any, dlq_url: str) -> redrive.D
     args = invocation.args
     if args.destination_url:
         return redrive.Destination(arn=sqs.queue_arn(client, args.destination_url), url=args.destination_url)
-    if not args.dlq_url and not invocation.env.dlq_url:
+    if not args.dlq_url and not invocation.environ.get(ENV_DLQ_URL):
         # The DLQ came from the stack's outputs, and the stack names the queue it serves.
         stack = invocation.stack()
         arn, url = stack.get(OUTPUT_QUEUE_ARN), stack.get(OUTPUT_QUEUE_URL)
@@ -136,12 +124,12 @@ def _destination(invocation: Invocation, client: Any, dlq_url: str) -> redrive.D
             return redrive.Destination(arn=arn, url=url)
         if url:
             return redrive.Destination(arn=sqs.queue_arn(client, url), url=url)
-    return redrive.only_source_queue(client, dlq_url, preferred_url=invocation.env.queue_url)
+    return redrive.only_source_queue(client, dlq_url, preferred_url=invocation.environ.get(ENV_QUEUE_URL))
 
 
 def dlq_redrive(invocation: Invocation) -> int:
     args = invocation.args
-    url = _dlq_url(invocation)
+    url = invocation.resolve(DLQ, args.dlq_url)
     client = invocation.aws.client("sqs")
     result = redrive.redrive(
         client,

@@ -2,16 +2,10 @@
 
 `ivs-revoke submit` promises to accept what `aws ivs batch-start-viewer-session-revocation` accepts,
 byte for byte. The surest way to keep that promise is to run the AWS CLI's own code on the same botocore
-operation model rather than re-implement its grammar, so this module drives:
-
-- `awscli.arguments.ListArgument` with the handlers the AWS CLI registers for every operation argument:
-  `awscli.paramfile.URIArgumentHandler` (`file://`, `fileb://`) on `load-cli-arg` and
-  `awscli.argprocess.ParamShorthandParser` (shorthand, with the model-driven scalar conversion of its
-  `BackCompatVisitor`) on `process-cli-arg`, then `unpack_cli_arg`'s JSON fallback;
-- `awscli.customizations.cliinputjson.CliInputJSONArgument` for `--cli-input-json` (its precedence: a
-  value given on the command line wins, the document only fills top-level keys that are absent);
-- `awscli.customizations.generatecliskeleton.GenerateCliSkeletonArgument` for the input skeleton and
-  botocore's `ArgumentGenerator` for the output skeleton, as the AWS CLI does.
+operation model rather than re-implement its grammar, so this module drives the AWS CLI's argument classes
+with the handlers it registers for every operation argument (`file://`, shorthand, then JSON), its
+`--cli-input-json` (a value given on the command line wins, the document only fills absent top-level
+keys), and its skeleton generators.
 
 The installed AWS CLI is v1; `--cli-input-yaml` and `--generate-cli-skeleton yaml-input` exist only in
 v2, so those two follow v2's documented behaviour (same precedence as JSON; v2's skeleton layout).
@@ -31,11 +25,11 @@ import contextlib
 import functools
 import io
 import re
-import xml.dom.minidom
 from argparse import Namespace
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from xml.etree import ElementTree
 
 import botocore.session
 import yaml
@@ -99,26 +93,21 @@ def operation_model() -> OperationModel:
     return _botocore_session().get_service_model(SERVICE_NAME).operation_model(OPERATION_NAME)
 
 
-def _sessions_argument() -> ListArgument:
-    model = operation_model()
-    return ListArgument(
-        name=xform_name(SESSIONS_MEMBER, "-"),
-        argument_model=model.input_shape.members[SESSIONS_MEMBER],
-        is_required=True,
-        operation_model=model,
-        serialized_name=SESSIONS_MEMBER,
-        event_emitter=_botocore_session().get_component("event_emitter"),
-    )
-
-
 def parse_viewer_sessions(values: Sequence[str]) -> Any:
     """The `--viewer-sessions` values as the AWS CLI turns them into the operation's parameter.
 
     Same steps as `awscli.clidriver.ServiceOperation._build_call_parameters`: `load-cli-arg` (file://),
     then the argument's own unpacking (shorthand, else JSON).
     """
-    argument = _sessions_argument()
     session = _botocore_session()
+    argument = ListArgument(
+        name=xform_name(SESSIONS_MEMBER, "-"),
+        argument_model=operation_model().input_shape.members[SESSIONS_MEMBER],
+        is_required=True,
+        operation_model=operation_model(),
+        serialized_name=SESSIONS_MEMBER,
+        event_emitter=session.get_component("event_emitter"),
+    )
     try:
         value: Any = list(values)
         loaded = session.emit_first_non_none_response(
@@ -259,9 +248,8 @@ def load_cli_input_yaml(value: str) -> dict[str, Any]:
 def call_parameters(
     viewer_sessions: Sequence[str] | None, cli_input_json: str | None, cli_input_yaml: str | None
 ) -> dict[str, Any]:
-    """The operation's parameters: options given on the command line, then the input document's keys."""
-    if cli_input_json is not None and cli_input_yaml is not None:
-        raise UsageError("Only one of --cli-input-json or --cli-input-yaml may be given")
+    """The operation's parameters: the input document's keys, a value given on the command line winning
+    (at most one of the two documents: their options are mutually exclusive)."""
     parameters: dict[str, Any] = {}
     if viewer_sessions is not None:
         parameters[SESSIONS_MEMBER] = parse_viewer_sessions(viewer_sessions)
@@ -270,9 +258,7 @@ def call_parameters(
         document = load_cli_input_json(cli_input_json)
     elif cli_input_yaml is not None:
         document = load_cli_input_yaml(cli_input_yaml)
-    for key, value in document.items():
-        parameters.setdefault(key, value)
-    return parameters
+    return document | parameters
 
 
 def validate(parameters: Mapping[str, Any]) -> list[Pair]:
@@ -334,10 +320,9 @@ def input_skeleton() -> str:
 
 def output_skeleton() -> dict[str, Any]:
     """The sample response `--generate-cli-skeleton output` shows, built as the AWS CLI builds it."""
-    shape = operation_model().output_shape
-    if shape is None:
-        return {}
-    skeleton: dict[str, Any] = ArgumentGenerator(use_member_names=True).generate_skeleton(shape)
+    skeleton: dict[str, Any] = ArgumentGenerator(use_member_names=True).generate_skeleton(
+        operation_model().output_shape
+    )
     return skeleton
 
 
@@ -387,21 +372,10 @@ def _doc_overview(shape: Shape) -> str:
     """First sentence of a shape's documentation, without markup (as v2's `get_shape_doc_overview`)."""
     documentation = shape.documentation or ""
     try:
-        dom = xml.dom.minidom.parseString(f"<doc>{documentation}</doc>")
-        text = "".join(node.data for node in _text_nodes(dom))
-    except Exception:  # markup that is not well-formed: keep it as text, as v2 does
+        text = "".join(ElementTree.fromstring(f"<doc>{documentation}</doc>").itertext())
+    except ElementTree.ParseError:  # markup that is not well-formed: keep it as text, as v2 does
         text = documentation
     sentence = _SENTENCE_END.split(text, maxsplit=1)[0]
     if sentence:
         sentence += "."
     return sentence.replace("\n", " ").replace("\u2028", " ")
-
-
-def _text_nodes(node: Any) -> list[Any]:
-    found: list[Any] = []
-    for child in node.childNodes:
-        if child.nodeType == child.TEXT_NODE:
-            found.append(child)
-        else:
-            found.extend(_text_nodes(child))
-    return found

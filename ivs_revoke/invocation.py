@@ -9,14 +9,14 @@ from typing import IO, Any
 
 from ivs_revoke.aws import Aws
 from ivs_revoke.output import OutputOptions, render
-from ivs_revoke.targets import Environment, StackOutputs
+from ivs_revoke.targets import ENV_STACK_NAME, StackOutputs, Target, resolve
 
 
 @dataclass
 class Invocation:
     args: argparse.Namespace
     aws: Aws
-    env: Environment
+    environ: Mapping[str, str]
     output: OutputOptions
     stdout: IO[str]
     stderr: IO[str]
@@ -24,7 +24,12 @@ class Invocation:
     clock: Callable[[], float]
 
     def stack(self) -> StackOutputs:
-        return StackOutputs(self.args.stack_name or self.env.stack_name, lambda: self.aws.client("cloudformation"))
+        stack_name = self.args.stack_name or self.environ.get(ENV_STACK_NAME) or None
+        return StackOutputs(stack_name, lambda: self.aws.client("cloudformation"))
+
+    def resolve(self, target: Target, explicit: str | None) -> str:
+        """`target` from `explicit` (its option's value), the environment, or the stack's outputs."""
+        return resolve(target, explicit, self.environ, self.stack())
 
     def render(self, data: Mapping[str, Any], title: str) -> None:
         render(data, self.output, self.stdout, title)

@@ -60,11 +60,8 @@ def render(data: Mapping[str, Any], options: OutputOptions, stream: IO[str], tit
     result = query.search(response) if query is not None else response
     if options.output == "yaml-stream":
         _dump_yaml([result], stream)
-    elif options.output == "yaml":
-        if result is not None:
-            _dump_yaml(result, stream)
-    else:
-        raise UsageError(f"Unknown output type: {options.output}")
+    elif result is not None:  # yaml
+        _dump_yaml(result, stream)
     stream.flush()
 
 

@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Final, NoReturn
+from typing import NoReturn
 
-from ivs_revoke.errors import (
-    EXIT_CONFIGURATION,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_OTHER,
-    EXIT_PAIRS_FAILED,
-    EXIT_SERVICE,
-    EXIT_USAGE,
-    UsageError,
-)
+from ivs_revoke.errors import UsageError
 from ivs_revoke.output import COLOR_CHOICES, OUTPUT_FORMATS
-
-PROG: Final = "ivs-revoke"
-EXIT_CODES_HELP: Final = (
-    f"Exit codes, as the AWS CLI documents them: {EXIT_OK} success; {EXIT_PAIRS_FAILED} some pairs came back in the "
-    f"API's errors (--direct; the AWS CLI exits 0 then); {EXIT_USAGE} invalid command line or input, nothing sent; "
-    f"{EXIT_CONFIGURATION} configuration (region, credentials, profile, stack, queue); {EXIT_SERVICE} a service "
-    f"error; {EXIT_OTHER} anything else (e.g. the endpoint cannot be reached); {EXIT_INTERRUPTED} Ctrl-C."
-)
 
 
 class Parser(argparse.ArgumentParser):
@@ -35,54 +18,38 @@ class Parser(argparse.ArgumentParser):
 
 def add_global_options(parser: argparse.ArgumentParser, *, with_defaults: bool = False) -> None:
     """The AWS CLI's global options that mean something here. Added to the top-level parser with their
-    defaults and to every command without, so that a value given after the command is kept and an
-    absent one does not overwrite a value given before it."""
-
-    def default(value: Any) -> Any:
-        return value if with_defaults else argparse.SUPPRESS
-
-    group = parser.add_argument_group("global options (as in the AWS CLI)")
-    group.add_argument("--region", default=default(None), help="region of the queue, bus or stack")
-    group.add_argument("--profile", default=default(None), help="a profile from your AWS config files")
+    defaults and to every command without (SUPPRESS), so that a value given after the command is kept
+    and an absent one does not overwrite a value given before it."""
+    group = parser.add_argument_group(
+        "global options (as in the AWS CLI)", argument_default=None if with_defaults else argparse.SUPPRESS
+    )
+    group.add_argument("--region", help="region of the queue, bus or stack")
+    group.add_argument("--profile", help="a profile from your AWS config files")
     group.add_argument(
         "--endpoint-url",
         metavar="URL",
-        default=default(None),
         help="send every request of this command to this URL (e.g. a local stack); "
         "AWS_ENDPOINT_URL_<SERVICE> separates services",
     )
     group.add_argument(
-        "--output",
-        choices=OUTPUT_FORMATS,
-        default=default(None),
-        help="output format (default: the profile's `output`, else json)",
+        "--output", choices=OUTPUT_FORMATS, help="output format (default: the profile's `output`, else json)"
     )
-    group.add_argument("--query", default=default(None), help="a JMESPath query applied to the output")
-    group.add_argument("--debug", action="store_true", default=default(False), help="log requests to stderr")
+    group.add_argument("--query", help="a JMESPath query applied to the output")
+    group.add_argument("--debug", action="store_true", help="log requests to stderr")
     group.add_argument(
-        "--no-verify-ssl",
-        dest="verify_ssl",
-        action="store_false",
-        default=default(True),
-        help="do not verify TLS certificates",
+        "--no-verify-ssl", dest="verify_ssl", action="store_false", help="do not verify TLS certificates"
     )
-    group.add_argument("--ca-bundle", default=default(None), help="CA bundle to verify TLS certificates with")
+    group.add_argument("--ca-bundle", help="CA bundle to verify TLS certificates with")
+    group.add_argument("--cli-read-timeout", type=int, metavar="SECONDS", help="socket read timeout; 0 = none")
+    group.add_argument("--cli-connect-timeout", type=int, metavar="SECONDS", help="socket connect timeout; 0 = none")
     group.add_argument(
-        "--cli-read-timeout", type=int, default=default(None), metavar="SECONDS", help="socket read timeout; 0 = none"
+        "--color",
+        choices=COLOR_CHOICES,
+        default="auto" if with_defaults else argparse.SUPPRESS,
+        help="color in table output",
     )
     group.add_argument(
-        "--cli-connect-timeout",
-        type=int,
-        default=default(None),
-        metavar="SECONDS",
-        help="socket connect timeout; 0 = none",
-    )
-    group.add_argument("--color", choices=COLOR_CHOICES, default=default("auto"), help="color in table output")
-    group.add_argument(
-        "--no-cli-pager",
-        action="store_true",
-        default=default(False),
-        help="accepted for compatibility: this command never pages its output",
+        "--no-cli-pager", action="store_true", help="accepted for compatibility: this command never pages its output"
     )
 
 

@@ -17,17 +17,14 @@ from botocore.exceptions import ClientError
 
 from ivs_revoke.dlq import DEFAULT_SCAN_VISIBILITY_SECONDS, MAX_RECEIVES_WITHOUT_NEW, SCAN_WAIT_SECONDS, DeadLetter
 from ivs_revoke.errors import ConfigurationError, ServiceError
-from ivs_revoke.senders import pack, queue_max_message_bytes
+from ivs_revoke.senders import Clock, Sleep, pack, queue_max_message_bytes
 from ivs_revoke.sqs import delete, make_visible, queue_arn, queue_url_of, receive
 from revocation.models import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
 
-Sleep = Callable[[float], None]
-Clock = Callable[[], float]
 Note = Callable[[str], None]
 
 TASK: Final = "StartMessageMoveTask"
 CLIENT_SIDE: Final = "MessageMove"
-# How often a running move task is polled.
 MOVE_TASK_POLL_SECONDS: Final = 2.0
 TERMINAL_TASK_STATES: Final = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
 # Polls in a row that do not list the task just started before the wait gives up on it.
@@ -69,12 +66,6 @@ class RedriveResult:
     problem: str | None = None
 
 
-def source_queue_urls(sqs: Any, dlq_url: str) -> list[str]:
-    """The queues whose redrive policy names this DLQ (ListDeadLetterSourceQueues, every page)."""
-    pages = sqs.get_paginator("list_dead_letter_source_queues").paginate(QueueUrl=dlq_url)
-    return [str(url) for page in pages for url in page.get("queueUrls", [])]
-
-
 def only_source_queue(sqs: Any, dlq_url: str, preferred_url: str | None = None) -> Destination:
     """The DLQ's one source queue; a ConfigurationError naming what was found when there is not one.
 
@@ -82,7 +73,8 @@ def only_source_queue(sqs: Any, dlq_url: str, preferred_url: str | None = None) 
     command is configured with) settles it if it is one of them: a dead letter of either lane is tried
     again in the bulk lane.
     """
-    urls = source_queue_urls(sqs, dlq_url)
+    pages = sqs.get_paginator("list_dead_letter_source_queues").paginate(QueueUrl=dlq_url)
+    urls = [str(url) for page in pages for url in page.get("queueUrls", [])]
     if preferred_url is not None and len(urls) > 1 and preferred_url in urls:
         urls = [preferred_url]
     if not urls:
@@ -125,12 +117,11 @@ def redrive(
     timeout: float | None = None,
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
-    note: Note | None = None,
+    note: Note = lambda text: None,
 ) -> RedriveResult:
     """Moves the DLQ's messages to `destination` with StartMessageMoveTask, or from here (`client_side`,
     and on its own where an endpoint that is not AWS's lacks the task). With `wait`, `note` gets the
     progress; it always hears of a fallback."""
-    say = note or (lambda text: None)
     if not client_side:
         source_arn = queue_arn(sqs, dlq_url)
         parameters: dict[str, Any] = {"SourceArn": source_arn, "DestinationArn": destination.arn}
@@ -142,7 +133,7 @@ def redrive(
             # Only a stand-in endpoint may lack the task; against AWS, its answer is the answer.
             if is_aws_endpoint(sqs.meta.endpoint_url) or not is_unsupported(error):
                 raise
-            say(
+            note(
                 f"{sqs.meta.endpoint_url} does not implement StartMessageMoveTask: "
                 "moving the messages from here instead (--client-side)"
             )
@@ -151,7 +142,7 @@ def redrive(
             if not wait:
                 return RedriveResult(TASK, output)
             task = wait_for_move_task(
-                sqs, source_arn, handle, poll_seconds=poll_seconds, timeout=timeout, sleep=sleep, clock=clock, note=say
+                sqs, source_arn, handle, poll_seconds=poll_seconds, timeout=timeout, sleep=sleep, clock=clock, note=note
             )
             moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
             problem = None
@@ -163,7 +154,7 @@ def redrive(
             return RedriveResult(TASK, output | {"messagesMoved": moved, "task": task}, moved, problem)
 
     destination_url = destination.url or queue_url_of(sqs, destination.arn)
-    progress = (lambda moved: say(f"RUNNING: {moved} messages moved")) if wait else None
+    progress = (lambda moved: note(f"RUNNING: {moved} messages moved")) if wait else None
     result = move_messages(sqs, dlq_url, destination_url, rate=rate, sleep=sleep, clock=clock, progress=progress)
     output = {"deadLetterQueueUrl": dlq_url, "destinationUrl": destination_url, "messagesMoved": result.moved}
     if not result.failed:
@@ -242,7 +233,6 @@ def move_messages(
     rate: int | None,
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
-    wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     progress: Callable[[int], None] | None = None,
 ) -> MoveResult:
     """What StartMessageMoveTask does, done here: receive, send to the destination with the same body
@@ -255,12 +245,12 @@ def move_messages(
     Only messages already in the DLQ when the move started are moved: a redriven pair that fails again
     comes back as a new message, which is left for the next redrive instead of going round forever.
     """
-    started_ms = wall_clock_ms()
+    started_ms = int(time.time() * 1000)
     started = clock()
     limit = queue_max_message_bytes(sqs, destination_url)
     result = MoveResult()
-    kept: dict[str, str] = {}  # message id -> latest receipt handle, of every message left in the DLQ
-    in_flight: dict[str, str] = {}  # received, neither deleted nor kept yet
+    handles: dict[str, str] = {}  # message id -> latest receipt handle, of every message received, not deleted
+    kept: set[str] = set()  # the ids of the messages left in the DLQ
     without_new = 0
     try:
         while True:
@@ -271,11 +261,11 @@ def move_messages(
                 break
             due: list[DeadLetter] = []
             for letter in map(DeadLetter.from_message, messages):
+                handles[letter.message_id] = letter.receipt_handle
                 if letter.message_id in kept or (letter.sent_timestamp_ms or 0) > started_ms:
-                    kept[letter.message_id] = letter.receipt_handle
+                    kept.add(letter.message_id)
                 else:
                     due.append(letter)
-                    in_flight[letter.message_id] = letter.receipt_handle
             without_new = 0 if due else without_new + 1
             if without_new >= MAX_RECEIVES_WITHOUT_NEW:
                 break
@@ -283,22 +273,14 @@ def move_messages(
             for letter in due:
                 size = letter.size()
                 if size > limit:
-                    _keep(letter, in_flight, kept)
-                    result.failed.append(
-                        {
-                            "messageId": letter.message_id,
-                            "code": CODE_TOO_LARGE,
-                            "reason": f"{size} bytes with its attributes, over the destination's "
-                            f"MaximumMessageSize of {limit}",
-                        }
-                    )
+                    kept.add(letter.message_id)
+                    reason = f"{size} bytes with its attributes, over the destination's MaximumMessageSize of {limit}"
+                    result.failed.append(_failure(letter, CODE_TOO_LARGE, reason))
                 else:
                     fitting.append(letter)
             sizes = [letter.size() for letter in fitting]
-            for group in pack(
-                sizes, max_items=SQS_MAX_BATCH_ENTRIES, max_bytes=SQS_MAX_MESSAGE_BYTES, overhead=0, separator=0
-            ):
-                _move_batch(sqs, dlq_url, destination_url, fitting[group.start : group.stop], result, in_flight, kept)
+            for group in pack(sizes, max_items=SQS_MAX_BATCH_ENTRIES, max_bytes=SQS_MAX_MESSAGE_BYTES, separator=0):
+                _move_batch(sqs, dlq_url, destination_url, fitting[group.start : group.stop], result, handles, kept)
             if due and progress is not None:
                 progress(result.moved)
             if rate:
@@ -308,12 +290,8 @@ def move_messages(
                     sleep(ahead)
     finally:
         # Whatever was not deleted is made visible again, also when the move was cut short.
-        make_visible(sqs, dlq_url, [*kept.values(), *in_flight.values()])
+        make_visible(sqs, dlq_url, handles.values())
     return result
-
-
-def _keep(letter: DeadLetter, in_flight: dict[str, str], kept: dict[str, str]) -> None:
-    kept[letter.message_id] = in_flight.pop(letter.message_id, letter.receipt_handle)
 
 
 def _move_batch(
@@ -322,8 +300,8 @@ def _move_batch(
     destination_url: str,
     letters: list[DeadLetter],
     result: MoveResult,
-    in_flight: dict[str, str],
-    kept: dict[str, str],
+    handles: dict[str, str],
+    kept: set[str],
 ) -> None:
     entries = [
         {
@@ -337,33 +315,26 @@ def _move_batch(
     sent = [letters[int(entry["Id"])] for entry in response.get("Successful", [])]
     sent_ids = {letter.message_id for letter in sent}
     for entry in response.get("Failed", []):
-        result.failed.append(
-            {
-                "messageId": letters[int(entry["Id"])].message_id,
-                "code": entry.get("Code"),
-                "reason": entry.get("Message"),
-            }
-        )
+        result.failed.append(_failure(letters[int(entry["Id"])], entry.get("Code"), entry.get("Message")))
     for letter in letters:
         if letter.message_id not in sent_ids:
-            _keep(letter, in_flight, kept)  # neither sent nor answered for: it stays
+            kept.add(letter.message_id)  # neither sent nor answered for: it stays
     if not sent:
         return
     deleted = delete(sqs, dlq_url, [letter.receipt_handle for letter in sent])
     for entry in deleted.get("Successful", []):
-        in_flight.pop(sent[int(entry["Id"])].message_id, None)
+        del handles[sent[int(entry["Id"])].message_id]
         result.moved += 1
     for entry in deleted.get("Failed", []):
         letter = sent[int(entry["Id"])]
-        _keep(letter, in_flight, kept)
+        kept.add(letter.message_id)
         # Sent and still in the DLQ: it is in both queues, which a redrive of an idempotent request allows.
-        result.failed.append(
-            {
-                "messageId": letter.message_id,
-                "code": entry.get("Code"),
-                "reason": f"sent, but not deleted from the dead-letter queue: {entry.get('Message')}",
-            }
-        )
+        reason = f"sent, but not deleted from the dead-letter queue: {entry.get('Message')}"
+        result.failed.append(_failure(letter, entry.get("Code"), reason))
+
+
+def _failure(letter: DeadLetter, code: str | None, reason: str | None) -> dict[str, Any]:
+    return {"messageId": letter.message_id, "code": code, "reason": reason}
 
 
 def _sendable(attributes: dict[str, Any]) -> dict[str, Any]:

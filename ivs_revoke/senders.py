@@ -40,6 +40,7 @@ from revocation.models import (
 )
 
 Sleep = Callable[[float], None]
+Clock = Callable[[], float]
 
 # SQS's limits are revocation.models': a SendMessageBatch request holds SQS_MAX_BATCH_ENTRIES messages
 # and SQS_MAX_MESSAGE_BYTES in all, each message at most the queue's own MaximumMessageSize.
@@ -57,7 +58,6 @@ DEFAULT_PAIRS_PER_MESSAGE: Final = MAX_SESSIONS_PER_CALL
 # message itself and the rest to the bulk queue, and spreads messages, not pairs, over its instances.
 URGENT_PAIRS_PER_MESSAGE: Final = 1
 
-# Attempts per call (--direct) or batch.
 DEFAULT_MAX_ATTEMPTS: Final = 5
 # SQS and EventBridge have no quota of ours to pace: the backoff between batch attempts (the
 # function's formula) starts from a quarter of a second at most, doubling.
@@ -84,7 +84,7 @@ class SendReport:
 
 
 def pack(
-    sizes: Sequence[int], *, max_items: int | None, max_bytes: int, overhead: int, separator: int = 1
+    sizes: Sequence[int], *, max_items: int | None, max_bytes: int, overhead: int = 0, separator: int = 1
 ) -> list[range]:
     """Cuts items (sizes in bytes) into consecutive groups of at most `max_items` whose joined size,
     with `overhead` and a `separator` between items, stays within `max_bytes`."""
@@ -114,20 +114,6 @@ def request_body(sessions: Sequence[ViewerSession], priority: Priority | None = 
     return RevocationRequest(viewer_sessions=list(sessions), priority=priority).to_json()
 
 
-def pack_requests(
-    sessions: Sequence[ViewerSession],
-    *,
-    pairs_per_message: int | None,
-    max_bytes: int,
-    priority: Priority | None = None,
-) -> list[range]:
-    """Consecutive groups of pairs, each group one request body within `max_bytes` (UTF-8 bytes, as SQS
-    and EventBridge count them)."""
-    sizes = [sqs_message_bytes(to_sqs_json(session.to_api()), {}) for session in sessions]
-    overhead = sqs_message_bytes(request_body(sessions[:1], priority), {}) - sizes[0] if sessions else 0
-    return pack(sizes, max_items=pairs_per_message, max_bytes=max_bytes, overhead=overhead)
-
-
 def _pairs_text(group: range) -> str:
     return f"{SESSIONS_MEMBER}[{group.start}]" if len(group) == 1 else f"{SESSIONS_MEMBER}[{group.start}:{group.stop}]"
 
@@ -146,19 +132,19 @@ class _BatchedSender:
     def __init__(
         self,
         client: Any,
+        header: dict[str, Any],
         *,
         pairs_per_message: int | None = DEFAULT_PAIRS_PER_MESSAGE,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         sleep: Sleep = time.sleep,
-        jitter: Callable[[], float] = random.random,
         priority: Priority | None = None,
     ) -> None:
         self._client = client
+        self._header = header  # what the report says first: where the items went
         self._priority = priority
         self._pairs_per_message = pairs_per_message
         self._max_attempts = max_attempts
         self._sleep = sleep
-        self._jitter = jitter
 
     # What each kind of item needs.
     def _body_limit(self) -> int:
@@ -173,20 +159,17 @@ class _BatchedSender:
     def _send_items(self, indexes: list[int], items: list[dict[str, Any]]) -> dict[int, _ItemResult]:
         raise NotImplementedError
 
-    def _header(self) -> dict[str, Any]:
-        raise NotImplementedError
-
     def send(self, pairs: Sequence[Pair]) -> SendReport:
+        # Consecutive groups of pairs, each one request body within the limit (UTF-8 bytes, as SQS and
+        # EventBridge count them).
         sessions = [pair.session for pair in pairs]
-        groups = pack_requests(
-            sessions, pairs_per_message=self._pairs_per_message, max_bytes=self._body_limit(), priority=self._priority
-        )
+        sizes = [sqs_message_bytes(to_sqs_json(session.to_api()), {}) for session in sessions]
+        overhead = sqs_message_bytes(request_body(sessions[:1], self._priority), {}) - sizes[0] if sessions else 0
+        groups = pack(sizes, max_items=self._pairs_per_message, max_bytes=self._body_limit(), overhead=overhead)
         items = [self._item(request_body(sessions[group.start : group.stop], self._priority)) for group in groups]
         ids: list[str | None] = [None] * len(items)
         max_items, max_bytes = self.batch_limits
-        batches = pack(
-            [self._item_size(item) for item in items], max_items=max_items, max_bytes=max_bytes, overhead=0, separator=0
-        )
+        batches = pack([self._item_size(item) for item in items], max_items=max_items, max_bytes=max_bytes, separator=0)
         rejected: dict[int, _ItemResult] = {}
         failure: SendFailure | None = None
         try:
@@ -202,7 +185,7 @@ class _BatchedSender:
         sent = [index for index, item_id in enumerate(ids) if item_id is not None]
         unsent = [index for index, item_id in enumerate(ids) if item_id is None]
         output = (
-            self._header()
+            self._header
             | ({"priority": self._priority} if self._priority else {})
             | {
                 "pairs": len(pairs),
@@ -240,7 +223,7 @@ class _BatchedSender:
                     retry.append(index)
             if not retry or attempt == self._max_attempts:
                 break
-            self._sleep(backoff_seconds(attempt, BATCH_BACKOFF_BASE_SECONDS, self._jitter()))
+            self._sleep(backoff_seconds(attempt, BATCH_BACKOFF_BASE_SECONDS, random.random()))
             pending = retry
         return rejected
 
@@ -268,23 +251,17 @@ def queue_max_message_bytes(client: Any, queue_url: str) -> int:
 
 class QueueSender(_BatchedSender):
     """SendMessageBatch: pairs packed into request-shaped messages, 10 messages per call, each message
-    within the queue's MaximumMessageSize (read from the queue unless given)."""
+    within the queue's MaximumMessageSize (read from the queue)."""
 
     noun = "message"
     batch_limits = (SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES)
 
-    def __init__(self, client: Any, queue_url: str, *, max_message_bytes: int | None = None, **options: Any) -> None:
-        super().__init__(client, **options)
+    def __init__(self, client: Any, queue_url: str, **options: Any) -> None:
+        super().__init__(client, {"queueUrl": queue_url}, **options)
         self._queue_url = queue_url
-        self._max_message_bytes = max_message_bytes
-
-    def _header(self) -> dict[str, Any]:
-        return {"queueUrl": self._queue_url}
 
     def _body_limit(self) -> int:
-        if self._max_message_bytes is None:
-            self._max_message_bytes = queue_max_message_bytes(self._client, self._queue_url)
-        return self._max_message_bytes
+        return queue_max_message_bytes(self._client, self._queue_url)
 
     def _item(self, body: str) -> dict[str, Any]:
         return {"MessageBody": body}
@@ -322,11 +299,8 @@ class BusSender(_BatchedSender):
     batch_limits = (MAX_EVENTS_PER_PUT, EVENTBRIDGE_MAX_ENTRY_BYTES)
 
     def __init__(self, client: Any, event_bus: str, **options: Any) -> None:
-        super().__init__(client, **options)
+        super().__init__(client, {"eventBusName": event_bus}, **options)
         self._event_bus = event_bus
-
-    def _header(self) -> dict[str, Any]:
-        return {"eventBusName": self._event_bus}
 
     def _body_limit(self) -> int:
         return EVENTBRIDGE_MAX_ENTRY_BYTES - event_entry_size(self._item(""))

@@ -8,20 +8,14 @@ changed nothing would let an operator believe the pairs went the fast way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import IO, Any, Final
+from collections.abc import Sequence
+from typing import Any, Final
 
 from ivs_revoke import inputs
-from ivs_revoke.direct import DirectSender
-from ivs_revoke.errors import EXIT_OK, EXIT_PAIRS_FAILED, UsageError
+from ivs_revoke.direct import DirectReport, DirectSender
+from ivs_revoke.errors import EXIT_CODES_HELP, EXIT_OK, EXIT_PAIRS_FAILED, UsageError
 from ivs_revoke.invocation import Invocation
-from ivs_revoke.parser import (
-    EXIT_CODES_HELP,
-    add_global_options,
-    non_negative_int,
-    positive_float,
-    positive_int,
-)
+from ivs_revoke.parser import add_global_options, non_negative_int, positive_float, positive_int
 from ivs_revoke.senders import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PAIRS_PER_MESSAGE,
@@ -35,16 +29,19 @@ from ivs_revoke.targets import (
     ENV_QUEUE_URL,
     ENV_STACK_NAME,
     ENV_URGENT_QUEUE_URL,
-    OUTPUT_EVENT_BUS_NAME,
-    OUTPUT_QUEUE_URL,
+    EVENT_BUS,
     OUTPUT_URGENT_QUEUE_URL,
-    resolve,
+    QUEUE,
+    URGENT_QUEUE,
 )
 from revocation.call_policy import BATCH_CALLS_PER_SECOND as DEFAULT_CALLS_PER_SECOND
 from revocation.models import EVENTBRIDGE_MAX_ENTRY_BYTES, PRIORITY_URGENT, SQS_MAX_MESSAGE_BYTES
 
-# `--event-bus` given without a name: the bus comes from the environment or the stack.
-_BUS_FROM_STACK: Final = ""
+# The skeletons printed as text, before any input is read.
+_PRINTED_SKELETONS: Final = {
+    inputs.SKELETON_INPUT: inputs.input_skeleton,
+    inputs.SKELETON_YAML_INPUT: inputs.yaml_input_skeleton,
+}
 
 
 def add_command(commands: Any) -> None:
@@ -86,7 +83,7 @@ def add_command(commands: Any) -> None:
     where.add_argument(
         "--event-bus",
         nargs="?",
-        const=_BUS_FROM_STACK,
+        const="",  # no NAME: the bus comes from the environment or the stack
         metavar="NAME",
         help=f"send as events on this bus (no NAME: ${ENV_EVENT_BUS}, or the stack's bus)",
     )
@@ -114,7 +111,6 @@ def add_command(commands: Any) -> None:
     submit.add_argument(
         "--pairs-per-message",
         type=non_negative_int,
-        default=None,
         metavar="N",
         help=f"pairs per queue message or event (default {DEFAULT_PAIRS_PER_MESSAGE}, with --urgent "
         f"{URGENT_PAIRS_PER_MESSAGE}: the urgent lane sends a bounded number of pairs of one message and the "
@@ -141,16 +137,14 @@ def add_command(commands: Any) -> None:
 
 def _check_lane(args: Any) -> None:
     """The lane's options, checked before any input is read (usage errors, exit 252)."""
-    if not args.urgent:
-        if args.urgent_queue_url is not None:
-            raise UsageError("argument --urgent-queue-url: only with --urgent")
-        return
-    if args.direct:
+    if not args.urgent and args.urgent_queue_url is not None:
+        raise UsageError("argument --urgent-queue-url: only with --urgent")
+    if args.urgent and args.direct:
         raise UsageError(
             "argument --urgent: not allowed with argument --direct (--direct calls the "
             "API from here and waits behind no queue; --urgent chooses the pipeline's urgent queue)"
         )
-    if args.queue_url is not None:
+    if args.urgent and args.queue_url is not None:
         raise UsageError(
             "argument --urgent: not allowed with argument --queue-url (the bulk queue); "
             "the urgent queue is --urgent-queue-url"
@@ -160,11 +154,8 @@ def _check_lane(args: Any) -> None:
 def submit_pairs(invocation: Invocation) -> int:
     args = invocation.args
     _check_lane(args)
-    if args.generate_cli_skeleton == inputs.SKELETON_INPUT:
-        invocation.stdout.write(inputs.input_skeleton())
-        return EXIT_OK
-    if args.generate_cli_skeleton == inputs.SKELETON_YAML_INPUT:
-        invocation.stdout.write(inputs.yaml_input_skeleton())
+    if args.generate_cli_skeleton in _PRINTED_SKELETONS:
+        invocation.stdout.write(_PRINTED_SKELETONS[args.generate_cli_skeleton]())
         return EXIT_OK
 
     parameters = inputs.call_parameters(args.viewer_sessions, args.cli_input_json, args.cli_input_yaml)
@@ -184,41 +175,17 @@ def submit_pairs(invocation: Invocation) -> int:
         "priority": PRIORITY_URGENT if args.urgent else None,
     }
     if args.event_bus is not None:
-        bus = resolve(
-            what="event bus",
-            explicit=args.event_bus or None,
-            option="--event-bus NAME",
-            env_value=invocation.env.event_bus,
-            env_name=ENV_EVENT_BUS,
-            stack=invocation.stack(),
-            output_key=OUTPUT_EVENT_BUS_NAME,
-        )
+        bus = invocation.resolve(EVENT_BUS, args.event_bus)
         return _finish(invocation, BusSender(invocation.aws.client("events"), bus, **options).send(pairs), "PutEvents")
     if args.urgent:
-        queue_url = resolve(
-            what="urgent queue URL",
-            explicit=args.urgent_queue_url,
-            option="--urgent-queue-url",
-            env_value=invocation.env.urgent_queue_url,
-            env_name=ENV_URGENT_QUEUE_URL,
-            stack=invocation.stack(),
-            output_key=OUTPUT_URGENT_QUEUE_URL,
-        )
+        queue_url = invocation.resolve(URGENT_QUEUE, args.urgent_queue_url)
     else:
-        queue_url = resolve(
-            what="queue URL",
-            explicit=args.queue_url,
-            option="--queue-url",
-            env_value=invocation.env.queue_url,
-            env_name=ENV_QUEUE_URL,
-            stack=invocation.stack(),
-            output_key=OUTPUT_QUEUE_URL,
-        )
+        queue_url = invocation.resolve(QUEUE, args.queue_url)
     sender = QueueSender(invocation.aws.client("sqs"), queue_url, **options)
     return _finish(invocation, sender.send(pairs), "SendMessageBatch")
 
 
-def _finish(invocation: Invocation, report: SendReport, title: str) -> int:
+def _finish(invocation: Invocation, report: SendReport | DirectReport, title: str) -> int:
     invocation.render(report.output, title)
     if report.failure is None:
         return EXIT_OK
@@ -227,34 +194,24 @@ def _finish(invocation: Invocation, report: SendReport, title: str) -> int:
 
 
 def _submit_direct(invocation: Invocation, pairs: Sequence[inputs.Pair]) -> int:
-    args = invocation.args
+    stderr = invocation.stderr
 
-    def client_for_region(region: str) -> Any:
-        # Every attempt is one of ours, so that each passes the pacer: botocore retries nothing.
-        return invocation.aws.client("ivs", region=region, max_attempts=1)
+    def show_progress(done: int, total: int) -> None:
+        stderr.write(f"\r{inputs.OPERATION_NAME}: {done}/{total} calls")
+        stderr.flush()
 
-    progress = _call_progress(invocation.stderr) if invocation.stderr.isatty() else None
+    progress = show_progress if stderr.isatty() else None
     sender = DirectSender(
-        client_for_region,
-        calls_per_second=args.calls_per_second,
-        max_attempts=args.max_attempts,
+        # Every attempt is one of ours, so that each passes the pacer: botocore retries nothing.
+        lambda region: invocation.aws.client("ivs", region=region, max_attempts=1),
+        calls_per_second=invocation.args.calls_per_second,
+        max_attempts=invocation.args.max_attempts,
         sleep=invocation.sleep,
         clock=invocation.clock,
         progress=progress,
     )
     report = sender.send(pairs)
     if progress is not None:
-        invocation.stderr.write("\n")
-    invocation.render(report.output, inputs.OPERATION_NAME)
-    if report.failure is not None:
-        invocation.note(f"\n{report.failure.message}")
-        return report.failure.exit_code
-    return EXIT_PAIRS_FAILED if report.errors else EXIT_OK
-
-
-def _call_progress(stream: IO[str]) -> Callable[[int, int], None]:
-    def show(done: int, total: int) -> None:
-        stream.write(f"\r{inputs.OPERATION_NAME}: {done}/{total} calls")
-        stream.flush()
-
-    return show
+        stderr.write("\n")
+    code = _finish(invocation, report, inputs.OPERATION_NAME)
+    return EXIT_PAIRS_FAILED if code == EXIT_OK and report.errors else code

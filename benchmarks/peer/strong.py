@@ -1,6 +1,6 @@
 """The stronger peer: what a capable engineer makes of Powertools' SQS example in a day.
 
-Its mapping (benchmarks/drain.py, `strong_peer_settings`): batch size 20 with the function's batching
+Its mapping (benchmarks/sections/drain.py, `strong_peer_settings`): batch size 20 with the function's batching
 window, maximum concurrency 2. The handler merges the pairs of the whole batch, one per channel and
 viewer at its highest version, into calls of 20, with botocore's `standard` retries; it does not pace
 its calls, which go out as fast as the answers come back. A record fails (SQS delivers it again) when

@@ -1,16 +1,47 @@
-"""The CPU section: handler CPU per record by batch size, where the time goes, and the CPU chart."""
+"""Handler CPU per record, by batch size, against the instant IVS; and a profile at the largest size.
+
+CPU is the process time spent inside the handler call (time.process_time), so no sleep counts and
+another process's load counts only as far as it slows this one's caches. Each size repeats until about
+`record_budget` records were handled (at least `min_repeats` times); medians are reported.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from benchmarks import worker
 from benchmarks.sections.section import COMPARED, Figures, Row, Section, chart_file, markdown_table, ratio, verdict
 
+SIZES = (10, 100, 1_000, 10_000)
+MIX = "one-pair"
 TARGET_CPU_US_PER_RECORD = 100.0
 TARGET_CPU_AT_RECORDS = "10000"
 PROFILE_ROWS = 12
 CHART = "cpu.png"
+
+
+def run(record_budget: int, folder: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    """`folder`: where the profiles go, beside results.md, which links to them."""
+    args = {"mix": MIX, "sizes": list(SIZES), "min_repeats": 5, "max_repeats": 200, "record_budget": record_budget}
+    result: dict[str, Any] = {"mix": MIX, "record_budget": record_budget}
+    for target in COMPARED:
+        progress(f"cpu: {target}, batches of {', '.join(map(str, SIZES))} records")
+        result[target] = worker.run("cpu", {**args, "target": target})["sizes"]
+    largest = max(SIZES)
+    profiles = {}
+    for target in COMPARED:
+        progress(f"cpu: profiling {target} at {largest} records")
+        path = folder / f"profile_{target}.txt"
+        profile = worker.run(
+            "profile", {"target": target, "mix": MIX, "records": largest, "top": 25, "text_path": str(path)}
+        )
+        profiles[target] = {"file": path.name, "own_time_share": profile["own_time_share"]}
+    result["profile"] = profiles
+    result["profile_records"] = largest
+    return result
 
 
 def rows(cpu: Figures) -> list[Row]:
@@ -21,7 +52,6 @@ def rows(cpu: Figures) -> list[Row]:
         targeted = size == TARGET_CPU_AT_RECORDS
         table.append(
             Row(
-                "cpu",
                 f"handler CPU per record at {int(size):,} records (us)",
                 f"{value:.1f}",
                 f"<= {TARGET_CPU_US_PER_RECORD:g}" if targeted else "",
@@ -70,7 +100,7 @@ def details(cpu: Figures) -> list[str]:
     return [*lines, "", f"![cpu]({CHART})"]
 
 
-def chart(cpu: Figures, folder: Path) -> str:
+def chart(cpu: Figures, folder: Path) -> None:
     """CPU per record against batch size (log scale), the function's and the peer's, beside the target."""
     with chart_file(folder, CHART, figsize=(6, 4)) as (_, axis):
         for target in COMPARED:
@@ -84,7 +114,6 @@ def chart(cpu: Figures, folder: Path) -> str:
         axis.set_ylim(bottom=0)
         axis.grid(alpha=0.3)
         axis.legend()
-    return CHART
 
 
 SECTION = Section("cpu", "Handler CPU per record", rows, details, chart)

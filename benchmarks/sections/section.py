@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,13 +26,13 @@ COMPARED = {"product": Compared("function", "tab:blue"), "peer": Compared("peer"
 class Row:
     """One figure of the summary table (and of results.json's `summary`)."""
 
-    section: str
+    section: str = field(default="", kw_only=True)  # the Section's name, which the report fills in
     figure: str
     value: str
-    target: str
-    verdict: str  # "pass", "miss" or "" (a figure without a target)
-    peer: str
-    ratio: str  # function / peer
+    target: str = ""
+    verdict: str = ""  # "pass", "miss" or "" (a figure without a target)
+    peer: str = "n/a"
+    ratio: str = "n/a"  # function / peer
     note: str = ""
     miss_by: str = ""
 
@@ -45,8 +45,8 @@ class Section:
     title: str
     rows: Callable[[Figures], list[Row]]
     details: Callable[[Figures], list[str]]
-    # Draws the section's chart into the folder and returns the file's name; None when there is none.
-    chart: Callable[[Figures, Path], str | None] | None = None
+    # Draws the section's chart into the folder (nothing when its figures have none to draw).
+    chart: Callable[[Figures, Path], None] | None = None
 
 
 def ratio(product: float | None, peer: float | None, digits: int = 2) -> str:
