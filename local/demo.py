@@ -69,8 +69,8 @@ DEFAULT_WAVE = 2000
 Pair = tuple[str, str]
 
 
-def channel(name: str, region: str = REGION) -> str:
-    return f"arn:aws:ivs:{region}:{ACCOUNT_ID}:channel/{name}"
+def channel(name: str) -> str:
+    return f"arn:aws:ivs:{REGION}:{ACCOUNT_ID}:channel/{name}"
 
 
 @dataclass
@@ -165,10 +165,6 @@ class Race:
     wave_done_at: float  # the wave's last batch call accepted
 
     @property
-    def urgent_wait(self) -> float | None:
-        return None if self.urgent_called_at is None else self.urgent_called_at - self.urgent_sent_at
-
-    @property
     def wave_drain(self) -> float:
         return self.wave_done_at - self.wave_sent_at
 
@@ -205,8 +201,8 @@ def print_race(result: Race) -> None:
         out("  urgent pair            NOT revoked by a StartViewerSessionRevocation call\n")
         return
     out(
-        f"  urgent pair, fast lane revoked {result.urgent_wait:.2f} s after its SendMessage returned "
-        "(to its StartViewerSessionRevocation call accepted)\n"
+        f"  urgent pair, fast lane revoked {result.urgent_called_at - result.urgent_sent_at:.2f} s after its "
+        "SendMessage returned (to its StartViewerSessionRevocation call accepted)\n"
     )
     out(
         f"  in one queue           it would have waited behind the wave: the wave's last pair was revoked "
@@ -344,12 +340,12 @@ def drain(stack: LocalStack, submission: Submission, progress: Any, log_dir: Any
         expected = set(submission.versions)
         with progress(total=len(expected), desc="revoking", unit="pair") as bar:
 
-            def show(counts: Mapping[str, int]) -> None:
+            def show() -> None:
                 done = sum(1 for key in stack.ivs.ledger().revoked if key in expected)
                 bar.update(done - bar.n)
 
             seconds = stack.drain(timeout, on_poll=show)
-            show({})
+            show()
             return seconds
     except DrainTimeout as error:
         sys.stdout.write(f"\nThe queues did not drain: {error}\nFunction logs: {log_dir}\n")

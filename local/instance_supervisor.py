@@ -163,12 +163,7 @@ class FunctionInstance:
             self._connection = None
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(wait_seconds)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            end_process(process, wait_seconds)
 
     def close(self) -> None:
         self._closed = True
@@ -207,6 +202,16 @@ class FunctionInstance:
         if python_path:
             environment["PYTHONPATH"] = os.pathsep.join(python_path)
         return environment
+
+
+def end_process(process: subprocess.Popen[Any], wait_seconds: float) -> None:
+    """Terminates the process, and kills it if it has not ended within `wait_seconds`."""
+    process.terminate()
+    try:
+        process.wait(wait_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _now() -> str:

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import IO, Final, Self
 
+from local.instance_supervisor import end_process
+
 # The server's log, in the folder a stack keeps its logs in.
 MOTO_LOG: Final = "moto.log"
 SERVER_START_TIMEOUT_SECONDS: Final = 30.0
@@ -65,12 +67,7 @@ class MotoServer:
             try:
                 process.wait(SERVER_STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
-                process.terminate()
-                try:
-                    process.wait(SERVER_STOP_TIMEOUT_SECONDS)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                end_process(process, SERVER_STOP_TIMEOUT_SECONDS)
             if process.stdout:
                 process.stdout.close()
         if self._log is not None:

@@ -15,16 +15,9 @@ datetime arithmetic), which makes draining a queue of thousands of messages take
 patches below, applied in this process only, compute the same values with less work; they change no
 behaviour (see `_patch_moto_sqs`). One does fix a behaviour: moto's delete can undo a concurrent send.
 
-Where moto is more lenient than SQS, this process makes it answer as SQS does:
-- a body or String attribute value with a character outside SQS's set is refused
-  (`InvalidMessageContents`; in SendMessageBatch, that entry fails and the others are sent);
-- sizes are counted in bytes, as SQS counts them (body, attribute names, types and values), against
-  the queue's `MaximumMessageSize` (`InvalidParameterValue`; a failed entry in a batch) and, for a
-  whole SendMessageBatch request, against SQS's maximum (`BatchRequestTooLong`);
-- StartMessageMoveTask, ListMessageMoveTasks and CancelMessageMoveTask, which moto 5.2 lacks, are
-  served with SQS's documented rules (see `_MoveTasks`); for them, a message that the queue's redrive
-  policy moves to its DLQ remembers the queue it came from, as SQS does;
-- GetQueueAttributes shows a queue's RedriveAllowPolicy (moto keeps it but never shows it).
+Where moto is more lenient than SQS, this process makes it answer as SQS does (the README lists how):
+SQS's character set (`_refusal`), sizes in bytes (`_message_bytes`), the message move tasks, which moto
+5.2 lacks (`_MoveTasks`), and a queue's RedriveAllowPolicy in GetQueueAttributes.
 """
 
 from __future__ import annotations
@@ -155,18 +148,16 @@ def _message_bytes(body: str, attributes: Mapping[str, Mapping[str, Any]]) -> in
 
 def _refusal(queue: Any, body: str, attributes: Mapping[str, Mapping[str, Any]]) -> SQSException | None:
     """What SQS answers to this message for this queue, or None when it takes it."""
-    found = SQS_DISALLOWED_CHARACTER.search(body)
-    if found:
-        return InvalidMessageContents(
-            f"Invalid binary character '#x{ord(found.group()):X}' was found in the message body, "
-            f"the set of allowed characters is {_ALLOWED_CHARACTERS}."
-        )
-    for name, value in attributes.items():
-        found = SQS_DISALLOWED_CHARACTER.search(str(value.get("StringValue", "")))
+    texts = [("the message body", body)] + [
+        (f"the value of message attribute '{name}'", str(value.get("StringValue", "")))
+        for name, value in attributes.items()
+    ]
+    for where, text in texts:
+        found = SQS_DISALLOWED_CHARACTER.search(text)
         if found:
             return InvalidMessageContents(
-                f"Invalid binary character '#x{ord(found.group()):X}' was found in the value of message "
-                f"attribute '{name}', the set of allowed characters is {_ALLOWED_CHARACTERS}."
+                f"Invalid binary character '#x{ord(found.group()):X}' was found in {where}, "
+                f"the set of allowed characters is {_ALLOWED_CHARACTERS}."
             )
     limit = int(queue.maximum_message_size)
     if _message_bytes(body, attributes) > limit:
@@ -284,15 +275,15 @@ def _queue_by_arn(arn: str) -> Any | None:
     return sqs_models.sqs_backends[account][region].queues.get(name)
 
 
-def _is_dead_letter_queue(queue: Any) -> bool:
-    backend = sqs_models.sqs_backends[queue.account_id][queue.region]
-    return any(
-        (other.redrive_policy or {}).get("deadLetterTargetArn") == queue.queue_arn for other in backend.queues.values()
-    )
-
-
 def _backend_of(queue: Any) -> Any:
     return sqs_models.sqs_backends[queue.account_id][queue.region]
+
+
+def _is_dead_letter_queue(queue: Any) -> bool:
+    return any(
+        (other.redrive_policy or {}).get("deadLetterTargetArn") == queue.queue_arn
+        for other in _backend_of(queue).queues.values()
+    )
 
 
 @dataclass
@@ -312,32 +303,26 @@ class _MoveTask:
 
     @property
     def handle(self) -> str:
-        return _encode_handle(self.task_id, self.source_arn)
+        # SQS's handle is base64 of this JSON (the API reference's examples decode to it).
+        text = json.dumps({"taskId": self.task_id, "sourceArn": self.source_arn}, separators=(",", ":"))
+        return base64.b64encode(text.encode()).decode()
 
     def result_entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {
+        # As SQS answers: the handle only while the task runs, the rest only when there is one.
+        optional = {
+            "TaskHandle": self.handle if self.status == RUNNING else None,
+            "DestinationArn": self.destination_arn,
+            "MaxNumberOfMessagesPerSecond": self.rate,
+            "FailureReason": self.failure_reason,
+        }
+        return {
             "Status": self.status,
             "SourceArn": self.source_arn,
             "ApproximateNumberOfMessagesMoved": self.moved,
             "ApproximateNumberOfMessagesToMove": len(self.to_move),
             "StartedTimestamp": self.started_ms,
+            **{name: value for name, value in optional.items() if value is not None},
         }
-        # As SQS answers: the handle only while the task runs, the rest only when there is one.
-        if self.status == RUNNING:
-            entry["TaskHandle"] = self.handle
-        if self.destination_arn is not None:
-            entry["DestinationArn"] = self.destination_arn
-        if self.rate is not None:
-            entry["MaxNumberOfMessagesPerSecond"] = self.rate
-        if self.failure_reason is not None:
-            entry["FailureReason"] = self.failure_reason
-        return entry
-
-
-def _encode_handle(task_id: str, source_arn: str) -> str:
-    # SQS's handle is base64 of this JSON (the API reference's examples decode to it).
-    text = json.dumps({"taskId": task_id, "sourceArn": source_arn}, separators=(",", ":"))
-    return base64.b64encode(text.encode()).decode()
 
 
 def _decode_handle(handle: str) -> tuple[str, str]:
@@ -465,8 +450,7 @@ class _MoveTasks:
                 task.moved += 1
             if interval and task.cancelled.wait(interval):
                 return self._end(task, CANCELLED)
-        with self._lock:
-            task.status = CANCELLED if task.cancelled.is_set() else COMPLETED
+        self._end(task, CANCELLED if task.cancelled.is_set() else COMPLETED)
 
 
 def _install_move_tasks() -> None:
@@ -475,46 +459,38 @@ def _install_move_tasks() -> None:
     from botocore's SQS model.
     """
     tasks = _MoveTasks()
+    Action = Callable[[Any], dict[str, Any]]
 
-    def serve(response: Any, action: Callable[[], dict[str, Any]]) -> Any:
-        try:
-            return ActionResult(action())
-        except ResourceNotFoundException as error:
-            # SQS answers it with 404; botocore's model gives moto no status for it (it would say 400).
-            _, headers, body = response.serialized(ActionResult(error))
-            headers["status"] = 404
-            return body, headers
+    def serve(action: Action) -> Action:
+        """Makes `action` (the answer, read from moto's responder) the responder's method of its name."""
 
-    def start_message_move_task(self: Any) -> Any:
-        def action() -> dict[str, Any]:
-            rate = self._get_param("MaxNumberOfMessagesPerSecond")
-            handle = tasks.start_task(
-                self._get_param("SourceArn"),
-                self._get_param("DestinationArn") or None,
-                None if rate is None else int(rate),
-            )
-            return {"TaskHandle": handle}
+        def respond(response: Any) -> Any:
+            try:
+                return ActionResult(action(response))
+            except ResourceNotFoundException as error:
+                # SQS answers it with 404; botocore's model gives moto no status for it (it would say 400).
+                _, headers, body = response.serialized(ActionResult(error))
+                headers["status"] = 404
+                return body, headers
 
-        return serve(self, action)
+        setattr(SQSResponse, action.__name__, respond)
+        return action
 
-    def list_message_move_tasks(self: Any) -> Any:
-        def action() -> dict[str, Any]:
-            max_results = self._get_param("MaxResults")
-            return {
-                "Results": tasks.list_tasks(
-                    self._get_param("SourceArn"), None if max_results is None else int(max_results)
-                )
-            }
+    @serve
+    def start_message_move_task(response: Any) -> dict[str, Any]:
+        rate = response._get_param("MaxNumberOfMessagesPerSecond")
+        source, destination = response._get_param("SourceArn"), response._get_param("DestinationArn") or None
+        return {"TaskHandle": tasks.start_task(source, destination, None if rate is None else int(rate))}
 
-        return serve(self, action)
+    @serve
+    def list_message_move_tasks(response: Any) -> dict[str, Any]:
+        max_results = response._get_param("MaxResults")
+        count = None if max_results is None else int(max_results)
+        return {"Results": tasks.list_tasks(response._get_param("SourceArn"), count)}
 
-    def cancel_message_move_task(self: Any) -> Any:
-        return serve(
-            self, lambda: {"ApproximateNumberOfMessagesMoved": tasks.cancel_task(self._get_param("TaskHandle"))}
-        )
-
-    for method in (start_message_move_task, list_message_move_tasks, cancel_message_move_task):
-        setattr(SQSResponse, method.__name__, method)
+    @serve
+    def cancel_message_move_task(response: Any) -> dict[str, Any]:
+        return {"ApproximateNumberOfMessagesMoved": tasks.cancel_task(response._get_param("TaskHandle"))}
 
     # moto's own additions to botocore's SQS model, which name the query protocol's XML elements, lack
     # these actions; without them the query answers are not SQS's (`<ListMessageMoveTasksResult>`

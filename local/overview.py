@@ -5,16 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
 
-from infra.settings import LaneSettings
 from ivs_revoke.targets import ENV_QUEUE_URL, ENV_URGENT_QUEUE_URL
 from local.clients import ACCOUNT_ID
 from local.ivs_emulator.service import DEFAULT_SINGLE_TPS, DEFAULT_TPS, Faults
 from local.stack import LocalStack
 from revocation import names
-
-FAULT_DEFAULTS: Final = dataclasses.asdict(Faults())
 
 
 @dataclass(frozen=True)
@@ -24,27 +20,14 @@ class Lane:
     name: str
     queue_url: str
     env_name: str
-    settings: LaneSettings
     operation: str  # the IVS operation its function calls
 
 
 def lanes(stack: LocalStack) -> list[Lane]:
-    resources, settings = stack.resources, stack.settings
+    resources = stack.resources
     return [
-        Lane(
-            names.LANE_BULK,
-            resources.queue_url,
-            ENV_QUEUE_URL,
-            settings.lane(names.LANE_BULK),
-            names.OPERATION_BATCH,
-        ),
-        Lane(
-            names.LANE_URGENT,
-            resources.urgent_queue_url,
-            ENV_URGENT_QUEUE_URL,
-            settings.lane(names.LANE_URGENT),
-            names.OPERATION_SINGLE,
-        ),
+        Lane(names.LANE_BULK, resources.queue_url, ENV_QUEUE_URL, names.OPERATION_BATCH),
+        Lane(names.LANE_URGENT, resources.urgent_queue_url, ENV_URGENT_QUEUE_URL, names.OPERATION_SINGLE),
     ]
 
 
@@ -55,7 +38,9 @@ def emulator_note(unauthorized: Sequence[str], faults: Faults) -> str:
     )
     if unauthorized:
         note += f", {len(unauthorized)} channel(s) not authorized (per-pair 403)"
-    injected = {key: value for key, value in dataclasses.asdict(faults).items() if value != FAULT_DEFAULTS[key]}
+    injected = {
+        f.name: getattr(faults, f.name) for f in dataclasses.fields(faults) if getattr(faults, f.name) != f.default
+    }
     if injected:
         note += ", faults: " + " ".join(f"{key}={value}" for key, value in injected.items())
     return note
@@ -71,7 +56,7 @@ def header_lines(stack: LocalStack, title: str, ivs_note: str) -> list[str]:
         f"  IVS                 {ivs_note}",
     ]
     for lane in served:
-        deployed = lane.settings
+        deployed = settings.lane(lane.name)
         lines += [
             f"  {lane.name + ' lane':<19} queue {lane.queue_url} (visibility timeout "
             f"{deployed.visibility_timeout_seconds} s, to the DLQ after {settings.max_receive_count} receives)",

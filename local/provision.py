@@ -42,7 +42,6 @@ class Resources:
     queue_name: str
     queue_url: str
     queue_arn: str
-    dead_letter_queue_name: str
     dead_letter_queue_url: str
     dead_letter_queue_arn: str
     delivery_dead_letter_queue_url: str
@@ -163,7 +162,6 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
         queue_name=named["queue"],
         queue_url=queue_url,
         queue_arn=queue_arn,
-        dead_letter_queue_name=named["dead_letter_queue"],
         dead_letter_queue_url=dlq_url,
         dead_letter_queue_arn=dlq_arn,
         delivery_dead_letter_queue_url=delivery_dlq_url,

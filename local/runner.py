@@ -36,10 +36,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from ivs_revoke import sqs as sqs_calls
+from local.clients import client
 from local.instance_supervisor import FunctionConfig, FunctionInstance, Outcome
 from local.sqs_event import sqs_event, sqs_record
 from revocation.models import SQS_MAX_BATCH_ENTRIES
@@ -48,6 +46,7 @@ from revocation.models import SQS_MAX_BATCH_ENTRIES
 MAX_INVOCATION_PAYLOAD_BYTES = 6 * 1024 * 1024
 # Long poll while idle; it also bounds how long a poller takes to notice stop().
 IDLE_WAIT_SECONDS = 1
+DRAIN_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -116,6 +115,34 @@ def failed_message_ids(outcome: Outcome, message_ids: Sequence[str]) -> tuple[se
     return failed, None
 
 
+def wait_until_drained(
+    runners: Sequence[EventSourceMapping], timeout: float, on_poll: Callable[[], None] | None = None
+) -> float:
+    """Waits until each runner's queue is empty and its function idle; returns the seconds it took.
+
+    Idle only if each is idle at its look, one after the other: the caller orders them so that the
+    looks agree. `on_poll` is called at every look (for a progress bar). Raises DrainTimeout (with the
+    queues' counts and the mappings' recent errors) after `timeout` seconds.
+    """
+    started = time.monotonic()
+    while True:
+        looks = [(runner, runner.queue_counts()) for runner in runners]
+        if on_poll is not None:
+            on_poll()
+        if all(not any(counts.values()) and runner.in_flight == 0 for runner, counts in looks):
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise DrainTimeout(
+                f"queues not drained after {timeout:g} s: "
+                + "; ".join(
+                    f"{runner.mapping.queue_url}: {counts}, {runner.in_flight} batches held, mapping: "
+                    f"{runner.describe()}"
+                    for runner, counts in looks
+                )
+            )
+        time.sleep(DRAIN_POLL_SECONDS)
+
+
 class EventSourceMapping:
     """The runner: `max_concurrency` pollers, each invoking its own function instance.
 
@@ -124,18 +151,10 @@ class EventSourceMapping:
     settled (its deletes and the stats), so the stats are final.
     """
 
-    def __init__(
-        self,
-        mapping: MappingConfig,
-        function: FunctionConfig,
-        *,
-        endpoint_url: str,
-        credentials: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, mapping: MappingConfig, function: FunctionConfig, *, endpoint_url: str) -> None:
         self.mapping = mapping
         self.function = function
         self._endpoint_url = endpoint_url
-        self._credentials = dict(credentials or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._in_flight = 0
@@ -201,30 +220,9 @@ class EventSourceMapping:
     def queue_counts(self) -> dict[str, int]:
         return sqs_calls.queue_counts(self._sqs, self.mapping.queue_url)
 
-    def wait_until_drained(
-        self,
-        timeout: float,
-        poll_seconds: float = 0.2,
-        on_poll: Callable[[Mapping[str, int]], None] | None = None,
-    ) -> float:
-        """Blocks until the queue is empty and no invocation runs; returns the seconds it took.
-
-        `on_poll` gets the queue's counts at every look (for a progress bar). Raises DrainTimeout
-        (with the queue's counts and the mapping's recent errors) after `timeout`.
-        """
-        started = time.monotonic()
-        while True:
-            counts = self.queue_counts()
-            if on_poll is not None:
-                on_poll(counts)
-            if not any(counts.values()) and self.in_flight == 0:
-                return time.monotonic() - started
-            if time.monotonic() - started > timeout:
-                raise DrainTimeout(
-                    f"queue not drained after {timeout:g} s: {counts}, {self.in_flight} batches held; "
-                    f"mapping: {self.describe()}"
-                )
-            time.sleep(poll_seconds)
+    def wait_until_drained(self, timeout: float) -> float:
+        """Blocks until the queue is empty and no invocation runs; returns the seconds it took."""
+        return wait_until_drained([self], timeout)
 
     def describe(self) -> str:
         stats = self.stats
@@ -240,14 +238,7 @@ class EventSourceMapping:
 
     # --- pollers --------------------------------------------------------------------------------
     def _client(self) -> Any:
-        session = boto3.session.Session()
-        return session.client(
-            "sqs",
-            endpoint_url=self._endpoint_url,
-            region_name=self.function.region,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}),
-            **self._credentials,
-        )
+        return client("sqs", self._endpoint_url, self.function.region)
 
     def _cold_start(self, instance: FunctionInstance) -> Outcome | None:
         failed = instance.start()

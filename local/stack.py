@@ -13,12 +13,9 @@
         stack.dead_letters()                                   # the DLQ, read without consuming it
 
 What is provisioned (local/provision.py) comes from the same `DeploySettings` (cdk.json) that the CDK
-stack deploys, with the template's queue attributes and rules, and each function's environment. Two
-lanes, each a function behind an event source mapping runner (local/runner.py, the same code for both)
-polling with its lane's settings (`DeploySettings.lane`): the bulk lane with the batch size, batching
-window and maximum concurrency of the settings, the urgent lane with urgentBatchSize, no window and
-urgentMaxConcurrency. The DLQ is read and redriven by the operator's own code (ivs_revoke.dlq,
-ivs_revoke.redrive).
+stack deploys. Each lane's function runs behind an event source mapping runner (local/runner.py, the
+same code for both) with its lane's settings (`DeploySettings.lane`). The DLQ is read and redriven by
+the operator's own code (ivs_revoke.dlq, ivs_revoke.redrive).
 
 Nothing outlives the stack: moto's server (local/moto_process.py) and the function instances are child
 processes that end with it (also when this process is interrupted or killed), and the IVS emulator is
@@ -32,8 +29,6 @@ import json
 import signal
 import tempfile
 import threading
-import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -43,12 +38,12 @@ from infra.settings import DeploySettings
 from ivs_revoke.dlq import DeadLetter, scan
 from ivs_revoke.redrive import Destination, RedriveResult, redrive
 from ivs_revoke.sqs import batches, delete, queue_counts, receive
-from local.clients import ACCOUNT_ID, CREDENTIALS, DEFAULT_REGION, client
+from local.clients import ACCOUNT_ID, DEFAULT_REGION, client
 from local.instance_supervisor import FunctionConfig
 from local.ivs_emulator import IvsEmulator
 from local.moto_process import MOTO_LOG, MotoServer
 from local.provision import Resources, function_environment, provision
-from local.runner import DrainTimeout, EventSourceMapping, MappingConfig
+from local.runner import EventSourceMapping, MappingConfig, wait_until_drained
 from revocation import names
 from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
 
@@ -91,7 +86,6 @@ class LocalStack:
     ) -> None:
         self.settings = settings or DeploySettings.from_cdk_json()
         self.region = region
-        self._given_ivs = ivs
         self._ivs_options = dict(ivs_options or {})
         self._ivs_url = ivs_url
         self._given_moto = moto
@@ -105,10 +99,9 @@ class LocalStack:
         self._python_path = tuple(python_path)
         self.log_dir = log_dir
         self._stack = contextlib.ExitStack()
-        self._ivs: IvsEmulator | None = None
+        self._ivs = ivs
         self._moto: MotoServer | None = None
         self._resources: Resources | None = None
-        # One runner per lane; `runner` is the bulk lane's, `urgent_runner` the urgent lane's.
         self.runners: dict[str, EventSourceMapping] = {}
         self.sqs: Any = None
         self.events: Any = None
@@ -128,9 +121,7 @@ class LocalStack:
         self.stop()
 
     def start(self) -> Self:
-        if self._given_ivs is not None:
-            self._ivs = self._given_ivs
-        elif self._ivs_url is None:
+        if self._ivs is None and self._ivs_url is None:
             self._ivs = self._stack.enter_context(IvsEmulator(**self._ivs_options))
         if self._given_moto is not None:
             self._moto = self._given_moto
@@ -204,7 +195,6 @@ class LocalStack:
                 log_name=instance_log_name(lane),
             ),
             endpoint_url=resources.endpoint_url,
-            credentials=CREDENTIALS,
         )
 
     # --- what it is made of ---------------------------------------------------------------------
@@ -249,10 +239,6 @@ class LocalStack:
         if self._moto is not None and self._moto.pid is not None and self._given_moto is None:
             pids.append(self._moto.pid)
         return pids
-
-    def client(self, service: str) -> Any:
-        """A boto3 client for moto's endpoint (SQS, EventBridge, ...), with the stack's credentials."""
-        return client(service, self.endpoint_url, self.region)
 
     # --- producers ------------------------------------------------------------------------------
     def send(self, *bodies: Any) -> list[str]:
@@ -302,40 +288,17 @@ class LocalStack:
         return event_id
 
     # --- observers ------------------------------------------------------------------------------
-    def drain(
-        self,
-        timeout: float = 60.0,
-        on_poll: Callable[[Mapping[str, int]], None] | None = None,
-        poll_seconds: float = 0.2,
-    ) -> float:
+    def drain(self, timeout: float = 60.0, on_poll: Callable[[], None] | None = None) -> float:
         """Waits until every lane's queue is empty and its function idle; returns the seconds it took.
 
-        `on_poll` gets the queues' counts summed at every look. Raises local.runner.DrainTimeout after
-        `timeout` seconds.
+        `on_poll` is called at every look. Raises local.runner.DrainTimeout after `timeout` seconds.
         """
         if not self.runners:
             raise RuntimeError("this stack runs no function (handler=None): nothing would drain the queue")
         # The urgent lane first: it sends what exceeds its bound on to the bulk queue, never the reverse,
         # so an urgent lane seen idle before the bulk lane cannot fill the bulk queue behind the look.
         ordered = sorted(self.runners.values(), key=lambda runner: runner is not self.urgent_runner)
-        started = time.monotonic()
-        while True:
-            looks = [(runner, runner.queue_counts()) for runner in ordered]
-            if on_poll is not None:
-                on_poll(dict(sum((Counter(counts) for _, counts in looks), Counter())))
-            # Idle only if each lane is idle at its look: the order above makes the looks agree.
-            if all(not any(counts.values()) and runner.in_flight == 0 for runner, counts in looks):
-                return time.monotonic() - started
-            if time.monotonic() - started > timeout:
-                raise DrainTimeout(
-                    f"queues not drained after {timeout:g} s: "
-                    + "; ".join(
-                        f"{runner.mapping.queue_url}: {counts}, {runner.in_flight} batches held, mapping: "
-                        f"{runner.describe()}"
-                        for runner, counts in looks
-                    )
-                )
-            time.sleep(poll_seconds)
+        return wait_until_drained(ordered, timeout, on_poll)
 
     def queue_counts(self, queue_url: str | None = None) -> dict[str, int]:
         """Messages, MessagesNotVisible and MessagesDelayed of the queue (by default the bulk queue)."""

@@ -1,22 +1,15 @@
 """`make up` (`python -m local.up`): the local pipeline as a service for your own producers and tools.
 
-Starts the local stack with the settings of cdk.json (the IVS emulator, SQS and EventBridge on moto's
-server, each lane's function behind an event source mapping runner), prints what runs where and the
-environment that points botocore, the AWS CLI and `ivs-revoke` at it, one `export NAME=value` line
-each (also written to `.local-stack.env` at the repository root, removed on exit), says it is ready,
-and serves until Ctrl-C (exit 130) or SIGTERM (exit 0), with a status line: per lane (bulk, urgent) the
-queue's backlog, the pairs revoked and the last minute's rate against IVS's bound for the lane's
-operation; DLQ messages by code.
-
-Every server binds 127.0.0.1 only. `--ivs-url` sends the function's calls to another IVS endpoint
-instead of the emulator; the emulator's fault options (`--drop-rate 0.1`, ...) rehearse a bad day.
+Starts the local stack with the settings of cdk.json, prints what runs where and one `export NAME=value`
+line per variable that points botocore, the AWS CLI and `ivs-revoke` at it (also written to
+`.local-stack.env`, removed on exit), and serves with a status line until Ctrl-C (exit 130) or SIGTERM
+(exit 0); README.md ("Run it locally for your own producers") tells more.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import re
 import shlex
@@ -37,9 +30,9 @@ from infra.settings import DeploySettings
 from ivs_revoke.errors import EXIT_INTERRUPTED
 from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS
 from local.clients import CREDENTIALS
-from local.ivs_emulator.service import MALFORMED_ANSWER_KINDS, EmulatorConfigError, Faults
+from local.ivs_emulator.service import EmulatorConfigError, Faults, add_fault_options, faults_of
 from local.moto_process import MOTO_LOG, MotoServer
-from local.overview import FAULT_DEFAULTS, Lane, emulator_note, header_lines, lanes
+from local.overview import Lane, emulator_note, header_lines, lanes
 from local.stack import LocalStack, instance_log_name, temporary_log_dir
 from revocation import names
 from revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
@@ -156,9 +149,8 @@ class FunctionMetrics:
     messages, even to put them back, would hide them from an operator's `ivs-revoke dlq list` meanwhile.
     """
 
-    def __init__(self, log_dir: Path, skip: Sequence[str] = (MOTO_LOG,)) -> None:
+    def __init__(self, log_dir: Path) -> None:
         self._log_dir = log_dir
-        self._skip = set(skip)
         self._offsets: dict[Path, int] = {}
         self._partial: dict[Path, bytes] = {}
         self.revoked: Counter[str] = Counter()  # by lane
@@ -167,7 +159,7 @@ class FunctionMetrics:
 
     def read(self) -> None:
         for path in sorted(self._log_dir.glob("*.log")):
-            if path.name not in self._skip:
+            if path.name != MOTO_LOG:
                 lane = _lane_of_log(path)
                 for line in self._new_lines(path):
                     for point in metric_points(line):
@@ -380,12 +372,6 @@ def _port(text: str) -> int:
     return port
 
 
-def _fault_metavar(name: str, default: object) -> str:
-    if name.endswith("_ms"):
-        return "MS"
-    return "N" if isinstance(default, int) else "RATE"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local.up", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -403,34 +389,20 @@ def build_parser() -> argparse.ArgumentParser:
         help='emulator: pairs of this channel get the per-pair error "403" (repeatable)',
     )
     parser.add_argument("--quiet", action="store_true", help="no status line")
-    faults = parser.add_argument_group(
-        "emulator faults", "as `python -m local.ivs_emulator` takes them (see its --help); rates are 0 to 1"
-    )
-    # Taken from the emulator's own definition of its faults, so that every fault it has is offered here.
-    for field in dataclasses.fields(Faults):
-        default = FAULT_DEFAULTS[field.name]
-        faults.add_argument(
-            "--" + field.name.replace("_", "-"),
-            dest=f"fault_{field.name}",
-            type=type(default),
-            default=default,
-            choices=MALFORMED_ANSWER_KINDS if field.name == "malformed_answer" else None,
-            metavar=None if isinstance(default, str) else _fault_metavar(field.name, default),
-            help=f"default {default!r}",
-        )
+    # The emulator's own options, so that every fault it has is offered here.
+    add_fault_options(parser, "emulator faults, as `python -m local.ivs_emulator` takes them; rates are 0 to 1")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    given = {field.name: getattr(args, f"fault_{field.name}") for field in dataclasses.fields(Faults)}
-    if args.ivs_url and (args.unauthorized_channel or given != FAULT_DEFAULTS):
-        parser.error("--unauthorized-channel and the fault options are the emulator's: not with --ivs-url")
     try:
-        faults = Faults(**given)
+        faults = faults_of(args)
     except EmulatorConfigError as error:
         parser.error(str(error))
+    if args.ivs_url and (args.unauthorized_channel or faults != Faults()):
+        parser.error("--unauthorized-channel and the fault options are the emulator's: not with --ivs-url")
     signal.signal(signal.SIGTERM, _terminate)
     # Ctrl-C stops the service even when a script started it in the background, which starts it with
     # SIGINT ignored.

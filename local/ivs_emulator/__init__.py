@@ -4,15 +4,8 @@ It speaks AWS's rest-json protocol for ``POST /BatchStartViewerSessionRevocation
 ``POST /StartViewerSessionRevocation``, so boto3 and the AWS CLI work against it unchanged with
 ``--endpoint-url`` / ``endpoint_url`` / ``AWS_ENDPOINT_URL_IVS``. It serves on 127.0.0.1 only.
 
-Command line::
-
-    python -m local.ivs_emulator [--port 0] [--tps 2] [--single-tps 10 | --shared-quota]
-        [--unauthorized-channel ARN ...]
-        [--strict-region] [--seed S] [--verbose] [--pair-error-rate R] [--server-error-rate R]
-        [--throttle-rate R] [--throttle-burst N] [--drop-rate R] [--latency-ms MS] [--latency-jitter-ms MS]
-        [--malformed-answer KIND] [--malformed-rate R] [--trickle-ms MS]
-
-prints its URL (``http://127.0.0.1:PORT``) as the first line of standard output and serves until
+Command line: ``python -m local.ivs_emulator`` (``--help`` lists the options, one per fault of `Faults`
+too) prints its URL (``http://127.0.0.1:PORT``) as the first line of standard output and serves until
 Ctrl-C or SIGTERM, then exits 0.
 
 Python::
@@ -26,7 +19,7 @@ Python::
         emu.set_faults(pair_error_rate=0.5)    # change faults at run time
         emu.clear_faults(); emu.reset()
 
-``EmulatorControl(url)`` offers ``ledger()``, ``reset()``, ``faults()``, ``set_faults(**)`` and
+``EmulatorControl(url)`` offers the same ``ledger()``, ``reset()``, ``faults()``, ``set_faults(**)`` and
 ``clear_faults()`` for an emulator in another process.
 
 What it checks
@@ -58,20 +51,14 @@ Per-pair results (batch operation)
     signing region gets ``"404"`` (AWS's answer is not documented). The single operation turns these into
     call-level ``AccessDeniedException`` (403) / ``ResourceNotFoundException`` (404).
 
-Faults (`Faults`; seeded by ``seed``, one generator, so runs with sequential clients repeat exactly)
-    ``pair_error_rate``: per pair, code ``"500"`` or ``"503"`` (for the single operation: a call-level
-    ``InternalServerException``); ``server_error_rate``: call-level 500 ``InternalServerException``;
-    ``throttle_rate`` and ``throttle_burst`` (next N calls): ThrottlingException whatever the quota;
-    ``drop_rate``: the connection is closed without a response (the call is not processed);
-    ``latency_ms`` + uniform 0..``latency_jitter_ms``: added to every API response;
-    ``malformed_answer`` for a share ``malformed_rate`` (default 1) of batch calls, a 200 that is not the
-    operation's JSON: ``html`` (text/html page), ``text`` (text/plain "OK"), ``empty`` (no body),
-    ``errors-junk`` (``{"errors": "junk"}``), ``errors-not-objects`` (``{"errors": [1, 2]}``), all
-    answered before the call is processed (nothing revoked), or ``unknown-pair``: processed, but the
-    first pair's per-pair "500" names its viewer ID trimmed and lower-cased (or otherwise changed), and
-    that pair is not revoked;
-    ``trickle_ms``: every API response's body is sent one byte every that many ms, status and headers
-    at once (a read timeout never fires; only a deadline for the whole call ends it).
+Faults (`Faults`, one line each in `FAULT_HELP`; seeded by ``seed``, one generator, so runs with
+sequential clients repeat exactly)
+    For the single operation, a per-pair error is a call-level ``InternalServerException``. A dropped
+    call is not processed. The ``malformed_answer`` kinds ``html`` (text/html), ``text`` (text/plain
+    "OK"), ``empty``, ``errors-junk`` and ``errors-not-objects`` are answered before the call is
+    processed (nothing revoked); ``unknown-pair`` is processed, but the first pair's per-pair "500"
+    names its viewer ID trimmed and lower-cased (or otherwise changed), and that pair is not revoked.
+    Under ``trickle_ms`` a read timeout never fires; only a deadline for the whole call ends it.
     Order of checks: credentials, drop, injected throttle, quota, server error, malformed answer,
     validation, per pair.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 import sys
 import threading
@@ -14,9 +13,9 @@ from local.ivs_emulator.server import IvsEmulator
 from local.ivs_emulator.service import (
     DEFAULT_SINGLE_TPS,
     DEFAULT_TPS,
-    MALFORMED_ANSWER_KINDS,
     EmulatorConfigError,
-    Faults,
+    add_fault_options,
+    faults_of,
 )
 
 
@@ -58,41 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault generator, for reproducible runs")
     parser.add_argument("--verbose", action="store_true", help="log every request to standard error")
-    faults = parser.add_argument_group("faults (also settable at run time: PUT /_emulator/faults)")
-    faults.add_argument("--pair-error-rate", type=float, default=0.0, help='share of pairs answered "500"/"503"')
-    faults.add_argument(
-        "--server-error-rate", type=float, default=0.0, help="share of calls answered InternalServerException"
-    )
-    faults.add_argument(
-        "--throttle-rate", type=float, default=0.0, help="share of calls answered ThrottlingException, quota or not"
-    )
-    faults.add_argument(
-        "--throttle-burst", type=int, default=0, metavar="N", help="answer the next N calls ThrottlingException"
-    )
-    faults.add_argument(
-        "--drop-rate", type=float, default=0.0, help="share of calls whose connection is closed without a response"
-    )
-    faults.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every API response")
-    faults.add_argument(
-        "--latency-jitter-ms", type=float, default=0.0, help="plus a uniform random 0..N ms on every API response"
-    )
-    faults.add_argument(
-        "--malformed-answer",
-        choices=MALFORMED_ANSWER_KINDS,
-        default="",
-        help="answer batch calls with a 200 that is not the operation's JSON: an HTML page, plain text, an empty "
-        'body, {"errors": "junk"}, {"errors": [1, 2]}, or an error naming a viewer ID spelled otherwise',
-    )
-    faults.add_argument(
-        "--malformed-rate", type=float, default=1.0, help="share of batch calls given --malformed-answer (default 1)"
-    )
-    faults.add_argument(
-        "--trickle-ms",
-        type=float,
-        default=0.0,
-        metavar="MS",
-        help="send every API response's body one byte every MS milliseconds (status and headers at once)",
-    )
+    add_fault_options(parser, "faults (also settable at run time: PUT /_emulator/faults)")
     return parser
 
 
@@ -100,8 +65,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        # Each fault option is named after its field of Faults.
-        faults = Faults(**{field.name: getattr(args, field.name) for field in dataclasses.fields(Faults)})
         emulator = IvsEmulator(
             port=args.port,
             tps=args.tps,
@@ -109,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shared_quota=args.shared_quota,
             unauthorized_channels=args.unauthorized_channel,
             strict_region=args.strict_region,
-            faults=faults,
+            faults=faults_of(args),
             seed=args.seed,
             verbose=args.verbose,
         )

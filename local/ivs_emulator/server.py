@@ -14,19 +14,19 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, Unpack
 
 from local.ivs_emulator.service import (
     CONTROL_PREFIX,
-    DEFAULT_TPS,
     EmulatorConfigError,
     Faults,
     IvsService,
     Ledger,
     Reply,
+    ServiceOptions,
 )
 
 HOST: Final = "127.0.0.1"
@@ -42,18 +42,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
 
     def _serve(self) -> None:
         try:
@@ -76,6 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         self._send(reply)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
 
     def _send(self, reply: Reply) -> None:
         payload = reply.raw if reply.raw is not None else b"" if reply.body is None else json.dumps(reply.body).encode()
@@ -162,34 +152,14 @@ class _Server(ThreadingHTTPServer):
             thread.join(_STOP_JOIN_SECONDS)
 
 
-class IvsEmulator:
-    """The IVS emulator served on 127.0.0.1 from a background thread; a context manager.
+class IvsEmulator(IvsService):
+    """The IVS emulator (`IvsService`) served on 127.0.0.1 from a background thread; a context manager.
 
-    ``port`` 0 picks a free port; `url` tells which. See the package docstring for the options.
+    ``port`` 0 picks a free port; `url` tells which. See the package docstring for the other options.
     """
 
-    def __init__(
-        self,
-        *,
-        port: int = 0,
-        tps: int = DEFAULT_TPS,
-        single_tps: int | None = None,
-        shared_quota: bool = False,
-        unauthorized_channels: Iterable[str] = (),
-        strict_region: bool = False,
-        faults: Faults | None = None,
-        seed: int | None = None,
-        verbose: bool = False,
-    ) -> None:
-        self.service = IvsService(
-            tps=tps,
-            single_tps=single_tps,
-            shared_quota=shared_quota,
-            unauthorized_channels=unauthorized_channels,
-            strict_region=strict_region,
-            faults=faults,
-            seed=seed,
-        )
+    def __init__(self, *, port: int = 0, verbose: bool = False, **options: Unpack[ServiceOptions]) -> None:
+        super().__init__(**options)
         self._port = port
         self._verbose = verbose
         self._server: _Server | None = None
@@ -204,7 +174,7 @@ class IvsEmulator:
     def start(self) -> Self:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
-        self._server = _Server(self._port, self.service, self._verbose)
+        self._server = _Server(self._port, self, self._verbose)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="ivs-emulator-server"
         )
@@ -229,22 +199,6 @@ class IvsEmulator:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-    def ledger(self) -> Ledger:
-        return self.service.ledger()
-
-    def reset(self) -> None:
-        self.service.reset()
-
-    def faults(self) -> Faults:
-        return self.service.faults()
-
-    def set_faults(self, **changes: float | str) -> Faults:
-        """Change the named faults (see `Faults`), keep the others; returns the faults now in force."""
-        return self.service.set_faults(changes)
-
-    def clear_faults(self) -> Faults:
-        return self.service.clear_faults()
 
 
 class EmulatorControl:

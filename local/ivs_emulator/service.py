@@ -6,15 +6,16 @@ HTTP layer (`server.py`) stays a thin adapter and the rules can be read in one p
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from local.ivs_emulator.validation import Violation, operation_model, validate, validation_message
 from revocation import names
@@ -59,19 +60,10 @@ class EmulatorConfigError(ValueError):
     """A fault or option value that the emulator cannot use."""
 
 
-# --------------------------------------------------------------------------------------------- faults
-
-
 @dataclass(frozen=True)
 class Faults:
-    """Injected faults. Rates are probabilities per call (per pair for ``pair_error_rate``), 0 to 1.
-
-    ``throttle_burst`` is a count, not a rate: the next N API calls are answered ThrottlingException,
-    then it is back to 0. Latency is added to every API response: ``latency_ms`` plus a uniform random
-    0..``latency_jitter_ms``. ``malformed_answer`` (one of `MALFORMED_ANSWER_KINDS`, "" for none) is
-    the answer a share ``malformed_rate`` of the batch calls get. ``trickle_ms``: every API response's
-    body is sent one byte every that many milliseconds, its status and headers at once.
-    """
+    """Injected faults (see the package docstring and `FAULT_HELP`). Rates are probabilities per call
+    (per pair for ``pair_error_rate``), 0 to 1; ``throttle_burst`` is a count that goes down to 0."""
 
     pair_error_rate: float = 0.0
     server_error_rate: float = 0.0
@@ -110,7 +102,40 @@ class Faults:
         return asdict(self)
 
 
-# --------------------------------------------------------------------------------------------- ledger
+# Each fault's command-line option, for `python -m local.ivs_emulator` and `python -m local.up` alike.
+FAULT_HELP: Final = {
+    "pair_error_rate": 'share of pairs answered "500"/"503"',
+    "server_error_rate": "share of calls answered InternalServerException",
+    "throttle_rate": "share of calls answered ThrottlingException, quota or not",
+    "throttle_burst": "answer the next N calls ThrottlingException",
+    "drop_rate": "share of calls whose connection is closed without a response",
+    "latency_ms": "latency added to every API response",
+    "latency_jitter_ms": "plus a uniform random 0..MS ms on every API response",
+    "malformed_answer": "answer batch calls with a 200 that is not the operation's JSON: an HTML page, plain text, "
+    'an empty body, {"errors": "junk"}, {"errors": [1, 2]}, or an error naming a viewer ID spelled otherwise',
+    "malformed_rate": "share of batch calls given --malformed-answer",
+    "trickle_ms": "send every API response's body one byte every MS milliseconds (status and headers at once)",
+}
+
+
+def add_fault_options(parser: argparse.ArgumentParser, title: str) -> None:
+    """One option per field of `Faults`, named after it: ``--pair-error-rate`` sets ``pair_error_rate``."""
+    group = parser.add_argument_group(title)
+    for f in fields(Faults):
+        default = f.default
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            type=type(default),
+            default=default,
+            choices=MALFORMED_ANSWER_KINDS if f.name == "malformed_answer" else None,
+            metavar="MS" if f.name.endswith("_ms") else {int: "N", float: "RATE"}.get(type(default)),
+            help=f"{FAULT_HELP[f.name]} (default {default!r})",
+        )
+
+
+def faults_of(options: argparse.Namespace) -> Faults:
+    """The faults that `add_fault_options`'s options ask for; EmulatorConfigError for values out of range."""
+    return Faults(**{f.name: getattr(options, f.name) for f in fields(Faults)})
 
 
 @dataclass(frozen=True)
@@ -130,18 +155,13 @@ class AcceptedCall:
 
 @dataclass(frozen=True)
 class Ledger:
-    """A snapshot of what the emulator did since it started or was last reset.
-
-    ``revoked`` maps (channelArn, viewerId) to the highest version revoked. A pair that got a per-pair
-    error is not revoked; a call answered with a call-level error revokes nothing.
-    """
+    """A snapshot of what the emulator did since it started or was last reset (see the package docstring)."""
 
     revoked: Mapping[tuple[str, str], int]
     calls_accepted: int
     calls_throttled: int
     """Quota throttling and injected throttling alike."""
     throttled_by_operation: Mapping[str, int]
-    """``calls_throttled`` by operation name."""
     calls_rejected: int
     """ValidationException: a malformed or invalid request."""
     calls_denied: int
@@ -150,7 +170,6 @@ class Ledger:
     """By kind: ``dropped_connection``, ``server_error``, ``throttle``, ``pair_error``, ``latency``,
     ``malformed_answer``, ``trickle``."""
     pair_errors: Mapping[str, int]
-    """Per-pair errors returned, by code ("403", "500", ...)."""
     accepted_calls: tuple[AcceptedCall, ...]
 
     @property
@@ -175,34 +194,23 @@ class Ledger:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **asdict(self),
             "revoked": [
                 {"channelArn": arn, "viewerId": viewer, "version": version}
                 for (arn, viewer), version in sorted(self.revoked.items())
             ],
-            "calls_accepted": self.calls_accepted,
-            "calls_throttled": self.calls_throttled,
-            "throttled_by_operation": dict(self.throttled_by_operation),
-            "calls_rejected": self.calls_rejected,
-            "calls_denied": self.calls_denied,
-            "faults_injected": dict(self.faults_injected),
-            "pair_errors": dict(self.pair_errors),
+            "accepted_calls": [asdict(call) for call in self.accepted_calls],
             "pairs_per_call": {str(size): count for size, count in self.pairs_per_call.items()},
             "accepted_at": self.accepted_at,
-            "accepted_calls": [asdict(call) for call in self.accepted_calls],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Ledger:
+        counts = {f.name: data[f.name] for f in fields(cls) if f.name not in ("revoked", "accepted_calls")}
         return cls(
             revoked={(item["channelArn"], item["viewerId"]): item["version"] for item in data["revoked"]},
-            calls_accepted=data["calls_accepted"],
-            calls_throttled=data["calls_throttled"],
-            throttled_by_operation=dict(data["throttled_by_operation"]),
-            calls_rejected=data["calls_rejected"],
-            calls_denied=data["calls_denied"],
-            faults_injected=dict(data["faults_injected"]),
-            pair_errors=dict(data["pair_errors"]),
             accepted_calls=tuple(AcceptedCall(**call) for call in data["accepted_calls"]),
+            **counts,
         )
 
 
@@ -221,41 +229,31 @@ class _Book:
     accepted_calls: list[AcceptedCall] = field(default_factory=list)
 
     def snapshot(self) -> Ledger:
-        return Ledger(
-            revoked=dict(self.revoked),
-            calls_accepted=self.calls_accepted,
-            calls_throttled=self.calls_throttled,
-            throttled_by_operation=dict(self.throttled_by_operation),
-            calls_rejected=self.calls_rejected,
-            calls_denied=self.calls_denied,
-            faults_injected=dict(self.faults_injected),
-            pair_errors=dict(self.pair_errors),
-            accepted_calls=tuple(self.accepted_calls),
-        )
-
-
-# ---------------------------------------------------------------------------------------------- quota
+        # Copies: the counters and mappings as plain dicts, the list of calls as a tuple.
+        copies: dict[str, Any] = {
+            name: tuple(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+            for name, value in vars(self).items()
+        }
+        return Ledger(**copies)
 
 
 class SlidingWindowQuota:
-    """At most ``limit`` admitted calls in any window of one second, per key.
+    """At most ``limit`` admitted calls in any window of one second, per key; ``limit`` 0 means no quota.
 
-    A sliding window rather than a token bucket: it is the strictest reading of "2 calls per second", so
-    a client that is never throttled here stays within any bucket of capacity >= tps that AWS may use.
-    Throttled calls do not take a place in the window. ``limit`` 0 means no quota.
+    A sliding window rather than a token bucket: it is the strictest reading of "2 calls per second".
+    Throttled calls do not take a place in the window.
     """
 
-    def __init__(self, limit: int, clock: Callable[[], float]) -> None:
+    def __init__(self, limit: int) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise EmulatorConfigError(f"a quota must be an integer >= 0 calls per second, got {limit!r}")
         self._limit = limit
-        self._clock = clock
         self._admitted: dict[tuple[str, ...], deque[float]] = {}
 
     def admit(self, key: tuple[str, ...]) -> bool:
         if self._limit == 0:
             return True
-        now = self._clock()
+        now = time.monotonic()
         window = self._admitted.setdefault(key, deque())
         while window and now - window[0] >= QUOTA_WINDOW_SECONDS:
             window.popleft()
@@ -266,9 +264,6 @@ class SlidingWindowQuota:
 
     def clear(self) -> None:
         self._admitted.clear()
-
-
-# ---------------------------------------------------------------------------------------------- reply
 
 
 @dataclass(frozen=True)
@@ -301,15 +296,20 @@ def aws_error(status: int, error_type: str, message: str) -> Reply:
     )
 
 
-def _throttled() -> Reply:
-    return aws_error(429, "ThrottlingException", "Rate exceeded")
-
-
 def _control_error(status: int, message: str) -> Reply:
     return Reply(status=status, body={"message": message})
 
 
-# -------------------------------------------------------------------------------------------- service
+class ServiceOptions(TypedDict, total=False):
+    """`IvsService`'s options, which `IvsEmulator` takes too."""
+
+    tps: int
+    single_tps: int | None
+    shared_quota: bool
+    unauthorized_channels: Iterable[str]
+    strict_region: bool
+    faults: Faults | None
+    seed: int | None
 
 
 @dataclass(frozen=True)
@@ -319,13 +319,7 @@ class _Scope:
 
 
 class IvsService:
-    """The emulated revocation operations and the control API, thread-safe.
-
-    ``clock`` is monotonic time for the quota; ``wall_clock`` stamps accepted calls in the ledger.
-    Each operation has its own window (``tps`` and ``single_tps``, the quota table's rows) unless
-    ``shared_quota``: then both draw from the batch operation's ``tps`` window, as they would if AWS
-    counted them in one bucket.
-    """
+    """The emulated revocation operations and the control API, thread-safe (options: see the package docstring)."""
 
     def __init__(
         self,
@@ -337,25 +331,22 @@ class IvsService:
         strict_region: bool = False,
         faults: Faults | None = None,
         seed: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._lock = threading.Lock()
         if shared_quota and single_tps is not None:
             raise EmulatorConfigError("a shared quota is the batch operation's tps: give single_tps or shared_quota")
-        self._batch_quota = SlidingWindowQuota(tps, clock)
+        self._batch_quota = SlidingWindowQuota(tps)
         # Shared: the single operation draws from the batch operation's window (same keys).
         self._single_quota = (
             self._batch_quota
             if shared_quota
-            else SlidingWindowQuota(DEFAULT_SINGLE_TPS if single_tps is None else single_tps, clock)
+            else SlidingWindowQuota(DEFAULT_SINGLE_TPS if single_tps is None else single_tps)
         )
         self._unauthorized = frozenset(unauthorized_channels)
         self._strict_region = strict_region
         self._faults = faults or Faults()
         self._seed = seed
         self._random = random.Random(seed)
-        self._wall_clock = wall_clock
         self._book = _Book()
 
     # -- Python API (also behind the control paths)
@@ -376,7 +367,8 @@ class IvsService:
         with self._lock:
             return self._faults
 
-    def set_faults(self, changes: Mapping[str, object]) -> Faults:
+    def set_faults(self, **changes: float | str) -> Faults:
+        """Change the named faults (see `Faults`), keep the others; returns the faults now in force."""
         with self._lock:
             self._faults = self._faults.updated(changes)
             return self._faults
@@ -416,19 +408,17 @@ class IvsService:
         if self._chance(self._faults.drop_rate):
             book.faults_injected["dropped_connection"] += 1
             return Reply(drop=True)
-        if self._faults.throttle_burst > 0 or self._chance(self._faults.throttle_rate):
+        injected = self._faults.throttle_burst > 0 or self._chance(self._faults.throttle_rate)
+        if injected:
             if self._faults.throttle_burst > 0:
                 self._faults = replace(self._faults, throttle_burst=self._faults.throttle_burst - 1)
             book.faults_injected["throttle"] += 1
-            book.calls_throttled += 1
-            book.throttled_by_operation[operation] += 1
-            return _throttled()
         # Throttling comes before validation, as at AWS's front door: an invalid call still uses quota.
         quota = self._batch_quota if operation == BATCH_OPERATION else self._single_quota
-        if not quota.admit((scope.account, scope.region)):
+        if injected or not quota.admit((scope.account, scope.region)):
             book.calls_throttled += 1
             book.throttled_by_operation[operation] += 1
-            return _throttled()
+            return aws_error(429, "ThrottlingException", "Rate exceeded")
         if self._chance(self._faults.server_error_rate):
             book.faults_injected["server_error"] += 1
             return aws_error(500, "InternalServerException", "Unexpected error during processing of request.")
@@ -507,7 +497,7 @@ class IvsService:
         channel_arn, viewer_id = pair or (None, None)
         self._book.accepted_calls.append(
             AcceptedCall(
-                at=self._wall_clock(),
+                at=time.time(),
                 operation=operation,
                 account=scope.account,
                 region=scope.region,
@@ -550,7 +540,7 @@ class IvsService:
             if isinstance(changes, str):
                 return _control_error(400, changes)
             try:
-                return Reply(body=self.set_faults(changes).to_json())
+                return Reply(body=self.set_faults(**changes).to_json())
             except (EmulatorConfigError, TypeError) as error:
                 return _control_error(400, str(error))
         return _control_error(404, f"no control endpoint {method} {CONTROL_PREFIX}{name}")

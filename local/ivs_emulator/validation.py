@@ -52,13 +52,9 @@ def validation_message(violations: list[Violation]) -> str:
 
 
 @cache
-def ivs_service_model() -> ServiceModel:
-    """The IVS service model as shipped with the installed botocore."""
-    return ServiceModel(Loader().load_service_model("ivs", "service-2"), service_name="ivs")
-
-
 def operation_model(name: str) -> OperationModel:
-    return ivs_service_model().operation_model(name)
+    """An operation of the IVS service model as shipped with the installed botocore."""
+    return ServiceModel(Loader().load_service_model("ivs", "service-2"), service_name="ivs").operation_model(name)
 
 
 def validate(shape: Shape, value: object, path: str = "") -> list[Violation]:

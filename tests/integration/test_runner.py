@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -310,7 +311,7 @@ def test_the_next_batch_is_gathered_while_the_last_one_is_deleted_and_invoked_af
     # invocations; each one after the first must have been gathered early and invoked late.
     invocations = harness.invocations()
     assert len(invocations) >= 2
-    for previous, following in zip(invocations, invocations[1:]):
+    for previous, following in itertools.pairwise(invocations):
         gathered = min(
             int(record["attributes"]["ApproximateFirstReceiveTimestamp"]) for record in following["records"]
         )
