@@ -312,9 +312,7 @@ def test_the_next_batch_is_gathered_while_the_last_one_is_deleted_and_invoked_af
     invocations = harness.invocations()
     assert len(invocations) >= 2
     for previous, following in itertools.pairwise(invocations):
-        gathered = min(
-            int(record["attributes"]["ApproximateFirstReceiveTimestamp"]) for record in following["records"]
-        )
+        gathered = min(int(record["attributes"]["ApproximateFirstReceiveTimestamp"]) for record in following["records"])
         assert gathered / 1000 < previous["ended"] + delete_seconds / 2
         assert following["started"] >= previous["ended"] + delete_seconds
     assert runner.stats.records_deleted == 20
