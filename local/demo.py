@@ -279,7 +279,8 @@ def print_summary(
     for lane, runner in stack.runners.items():
         stats = runner.stats
         out(
-            f"  {lane + ' function':<22} {stats.invocations} invocations, {stats.cold_starts} cold starts, "
+            f"  {lane + ' function':<22} {stats.invocations} invocation{'' if stats.invocations == 1 else 's'} on "
+            f"{stats.cold_starts} instances (each started before the first poll), "
             f"{stats.records_received} records, {stats.batches_failed} batches failed\n"
         )
     out(
