@@ -227,6 +227,20 @@ class RevocationMonitoring(Construct):
         """IvsCalls or ThrottledIvsCalls of one IVS operation."""
         return self._app_metric(name, period=period, label=label, dimensions={names.DIMENSION_OPERATION: operation})
 
+    def _calls_widget(
+        self, title: str, operation: str, quota_per_second: float, quota_label: str, *, width: int
+    ) -> cw.GraphWidget:
+        """One IVS operation's accepted and throttled calls per minute, against its quota."""
+        return cw.GraphWidget(
+            title=title,
+            left=[
+                self._operation_metric(names.METRIC_IVS_CALLS, operation, label="calls"),
+                self._operation_metric(names.METRIC_THROTTLED_CALLS, operation, label="throttled"),
+            ],
+            left_annotations=[cw.HorizontalAnnotation(value=quota_per_second * 60, label=quota_label)],
+            width=width,
+        )
+
     def _build_dashboard(self) -> cw.Dashboard:
         settings = self._settings
         queue, fn = self._queue, self._function
@@ -272,17 +286,11 @@ class RevocationMonitoring(Construct):
                 ],
                 width=12,
             ),
-            cw.GraphWidget(
-                title="Batch calls and throttles (per minute)",
-                left=[
-                    self._operation_metric(names.METRIC_IVS_CALLS, names.OPERATION_BATCH, label="calls"),
-                    self._operation_metric(names.METRIC_THROTTLED_CALLS, names.OPERATION_BATCH, label="throttled"),
-                ],
-                left_annotations=[
-                    cw.HorizontalAnnotation(
-                        value=settings.account_quota_calls_per_second * 60, label="quota per minute"
-                    )
-                ],
+            self._calls_widget(
+                "Batch calls and throttles (per minute)",
+                names.OPERATION_BATCH,
+                settings.account_quota_calls_per_second,
+                "quota per minute",
                 width=12,
             ),
         )
@@ -333,18 +341,11 @@ class RevocationMonitoring(Construct):
                     cw.HorizontalAnnotation(value=settings.urgent_queue_age_alarm_seconds, label="alarm (s)")
                 ],
             ),
-            cw.GraphWidget(
-                title="Single calls and throttles (per minute)",
-                left=[
-                    self._operation_metric(names.METRIC_IVS_CALLS, names.OPERATION_SINGLE, label="calls"),
-                    self._operation_metric(names.METRIC_THROTTLED_CALLS, names.OPERATION_SINGLE, label="throttled"),
-                ],
-                left_annotations=[
-                    cw.HorizontalAnnotation(
-                        value=settings.urgent_calls_per_second * 60,
-                        label=f"quota per minute ({settings.urgent_calls_per_second:g}/s)",
-                    )
-                ],
+            self._calls_widget(
+                "Single calls and throttles (per minute)",
+                names.OPERATION_SINGLE,
+                settings.urgent_calls_per_second,
+                f"quota per minute ({settings.urgent_calls_per_second:g}/s)",
                 width=6,
             ),
             cw.GraphWidget(
