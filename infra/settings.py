@@ -28,6 +28,7 @@ from revocation.models import (
     RevocationRequest,
     ViewerSession,
 )
+from revocation.settings import MAX_PAIRS_PER_MESSAGE_LIMIT
 
 # BatchStartViewerSessionRevocation: calls per second per account and region, not adjustable.
 IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND = BATCH_CALLS_PER_SECOND
@@ -37,8 +38,8 @@ IVS_SINGLE_QUOTA_CALLS_PER_SECOND = SINGLE_CALLS_PER_SECOND
 MAX_BATCH_SIZE_WITHOUT_WINDOW = 10
 # An urgent message keeps, by default, the pairs one instance of the urgent lane sends in this time.
 URGENT_MESSAGE_SECONDS = 2
-# The most pairs of one message the function accepts to send in the urgent lane (revocation.settings).
-URGENT_MAX_PAIRS_PER_MESSAGE_LIMIT = 1000
+# The most pairs of one message the function accepts to send in the urgent lane.
+URGENT_MAX_PAIRS_PER_MESSAGE_LIMIT = MAX_PAIRS_PER_MESSAGE_LIMIT
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 # How this model's context keys look; the CDK's own keys carry ':', '@', '/' or '-'.
@@ -60,6 +61,11 @@ SCHEDULER_MAX_INPUT_BYTES = 256 * 1024
 # fit both. The scheduler's limit is the smaller today; min() keeps that true if either changes.
 MAX_SCHEDULE_PAYLOAD_BYTES = min(SCHEDULER_MAX_INPUT_BYTES, SOURCE_QUEUE_MAX_MESSAGE_BYTES)
 # An IAM role or user, as `aws:PrincipalArn` names it (a role's path included, never its session).
+# A source queue's policy names each producer twice (allowed, and excepted from the Deny); SQS takes
+# at most 8,192 bytes and 50 principals per policy (SQS developer guide, "Amazon SQS policy quotas").
+# These bounds leave room for the pipeline's own statements, roles and conditions.
+MAX_PRODUCER_PRINCIPALS = 40
+MAX_PRODUCER_PRINCIPALS_CHARACTERS = 2_800
 PRINCIPAL_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$"
 
 
@@ -215,6 +221,13 @@ class DeploySettings(BaseModel):
         repeated = sorted({arn for arn in value if value.count(arn) > 1})
         if repeated:
             raise ValueError(f"names {repeated} more than once")
+        characters = sum(len(arn) for arn in value)
+        if len(value) > MAX_PRODUCER_PRINCIPALS or characters > MAX_PRODUCER_PRINCIPALS_CHARACTERS:
+            raise ValueError(
+                f"{len(value)} ARNs of {characters} characters in all; a queue policy names each twice and SQS "
+                f"takes 8,192 bytes a policy: at most {MAX_PRODUCER_PRINCIPALS} ARNs, "
+                f"{MAX_PRODUCER_PRINCIPALS_CHARACTERS} characters in all (name a role the producers assume instead)"
+            )
         return value
 
     @property

@@ -23,8 +23,10 @@ class RevocationRouting(Construct):
     """Two rules on the configured bus, one per lane, and the configured schedules (bulk lane), each
     with a retry policy and a DLQ.
 
-    Every revocation event matches exactly one rule: `priority: "urgent"` the urgent rule, anything
-    else (no priority, "bulk", or a value the function will refuse as invalid) the bulk rule.
+    Every revocation event whose priority is absent or a single value matches exactly one rule:
+    `priority: "urgent"` the urgent rule, anything else (no priority, "bulk", or a value the function will
+    refuse as invalid) the bulk rule. A list (`["urgent", "bulk"]`) matches both, as EventBridge matches
+    an array when any element does; both lanes then dead-letter it as invalid, so nothing is revoked twice.
 
     Each source queue's policy ends up naming exactly: this account (or, with producerPrincipals, the
     listed producers) and EventBridge for its lane's rule only; the bulk queue's also the scheduler's role.

@@ -9,9 +9,10 @@ import pytest
 
 from infra.settings import (
     CDK_JSON,
+    MAX_PRODUCER_PRINCIPALS,
+    MAX_PRODUCER_PRINCIPALS_CHARACTERS,
     MAX_SCHEDULE_PAYLOAD_BYTES,
     SCHEDULER_MAX_INPUT_BYTES,
-    URGENT_MAX_PAIRS_PER_MESSAGE_LIMIT,
     DeploySettings,
     DeploySettingsError,
 )
@@ -248,6 +249,29 @@ def test_rejects_a_producer_principal_that_is_not_a_role_or_user_arn(bad: str) -
     assert f"producerPrincipals: Value error, {bad!r} is not an IAM role or user ARN" in message
 
 
+def _roles(count: int, length: int = 0) -> list[str]:
+    """`count` distinct role ARNs, each padded to `length` characters when given."""
+    return [f"arn:aws:iam::123456789012:role/producer-{index:03d}".ljust(length, "x") for index in range(count)]
+
+
+@pytest.mark.parametrize(
+    "arns",
+    [_roles(MAX_PRODUCER_PRINCIPALS + 1), _roles(20, MAX_PRODUCER_PRINCIPALS_CHARACTERS // 20 + 1)],
+    ids=["too many", "too long in all"],
+)
+def test_rejects_more_producer_principals_than_a_queue_policy_holds(arns: list[str]) -> None:
+    message = _rejected(producerPrincipals=json.dumps(arns))
+
+    assert "a queue policy names each twice and SQS takes 8,192 bytes a policy" in message
+    assert f"at most {MAX_PRODUCER_PRINCIPALS} ARNs, {MAX_PRODUCER_PRINCIPALS_CHARACTERS} characters" in message
+
+
+def test_accepts_as_many_producer_principals_as_a_queue_policy_holds() -> None:
+    arns = _roles(MAX_PRODUCER_PRINCIPALS, MAX_PRODUCER_PRINCIPALS_CHARACTERS // MAX_PRODUCER_PRINCIPALS)
+
+    assert DeploySettings.from_cdk_json(overrides={"producerPrincipals": arns}).producer_principals == arns
+
+
 def test_rejects_a_producer_principal_listed_twice() -> None:
     message = _rejected(producerPrincipals=f"{ROLE},{USER},{ROLE}")
 
@@ -343,13 +367,6 @@ def test_rejects_more_urgent_pairs_per_message_than_the_function_accepts() -> No
     message = _rejected(urgentMaxPairsPerMessage=1001)
 
     assert "urgentMaxPairsPerMessage: Input should be less than or equal to 1000" in message
-
-
-def test_urgent_pairs_per_message_limit_is_the_functions_own() -> None:
-    # Defined twice (the function cannot import the stack's settings): kept equal here.
-    bound = FunctionSettings.model_fields["max_pairs_per_message"].metadata
-
-    assert URGENT_MAX_PAIRS_PER_MESSAGE_LIMIT in [getattr(item, "le", None) for item in bound]
 
 
 def test_rejects_an_urgent_queue_age_alarm_below_one_second() -> None:

@@ -133,6 +133,7 @@ def test_the_outputs_the_operators_cli_reads_are_the_template_s_and_name_what_it
     read = {
         targets.OUTPUT_QUEUE_URL,
         targets.OUTPUT_QUEUE_ARN,
+        targets.OUTPUT_URGENT_QUEUE_URL,
         targets.OUTPUT_DLQ_URL,
         targets.OUTPUT_EVENT_BUS_NAME,
     }
@@ -143,6 +144,7 @@ def test_the_outputs_the_operators_cli_reads_are_the_template_s_and_name_what_it
     assert _output(each, targets.OUTPUT_QUEUE_URL) == ref(queue_id)
     assert _output(each, targets.OUTPUT_QUEUE_ARN) == get_att(queue_id)
     assert _output(each, targets.OUTPUT_DLQ_URL) == ref(dlq_id)
+    assert _output(each, targets.OUTPUT_URGENT_QUEUE_URL) == ref(each.logical_id(each.stack.queues.urgent_queue))
     bus = _output(each, targets.OUTPUT_EVENT_BUS_NAME)
     buses = each.resources("AWS::Events::EventBus")
     assert bus == (ref(next(iter(buses))) if buses else each.settings.event_bus_name)

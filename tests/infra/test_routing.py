@@ -12,6 +12,7 @@ from aws_cdk.assertions import Template
 from infra.settings import DeploySettings
 from infra.stack import RevocationStack
 from revocation import names
+from revocation.intake import InvalidRequest, read_request
 from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, PRIORITY_BULK, PRIORITY_URGENT, RevocationRequest
 from tests.infra.event_patterns import matches
 from tests.infra.support import (
@@ -181,6 +182,17 @@ def test_a_revocation_event_reaches_exactly_one_lane(default: Synthesized, detai
     assert taken == [lane]
 
 
+def test_a_list_of_priorities_reaches_both_lanes_which_refuse_it(default: Synthesized) -> None:
+    # EventBridge matches an array when any element matches; each lane then dead-letters it as invalid.
+    detail = PAIR | {"priority": [PRIORITY_URGENT, PRIORITY_BULK]}
+    event = _event(detail)
+
+    taken = [lane for lane in names.LANES if matches(_rule(default, lane)[1]["EventPattern"], event)]
+
+    assert taken == list(names.LANES)
+    assert isinstance(read_request(json.dumps(event)), InvalidRequest)
+
+
 def test_neither_rule_takes_an_event_of_another_source(default: Synthesized, lane: str) -> None:
     event = _event(PAIR | {"priority": PRIORITY_URGENT}, source="moderation")
 
@@ -314,8 +326,8 @@ def test_schedules_target_the_queue_with_their_own_retry_policy_and_dead_letter_
 
 def test_without_producer_principals_the_account_sends_as_its_iam_policies_allow(default: Synthesized) -> None:
     assert default.settings.producer_principals == []
-    assert _producers(default) == ({"AWS": ACCOUNT_ROOT}, None)
     for queue in ("queue", "urgent_queue"):
+        assert ({"AWS": ACCOUNT_ROOT}, None) in _senders(default, _queue_id(default, queue))
         assert _send_statements(default, _queue_id(default, queue), "Deny") == []
     assert not default.resources("AWS::Events::EventBusPolicy")
 
