@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
-# Both create .venv (and node_modules for the CDK CLI) when missing, and reuse it otherwise.
+# Both create .venv when missing and reuse it otherwise; `make test` also node_modules (the CDK CLI).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,6 +13,8 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 venv: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "$(PYTHON) is older than Python 3.11: run with PYTHON=python3.11 (or newer)" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
