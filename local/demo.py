@@ -41,6 +41,7 @@ from local.ivs_emulator.service import BATCH_OPERATION
 from local.overview import emulator_note, header_lines
 from local.runner import DrainTimeout
 from local.stack import LocalStack, temporary_log_dir
+from revocation.call_policy import BATCH_CALLS_PER_SECOND
 from revocation.models import CODE_INVALID_MESSAGE, MAX_SESSIONS_PER_CALL
 
 REGION = "us-west-2"
@@ -62,7 +63,7 @@ CLI_EXAMPLE = [
     },
 ]
 # What IVS can take at most: 2 calls per second per account and region, 20 pairs per call.
-PAIRS_PER_SECOND = 2 * MAX_SESSIONS_PER_CALL
+PAIRS_PER_SECOND = int(BATCH_CALLS_PER_SECOND) * MAX_SESSIONS_PER_CALL
 # The wave the urgent pair overtakes: 50 s at 40 pairs/s, the demo's whole run about a minute.
 DEFAULT_WAVE = 2000
 

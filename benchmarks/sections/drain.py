@@ -60,6 +60,7 @@ from benchmarks.sections.section import (
 from benchmarks.workload import PAIRS_PER_CALL, REGION, Backlog, make_backlog
 from infra.settings import DeploySettings
 from ivs_revoke.dlq import DeadLetter
+from revocation.call_policy import BATCH_CALLS_PER_SECOND
 from revocation.names import LANE_BULK
 
 if TYPE_CHECKING:
@@ -74,7 +75,8 @@ HANDLERS = {
 # The peers never end on their own at this quota (throttled records come back only after the
 # visibility timeout): their runs stop at a cap.
 PEERS = ("peer", "strong")
-FULL_QUOTA = 2
+# The batch operation's real quota, in whole calls per second for the emulator.
+FULL_QUOTA = int(BATCH_CALLS_PER_SECOND)
 PROGRESS_SECONDS = 5.0
 # The steady-state window: from the time 10% of the pairs were revoked to the time 90% were.
 STEADY_FROM, STEADY_TO = 0.10, 0.90
