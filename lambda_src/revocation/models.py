@@ -23,6 +23,9 @@ CHANNEL_ARN_PATTERN: Final = r"^arn:aws:ivs:[a-z0-9-]+:[0-9]+:channel/[a-zA-Z0-9
 VIEWER_ID_MAX_LENGTH: Final = 40
 # No documented maximum; typed SDKs hold the version as a 32-bit signed integer.
 VERSION_MAX: Final = 2_147_483_647
+# Ours, not the API's: a producer's correlation id (`requestId`, or an event's `id`) that every message
+# written on a request's behalf carries.
+REQUEST_ID_MAX_LENGTH: Final = 256
 
 # --- SQS's limits (SQS developer guide, "Amazon SQS message quotas"; botocore's SQS model) ----------
 # A message, and a SendMessageBatch request (all entries together), since 2025; also the default
@@ -92,21 +95,11 @@ class RepeatedKeyError(ValueError):
 
 
 class _Object(dict[str, Any]):
-    """A parsed JSON object that remembers the first key it held twice."""
+    """A parsed JSON object that held a key twice, and the first such key."""
 
-    repeated: str | None = None
-
-
-def _object(pairs: list[tuple[str, Any]]) -> _Object:
-    obj = _Object(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                obj.repeated = key
-                break
-            seen.add(key)
-    return obj
+    def __init__(self, pairs: list[tuple[str, Any]], repeated: str) -> None:
+        super().__init__(pairs)
+        self.repeated = repeated
 
 
 def loads_unambiguous(text: str | bytes) -> Any:
@@ -115,9 +108,30 @@ def loads_unambiguous(text: str | bytes) -> Any:
     A revocation request with a repeated key is ambiguous (`{"viewerId": "a", "viewerId": "b"}`):
     whichever value a parser keeps, it may not be the one the producer meant.
     """
-    data = json.loads(text, object_pairs_hook=_object)
-    _raise_on_repeated(data, ())
+    repeated = False
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        repeated = True
+        return _Object(pairs, _first_repeated(pairs))
+
+    data = json.loads(text, object_pairs_hook=pairs_hook)
+    # The walk only names where the repeated key is: most bodies have none and skip it.
+    if repeated:
+        _raise_on_repeated(data, ())
     return data
+
+
+def _first_repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    raise AssertionError("called only for pairs with a repeated key")
 
 
 def _raise_on_repeated(value: Any, location: tuple[int | str, ...]) -> None:
@@ -125,8 +139,8 @@ def _raise_on_repeated(value: Any, location: tuple[int | str, ...]) -> None:
     pending = [(value, location)]
     while pending:
         value, location = pending.pop()
-        if isinstance(value, _Object):
-            if value.repeated is not None:
+        if isinstance(value, dict):
+            if isinstance(value, _Object):
                 raise RepeatedKeyError(location, value.repeated)
             pending.extend((item, (*location, key)) for key, item in reversed(value.items()))
         elif isinstance(value, list):
@@ -198,6 +212,7 @@ class Failure:
 ChannelArn = Annotated[StrictStr, Field(min_length=1, max_length=CHANNEL_ARN_MAX_LENGTH, pattern=CHANNEL_ARN_PATTERN)]
 ViewerId = Annotated[StrictStr, Field(min_length=1, max_length=VIEWER_ID_MAX_LENGTH)]
 Version = Annotated[StrictInt, Field(ge=0, le=VERSION_MAX)]
+RequestId = Annotated[StrictStr, Field(max_length=REQUEST_ID_MAX_LENGTH)]
 
 
 class ViewerSession(BaseModel):
@@ -271,7 +286,7 @@ class RevocationRequest(BaseModel):
 
     viewer_sessions: list[ViewerSession] = Field(alias="viewerSessions", min_length=1)
     errors: Any = None
-    request_id: Annotated[StrictStr, Field(max_length=256)] | None = Field(None, alias="requestId")
+    request_id: RequestId | None = Field(None, alias="requestId")
     priority: Priority = PRIORITY_BULK
 
     def to_json(self) -> str:
@@ -303,7 +318,8 @@ class RevocationEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    id: str | None = None
+    # The request id of the messages written on its behalf: held to the same type, so that they can be.
+    id: RequestId | None = None
     source: str
     detail_type: str = Field(alias="detail-type")
     detail: Any

@@ -3,8 +3,8 @@
 What becomes of each pair is decided in outcomes.py (the outcome table); here that becomes messages:
 dead letters, one per error code, each a valid request to redrive, the pairs not started as new
 requests for the source queue, and the pairs of an urgent message beyond the lane's bound as requests
-for the bulk queue, each within its queue's size. A record whose message cannot be read
-is dead-lettered with its body untouched.
+for the bulk queue, each within a source queue's size (a dead letter too, so that a redrive can move
+it back). A record whose message cannot be read is dead-lettered with its body untouched.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from revocation.models import (
     CODE_INVALID_MESSAGE,
     CODE_NOT_STARTED,
     CODE_SENT_TO_BULK,
-    DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     DeadLetterMessage,
     Failure,
@@ -181,7 +180,8 @@ def _dead_letters_of_code(
         alone=lambda pair: _size(letter([pair])),
         # The pair's session and its error, each after a comma in its list.
         added=lambda pair: 2 * len(",") + _json_bytes(pair[0].to_api()) + _json_bytes(pair[1].to_api()),
-        limit=DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
+        # A redrive moves the letter, attributes and all, into the source queue: it must fit that queue.
+        limit=SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     )
     return [letter(chunk) for chunk in chunks]
 

@@ -12,7 +12,13 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from revocation import names
 from revocation.intake import ValidRequest, read_request
-from revocation.models import CODE_INVALID_MESSAGE, CallErrorKind, CallFailed
+from revocation.models import (
+    ATTRIBUTE_VALUE_MAX_BYTES,
+    CODE_INVALID_MESSAGE,
+    REQUEST_ID_MAX_LENGTH,
+    CallErrorKind,
+    CallFailed,
+)
 from revocation.service import RevocationService
 from tests.unit.fakes import (
     FakeClock,
@@ -383,3 +389,36 @@ def test_handler_dead_letters_a_body_with_a_repeated_key_and_revokes_nothing_of_
     assert (letter.body, letter.attributes["ErrorCode"]) == (body, CODE_INVALID_MESSAGE)
     assert "repeated key 'viewerId'" in letter.attributes["ErrorMessage"]
     assert [s.viewer_id for _, sessions, _ in harness.gateway.calls for s in sessions] == ["fine"]
+
+
+LONG_EVENT_ID = "e" * 300
+
+
+def test_handler_dead_letters_an_event_whose_id_is_too_long_for_a_request_id(harness: Harness) -> None:
+    # Were it read, its denied pair's dead letter would need the id as its requestId, which cannot hold it.
+    harness.gateway.default = denied_pairs("v")
+    body = {"id": LONG_EVENT_ID, "source": "s", "detail-type": "d", "detail": {"channelArn": A, "viewerId": "v"}}
+    too_long = sqs_record(body)
+    fine = sqs_record({"channelArn": A, "viewerId": "fine"})
+
+    response = harness.invoke(too_long, fine)
+
+    assert failures(response) == []
+    [letter] = harness.dead_letters.written
+    assert (letter.body, letter.attributes["ErrorCode"]) == (too_long["body"], CODE_INVALID_MESSAGE)
+    assert letter.attributes["ErrorMessage"] == f"id: at most {REQUEST_ID_MAX_LENGTH} characters (got 300)"
+    assert [s.viewer_id for _, sessions, _ in harness.gateway.calls for s in sessions] == ["fine"]
+
+
+def test_handler_dead_letters_a_repeated_key_event_with_a_very_long_id_cutting_the_id(harness: Harness) -> None:
+    event_id = "e" * (ATTRIBUTE_VALUE_MAX_BYTES * 2)
+    body = f'{{"id": "{event_id}", "source": "s", "detail-type": "d", "detail": {PAIR_TWICE}}}'
+    ambiguous = sqs_record(body)
+
+    response = harness.invoke(ambiguous)
+
+    assert failures(response) == []
+    [letter] = harness.dead_letters.written
+    assert (letter.body, letter.attributes["ErrorCode"]) == (body, CODE_INVALID_MESSAGE)
+    assert letter.attributes["ErrorMessage"] == "detail: repeated key 'viewerId'"
+    assert letter.attributes["RequestId"] == event_id[:ATTRIBUTE_VALUE_MAX_BYTES]

@@ -169,6 +169,22 @@ def test_intake_keeps_the_event_id_as_request_id_for_invalid_events() -> None:
     assert result.request_id == "evt-9"
 
 
+def test_intake_refuses_an_event_id_too_long_for_a_request_id_naming_id_and_its_limit() -> None:
+    # Every message written on the event's behalf carries its id as `requestId`: a longer one could not.
+    result = read_request(json.dumps(event(PAIR_A, event_id="e" * 300)))
+
+    assert isinstance(result, InvalidRequest)
+    assert result.reason == "id: at most 256 characters (got 300)"
+    assert result.request_id is None
+
+
+def test_intake_accepts_an_event_id_as_long_as_a_request_id_may_be() -> None:
+    result = read_request(json.dumps(event(PAIR_A, event_id="e" * 256)))
+
+    assert isinstance(result, ValidRequest)
+    assert result.request_id == "e" * 256
+
+
 # Repeated keys, written as text: a dict cannot hold them. `{A}` is a channel ARN.
 ONE_VIEWER_TWICE = '{{"channelArn": "{A}", "viewerId": "first", "viewerId": "second"}}'
 VERSION_TWICE = (

@@ -132,8 +132,9 @@ def test_settle_splits_a_huge_dead_letter_by_its_real_size_into_full_messages() 
 
     assert len(letters) > 1
     assert sum(letter.pairs for letter in letters) == 3000
+    # A redrive moves each letter, attributes and all, into the source queue: each must fit that queue.
     assert all(
-        sqs_message_bytes(letter.body, letter.attributes) <= DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES for letter in letters
+        sqs_message_bytes(letter.body, letter.attributes) <= SOURCE_QUEUE_MAX_MESSAGE_BYTES for letter in letters
     )
     for letter, following in itertools.pairwise(letters):
         # Full: the next pair would not have fitted, serialized as the function writes it.
@@ -141,7 +142,7 @@ def test_settle_splits_a_huge_dead_letter_by_its_real_size_into_full_messages() 
         body["viewerSessions"].append(after["viewerSessions"][0])
         body["errors"].append(after["errors"][0])
         grown = DeadLetterMessage.model_validate(body).to_json()
-        assert sqs_message_bytes(grown, letter.attributes) > DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES
+        assert sqs_message_bytes(grown, letter.attributes) > SOURCE_QUEUE_MAX_MESSAGE_BYTES
     assert [s["viewerId"] for letter in letters for s in json.loads(letter.body)["viewerSessions"]] == viewers
 
 
