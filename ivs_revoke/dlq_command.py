@@ -118,7 +118,7 @@ def _destination(invocation: Invocation, client: Any, dlq_url: str) -> redrive.D
         return redrive.Destination(arn=sqs.queue_arn(client, args.destination_url), url=args.destination_url)
     if not args.dlq_url and not invocation.environ.get(ENV_DLQ_URL):
         # The DLQ came from the stack's outputs, and the stack names the queue it serves.
-        stack = invocation.stack()
+        stack = invocation.stack
         arn, url = stack.get(OUTPUT_QUEUE_ARN), stack.get(OUTPUT_QUEUE_URL)
         if arn:
             return redrive.Destination(arn=arn, url=url)

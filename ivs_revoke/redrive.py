@@ -32,15 +32,9 @@ MAX_POLLS_UNLISTED: Final = 5
 # Why a client-side move left a message where it was: the destination's MaximumMessageSize.
 CODE_TOO_LARGE: Final = "TooLargeForDestination"
 # Codes an endpoint answers when it does not implement an action (SQS's query and JSON protocols).
-_UNSUPPORTED_CODES: Final = frozenset(
-    {
-        "InvalidAction",
-        "UnknownOperationException",
-        "UnsupportedOperation",
-        "AWS.SimpleQueueService.UnsupportedOperation",
-        "NotImplemented",
-    }
-)
+# Not UnsupportedOperation: that is one of StartMessageMoveTask's own errors, SQS refusing this call
+# (e.g. for a FIFO queue), which a move from here would do regardless.
+_UNSUPPORTED_CODES: Final = frozenset({"InvalidAction", "UnknownOperationException", "NotImplemented"})
 # Statuses of an answer without an error document that still mean "no such action" (not a transient fault).
 _UNSUPPORTED_STATUSES: Final = frozenset({400, 404, 405, 500, 501})
 # Endpoints of AWS itself (commercial, China, dual-stack), where a missing action is never the answer.

@@ -13,13 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from ivs_revoke.errors import EXIT_INTERRUPTED, EXIT_OTHER, EXIT_SERVICE
 from ivs_revoke.inputs import SESSIONS_MEMBER, Pair
@@ -44,9 +39,12 @@ Clock = Callable[[], float]
 
 # SQS's limits are revocation.models': a SendMessageBatch request holds SQS_MAX_BATCH_ENTRIES messages
 # and SQS_MAX_MESSAGE_BYTES in all, each message at most the queue's own MaximumMessageSize.
-# EventBridge PutEvents: at most 10 entries, and EVENTBRIDGE_MAX_ENTRY_BYTES per request, counted as AWS
+# EventBridge PutEvents: at most 10 entries, and under EVENTBRIDGE_MAX_ENTRY_BYTES per request, counted as AWS
 # documents ("Calculating Amazon EventBridge PutEvents event entry size").
 MAX_EVENTS_PER_PUT: Final = 10
+# What `pack` may fill (it allows its limit exactly): AWS says a PutEvents request's total entry size
+# "must be less than 256KB", so one byte under EVENTBRIDGE_MAX_ENTRY_BYTES.
+PUT_EVENTS_MAX_BYTES: Final = EVENTBRIDGE_MAX_ENTRY_BYTES - 1
 # The queue attribute that bounds each message (body and attributes, in bytes).
 QUEUE_MAX_MESSAGE_SIZE_ATTRIBUTE: Final = "MaximumMessageSize"
 
@@ -64,7 +62,10 @@ DEFAULT_MAX_ATTEMPTS: Final = 5
 BATCH_BACKOFF_BASE_SECONDS: Final = 0.125
 
 _RETRYABLE_EVENT_ERRORS: Final = frozenset({"ThrottlingException", "InternalFailure", "InternalException"})
-CONNECTION_ERRORS: Final = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
+# Every failure of the connection or of the HTTP exchange, as botocore's bases group them (endpoint,
+# TLS, proxy, timeouts, a connection closed or an answer cut off mid-stream): the errors botocore's own
+# retry modes retry.
+CONNECTION_ERRORS: Final = (BotocoreConnectionError, HTTPClientError)
 
 
 @dataclass
@@ -296,14 +297,14 @@ class BusSender(_BatchedSender):
     """PutEvents with the source and detail-type the stack's rule matches; detail = the request."""
 
     noun = "event"
-    batch_limits = (MAX_EVENTS_PER_PUT, EVENTBRIDGE_MAX_ENTRY_BYTES)
+    batch_limits = (MAX_EVENTS_PER_PUT, PUT_EVENTS_MAX_BYTES)
 
     def __init__(self, client: Any, event_bus: str, **options: Any) -> None:
         super().__init__(client, {"eventBusName": event_bus}, **options)
         self._event_bus = event_bus
 
     def _body_limit(self) -> int:
-        return EVENTBRIDGE_MAX_ENTRY_BYTES - event_entry_size(self._item(""))
+        return PUT_EVENTS_MAX_BYTES - event_entry_size(self._item(""))
 
     def _item(self, body: str) -> dict[str, Any]:
         return {

@@ -116,7 +116,7 @@ def add_command(commands: Any) -> None:
         f"{URGENT_PAIRS_PER_MESSAGE}: the urgent lane sends a bounded number of pairs of one message and the "
         "rest through the bulk queue; 0: as many as fit, "
         f"in the queue's MaximumMessageSize (at most {SQS_MAX_MESSAGE_BYTES:,} bytes) "
-        f"or in an event ({EVENTBRIDGE_MAX_ENTRY_BYTES:,} bytes per PutEvents))",
+        f"or in an event (under {EVENTBRIDGE_MAX_ENTRY_BYTES:,} bytes per PutEvents))",
     )
     submit.add_argument(
         "--calls-per-second",

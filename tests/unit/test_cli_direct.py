@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, SSLError
 
 from ivs_revoke import direct
 from revocation.adapters.ivs import CallDeadlineExceeded
@@ -290,6 +290,27 @@ def test_a_connection_that_keeps_failing_exits_255() -> None:
     assert result.code == 255
     assert len(fake.of(OPERATION)) == 2
     assert "Could not connect to the endpoint URL" in result.stderr
+
+
+def test_a_tls_failure_on_a_later_call_is_retried_then_exits_255_keeping_what_was_done() -> None:
+    # Any connection-level failure (here botocore's SSLError), not only a listed few, ends the run
+    # with its report.
+    fake = FakeAws()
+    calls: list[Sent] = []
+
+    def fail_second(sent: Sent) -> Reply:
+        calls.append(sent)
+        if len(calls) == 1:
+            return Reply({"errors": [{"channelArn": channel(), "viewerId": "viewer-0", "code": "403", "message": "m"}]})
+        raise SSLError(endpoint_url=sent.url, error="certificate verify failed")
+
+    fake.on(OPERATION, fail_second)
+    result = _direct(_pairs(45), fake, "--max-attempts", "3")
+    assert result.code == 255
+    assert len(fake.of(OPERATION)) == 4  # the first call, then three attempts of the second
+    assert "certificate verify failed" in result.stderr
+    assert "2 call(s) not completed, 25 pairs not sent: viewerSessions[20:45]" in result.stderr
+    assert json.loads(result.stdout)["errors"][0]["viewerId"] == "viewer-0"  # what call 1 answered
 
 
 def test_ctrl_c_between_calls_exits_130_after_printing_what_was_done() -> None:

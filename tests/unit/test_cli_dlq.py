@@ -401,6 +401,7 @@ def test_redrive_of_the_stack_s_dlq_moves_to_the_stack_s_queue() -> None:
     assert result.code == 0, result.stderr
     assert _started_task(fake)["DestinationArn"] == SOURCE_ARN
     assert fake.of("ListDeadLetterSourceQueues") == []
+    assert len(fake.of("DescribeStacks")) == 1  # the DLQ and the destination from one read of the outputs
 
 
 @pytest.mark.parametrize(
@@ -576,6 +577,35 @@ def test_a_refused_move_task_is_not_taken_for_a_missing_one() -> None:
     assert result.code == 254
     assert "InvalidParameterValue" in result.stderr
     assert fake.of("SendMessageBatch") == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        json_error("UnsupportedOperation", "FIFO queues are not supported", 400),
+        Reply(
+            {"__type": "com.amazonaws.sqs#UnsupportedOperation", "message": "FIFO queues are not supported"},
+            400,
+            {"x-amzn-query-error": "AWS.SimpleQueueService.UnsupportedOperation;Sender"},
+        ),
+    ],
+    ids=["json", "query-compatible"],
+)
+def test_sqs_refusing_the_move_task_as_an_unsupported_operation_is_not_taken_for_a_missing_action(
+    answer: Reply,
+) -> None:
+    # UnsupportedOperation is one of StartMessageMoveTask's own errors: SQS refusing this call.
+    fake = FakeAws()
+    _queue_with_every_kind().attach(fake)
+    _with_source_queues(fake, SOURCE_URL)
+    fake.on("StartMessageMoveTask", [answer])
+    result = _dlq(["redrive", "--endpoint-url", "http://127.0.0.1:5000"], fake)
+    assert result.code == 254
+    assert "UnsupportedOperation" in result.stderr
+    assert "FIFO queues are not supported" in result.stderr
+    assert "does not implement StartMessageMoveTask" not in result.stderr
+    assert fake.of("SendMessageBatch") == []
+    assert fake.of("ReceiveMessage") == []
 
 
 # --- redrive from here: nothing consumed that was not resent -------------------------------------

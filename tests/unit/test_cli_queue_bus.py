@@ -10,8 +10,9 @@ import json
 import uuid
 
 import pytest
+from botocore.exceptions import SSLError
 
-from ivs_revoke.senders import event_entry_size, pack
+from ivs_revoke.senders import event_entry_size, pack, request_body
 from ivs_revoke.targets import ENV_EVENT_BUS, ENV_QUEUE_URL, ENV_STACK_NAME, OUTPUT_EVENT_BUS_NAME, OUTPUT_QUEUE_URL
 from revocation.intake import ValidRequest, read_request
 from revocation.models import (
@@ -222,6 +223,47 @@ def test_a_message_refused_as_the_sender_s_fault_is_reported_and_exits_254() -> 
     assert "pairs not sent: viewerSessions[20:40]" in result.stderr
 
 
+def test_a_tls_failure_on_a_later_batch_exits_255_reporting_what_was_sent_and_what_was_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # botocore retries the batch itself (its standard mode); its backoff is not waited for here.
+    botocore_sleeps: list[float] = []
+    monkeypatch.setattr("botocore.endpoint.time.sleep", botocore_sleeps.append)
+    batches: list[Sent] = []
+
+    def fail_second(sent: Sent) -> Reply:
+        batches.append(sent)
+        if len(batches) == 1:
+            entries = sent.json()["Entries"]
+            return Reply(
+                {"Successful": [{"Id": e["Id"], "MessageId": f"m-{e['Id']}", "MD5OfMessageBody": "0"} for e in entries]}
+            )
+        raise SSLError(endpoint_url=sent.url, error="certificate verify failed")
+
+    fake = FakeAws()
+    fake.on("SendMessageBatch", fail_second)
+    result = ivs_revoke(
+        [
+            "submit",
+            "--queue-url",
+            QUEUE_URL,
+            *REGION_ARGS,
+            "--pairs-per-message",
+            "1",
+            "--viewer-sessions",
+            *_pairs(45),
+        ],
+        fake,
+    )
+    assert result.code == 255
+    assert len(fake.of("SendMessageBatch")) > 2 and botocore_sleeps  # the second batch was tried again
+    output = result.json()
+    assert (output["pairs"], output["pairsSent"], output["messages"], output["messagesSent"]) == (45, 10, 45, 10)
+    assert output["messageIds"] == [f"m-{index}" for index in range(10)]
+    assert "certificate verify failed" in result.stderr
+    assert "pairs not sent: viewerSessions[10:45]" in result.stderr
+
+
 def test_a_queue_that_does_not_exist_is_a_service_error() -> None:
     fake = FakeAws()
     fake.on("SendMessageBatch", [json_error("AWS.SimpleQueueService.NonExistentQueue", "no queue")])
@@ -362,7 +404,77 @@ def test_large_events_stay_within_put_events_limit() -> None:
     )
     assert result.code == 0, result.stderr
     for sent in fake.of("PutEvents"):
-        assert sum(event_entry_size(entry) for entry in sent.json()["Entries"]) <= EVENTBRIDGE_MAX_ENTRY_BYTES
+        # AWS: "The total entry size must be less than 256KB".
+        assert sum(event_entry_size(entry) for entry in sent.json()["Entries"]) < EVENTBRIDGE_MAX_ENTRY_BYTES
+
+
+_LONG_CHANNEL = channel("c" * 80)
+
+
+def _viewer_ids(lengths: list[int]) -> list[str]:
+    """Distinct viewer IDs of the lengths given (6 to 40 characters)."""
+    return [f"{index:06d}".ljust(length, "x") for index, length in enumerate(lengths)]
+
+
+def _event_size(viewer_ids: list[str]) -> int:
+    sessions = [ViewerSession(channel_arn=_LONG_CHANNEL, viewer_id=viewer) for viewer in viewer_ids]
+    body = request_body(sessions)
+    return event_entry_size({"Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Detail": body})
+
+
+def _viewer_lengths_filling(target: int) -> list[int]:
+    """Viewer-ID lengths (6 to 40) whose pairs make one event entry of exactly `target` bytes."""
+    one, per_pair = _event_size(_viewer_ids([40])), _event_size(_viewer_ids([40, 40])) - _event_size(_viewer_ids([40]))
+    lengths = [40] * ((target - one) // per_pair + 1)  # as many full pairs as fit
+    # Five full pairs fewer, then six whose IDs are shortened by what is over: less than one full pair,
+    # which six IDs of 6 to 40 characters can give up.
+    del lengths[-5:]
+    over = _event_size(_viewer_ids([*lengths, *[40] * 6])) - target
+    for _ in range(6):
+        cut = min(over, 40 - 6)
+        lengths.append(40 - cut)
+        over -= cut
+    assert over == 0 and _event_size(_viewer_ids(lengths)) == target
+    return lengths
+
+
+@pytest.mark.parametrize(
+    ("events", "pairs_per_message"),
+    [
+        # One event of exactly the limit, were it allowed (and one pair more).
+        ([EVENTBRIDGE_MAX_ENTRY_BYTES], "0"),
+        # Two events of half the limit each: together exactly the limit, were one request allowed it.
+        ([EVENTBRIDGE_MAX_ENTRY_BYTES // 2] * 2, None),
+    ],
+    ids=["entry", "request"],
+)
+def test_put_events_stays_under_the_limit_at_the_boundary(events: list[int], pairs_per_message: str | None) -> None:
+    lengths = [length for target in events for length in _viewer_lengths_filling(target)]
+    if pairs_per_message is None:
+        pairs_per_message = str(len(lengths) // len(events))
+    else:
+        lengths.append(6)
+    pairs = [shorthand(_LONG_CHANNEL, viewer) for viewer in _viewer_ids(lengths)]
+    fake = FakeAws()
+    result = ivs_revoke(
+        [
+            "submit",
+            "--event-bus",
+            "b",
+            *REGION_ARGS,
+            "--pairs-per-message",
+            pairs_per_message,
+            "--viewer-sessions",
+            *pairs,
+        ],
+        fake,
+    )
+    assert result.code == 0, result.stderr
+    totals = [sum(event_entry_size(entry) for entry in sent.json()["Entries"]) for sent in fake.of("PutEvents")]
+    assert max(totals) < EVENTBRIDGE_MAX_ENTRY_BYTES
+    assert len(totals) == 2  # the pair (or event) that would have reached the limit went on in a second request
+    details = [entry["Detail"] for sent in fake.of("PutEvents") for entry in sent.json()["Entries"]]
+    assert len(_sessions_in(details)) == len(pairs)
 
 
 def test_a_throttled_event_is_retried_and_a_refused_one_reported() -> None:
