@@ -187,12 +187,14 @@ def _patch_sqs_contents() -> None:
         queue = self.get_queue(queue_name)
         # What concerns the request as a whole refuses all of it, before any entry is looked at.
         ids = [entry["Id"] for entry in entries.values()]
-        if any(not re.match(r"^[\w-]{1,80}$", entry_id) for entry_id in ids):
+        # Only ASCII letters, digits, hyphens and underscores (moto's `\w` also takes other letters, and
+        # its `$` a trailing newline).
+        if any(not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", entry_id) for entry_id in ids):
             raise InvalidBatchEntryId()
         total = sum(_message_bytes(e["MessageBody"], e.get("MessageAttributes") or {}) for e in entries.values())
         if total > SQS_MAX_MESSAGE_BYTES:
             raise BatchRequestTooLong(total)
-        repeated = next((entry_id for index, entry_id in enumerate(ids) if entry_id in ids[:index]), None)
+        repeated = self._get_first_duplicate_id(ids)
         if repeated is not None:
             raise BatchEntryIdsNotDistinct(repeated)
         if len(entries) > SQS_MAX_BATCH_ENTRIES:
@@ -464,14 +466,9 @@ def _install_move_tasks() -> None:
     def serve(action: Action) -> Action:
         """Makes `action` (the answer, read from moto's responder) the responder's method of its name."""
 
+        # Errors keep moto's 400: the SQS API reference gives ResourceNotFoundException of these actions 400 too.
         def respond(response: Any) -> Any:
-            try:
-                return ActionResult(action(response))
-            except ResourceNotFoundException as error:
-                # SQS answers it with 404; botocore's model gives moto no status for it (it would say 400).
-                _, headers, body = response.serialized(ActionResult(error))
-                headers["status"] = 404
-                return body, headers
+            return ActionResult(action(response))
 
         setattr(SQSResponse, action.__name__, respond)
         return action

@@ -70,7 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, reply: Reply) -> None:
         payload = reply.raw if reply.raw is not None else b"" if reply.body is None else json.dumps(reply.body).encode()
         self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
+        if reply.content_type is not None:
+            self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         for name, value in reply.headers.items():

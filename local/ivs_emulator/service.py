@@ -277,7 +277,8 @@ class Reply:
     drop: bool = False
     raw: bytes | None = None
     """Sent as the body instead of ``body`` as JSON: for answers that are not JSON."""
-    content_type: str = "application/json"
+    content_type: str | None = "application/json"
+    """None sends no Content-Type header."""
     trickle_seconds: float = 0.0
     """The body is sent one byte at a time, this long apart."""
 
@@ -475,8 +476,8 @@ class IvsService:
             return aws_error(500, "InternalServerException", "Unexpected error during processing of request.")
         self._revoke(arn, viewer, request.get("viewerSessionVersionsLessThanOrEqualTo") or 0)
         self._accept(SINGLE_OPERATION, scope, 1, (arn, viewer))
-        # As AWS documents it: "an HTTP 200 response with an empty HTTP body" (not `{}`).
-        return Reply()
+        # As AWS documents it: "an HTTP 200 response with an empty HTTP body" (not `{}`), and no media type.
+        return Reply(content_type=None)
 
     def _pair_failure(self, scope: _Scope, channel_arn: str) -> tuple[str, str] | None:
         if channel_arn in self._unauthorized:

@@ -38,7 +38,8 @@ from local.clients import ACCOUNT_ID
 from local.ivs_emulator import Faults, Ledger
 from local.moto_process import MotoServer
 from local.runner import RunnerStats
-from local.stack import LocalStack
+from local.stack import LocalStack, instance_log_name
+from revocation import names
 from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE
 from revocation.models import (
     CODE_CONNECTION_ERROR,
@@ -46,7 +47,6 @@ from revocation.models import (
     CODE_NOT_STARTED,
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
-    SQS_DISALLOWED_CHARACTER,
 )
 from tests.integration.conftest import assert_processes_gone, fast_settings
 
@@ -74,6 +74,8 @@ class Load:
     invalid_reasons: list[str] = field(default_factory=list)
     # Pairs named only by invalid messages: never revoked.
     never_revoked: set[Pair] = field(default_factory=set)
+    # Bodies sent as they are (a repeated key): their dead letters, the function's, keep them.
+    hostile_bodies: list[str] = field(default_factory=list)
 
     def add(self, body: Any, sessions: list[dict[str, Any]], *, event: bool = False) -> None:
         (self.events if event else self.messages).append(body)
@@ -179,6 +181,7 @@ def hostile_load() -> Load:
     ]
     for body, reason in repeated:
         load.messages.append(body)
+        load.hostile_bodies.append(body)
         load.invalid_reasons.append(reason)
     load.invalid += len(repeated)
     viewers = ("dup-first", "dup-second", "dup-list", "dup-request-1", "dup-request-2", "dup-event")
@@ -247,6 +250,8 @@ class Snapshot:
     stats: RunnerStats
     seconds: float
     counted_revoked: int  # the pairs the function counted revoked (its "batch settled" log lines)
+    settled_batches: int  # its "batch settled" log lines: one per invocation that settled its batch
+    invocations: int  # every lane's runner's
 
 
 @dataclass
@@ -288,19 +293,33 @@ def _snapshot(run: Run, started: float) -> Snapshot:
     run.stack.drain(DRAIN_SECONDS)
     assert run.stack.runner is not None
     stats = copy.deepcopy(run.stack.runner.stats)
+    settled = _settled(run)
     return Snapshot(
-        run.stack.ivs.ledger(), run.stack.dead_letters(), stats, time.monotonic() - started, _counted_revoked(run)
+        run.stack.ivs.ledger(),
+        run.stack.dead_letters(),
+        stats,
+        time.monotonic() - started,
+        counted_revoked=sum(line["pairs_revoked"] for line in settled),
+        settled_batches=len(settled),
+        invocations=sum(runner.stats.invocations for runner in run.stack.runners.values()),
     )
 
 
-def _counted_revoked(run: Run) -> int:
+def _function_log_lines(run: Run) -> list[str]:
+    """What every lane's function instances logged (one file per instance, named as the stack names them)."""
     assert run.stack.log_dir is not None
-    counted = 0
-    for log in run.stack.log_dir.glob("instance-*.log"):
-        for line in log.read_text(errors="replace").splitlines():
-            if '"batch settled"' in line:
-                counted += json.loads(line)["pairs_revoked"]
-    return counted
+    return [
+        line
+        for lane in names.LANES
+        for log in sorted(run.stack.log_dir.glob(f"{instance_log_name(lane)}-*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+    ]
+
+
+def _settled(run: Run) -> list[dict[str, Any]]:
+    """The function's "batch settled" log lines, read."""
+    read = [json.loads(line) for line in _function_log_lines(run) if '"batch settled"' in line]
+    return [line for line in read if line.get("message") == "batch settled"]
 
 
 def _drain_then_redrive(run: Run) -> None:
@@ -504,6 +523,8 @@ def test_an_answer_that_is_not_ivss_counts_nothing_and_each_pair_is_dead_lettere
     assert run.drained is not None and run.scenario.dead_letter is not None
     code, reason = run.scenario.dead_letter
     accounting = account(run.load, run.drained)
+    # Read from the logs: had they been missed (another name, another message), the count would be 0 too.
+    assert run.drained.settled_batches == run.drained.invocations > 0
     assert run.drained.counted_revoked == 0
     # Events reach every stack's queue (the stacks share moto's default bus): only this load's pairs count.
     latest = {key: accounting.dead_lettered[key][-1] for key in run.load.versions if key in accounting.dead_lettered}
@@ -525,15 +546,23 @@ def test_hostile_bodies_repeated_keys_are_invalid_messages_naming_the_key(runs: 
     assert {key for key in run.load.never_revoked if run.drained.ledger.version(*key) is not None} == set()
 
 
-def test_hostile_bodies_dead_letters_hold_only_characters_sqs_takes(runs: dict[str, Run]) -> None:
-    """moto takes any character; SQS refuses what SQS_DISALLOWED_CHARACTER matches (InvalidMessageContents)."""
+def test_hostile_bodies_dead_letters_are_written_by_the_function_with_their_reason(runs: dict[str, Run]) -> None:
+    """The local SQS refuses what SQS refuses (InvalidMessageContents): a dead letter holding a character
+    outside its set would not be written, and the queue's redrive policy would move the message bare."""
     run = runs["hostile bodies"]
     assert run.drained is not None
-    refused = {
-        entry.message_id: sorted({f"U+{ord(c):04X}" for c in SQS_DISALLOWED_CHARACTER.findall(entry.body)})
+    lines = _function_log_lines(run)
+    assert [line for line in lines if '"batch settled"' in line], "no function log read"
+    assert [line for line in lines if "InvalidMessageContents" in line] == []
+    errors = [error for runner in run.stack.runners.values() for error in runner.stats.recent_errors]
+    assert [error for error in errors if "InvalidMessageContents" in error] == []
+    hostile = [
+        entry
         for entry in run.drained.dead_letters
-        if SQS_DISALLOWED_CHARACTER.search(entry.body)
-    }
-    assert refused == {}
-    dead_lettered = {viewer for entry in run.drained.dead_letters for _, viewer, _, _ in entry.failed_pairs()}
+        if entry.body in run.load.hostile_bodies
+        or any(viewer in HOSTILE_VIEWERS for _, viewer, _, _ in entry.failed_pairs())
+    ]
+    assert [entry.message_id for entry in hostile if entry.code is None] == []
+    assert len([entry for entry in hostile if entry.body in run.load.hostile_bodies]) >= len(run.load.hostile_bodies)
+    dead_lettered = {viewer for entry in hostile for _, viewer, _, _ in entry.failed_pairs()}
     assert set(HOSTILE_VIEWERS) <= dead_lettered  # the same viewer IDs, read back from the escapes

@@ -190,6 +190,17 @@ def test_single_operation_revokes_one_pair(emu: IvsEmulator) -> None:
     assert emu.ledger().accepted_calls[0].operation == "StartViewerSessionRevocation"
 
 
+def test_single_operation_answers_200_with_an_empty_body_and_no_media_type(emu: IvsEmulator) -> None:
+    """boto3 reads `{}` and an empty body alike: the bytes themselves are checked here."""
+    request = {"channelArn": CHANNEL, "viewerId": "viewer-1", "viewerSessionVersionsLessThanOrEqualTo": 3}
+
+    status, headers, answer = raw_answer(emu.url, json.dumps(request).encode(), "/StartViewerSessionRevocation")
+
+    # The API reference's example answer is a bare `HTTP/1.1 200`.
+    assert (status, answer, headers.get("content-type")) == (200, b"", None)
+    assert emu.ledger().version(CHANNEL, "viewer-1") == 3
+
+
 def test_largest_valid_values_are_accepted(emu: IvsEmulator) -> None:
     longest_arn = "arn:aws:ivs:us-west-2:123456789012:channel/" + "a" * (128 - len(CHANNEL) + 12)
     assert len(longest_arn) == 128
@@ -518,13 +529,16 @@ def test_latency_fault_delays_responses(emu: IvsEmulator) -> None:
     assert emu.ledger().faults_injected["latency"] >= 3  # jitter may draw 0 ms, nothing else
 
 
-def raw_answer(url: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
-    """One signed batch call over plain HTTP; the answer's status, headers and body bytes as sent."""
+def raw_answer(
+    url: str, body: bytes, path: str = "/BatchStartViewerSessionRevocation"
+) -> tuple[int, dict[str, str], bytes]:
+    """One signed call (the batch operation unless `path` says otherwise) over plain HTTP; the answer's
+    status, headers and body bytes as sent."""
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=5)
     signed = {"Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/ivs/aws4_request, x"}
     try:
-        connection.request("POST", "/BatchStartViewerSessionRevocation", body=body, headers=signed)
+        connection.request("POST", path, body=body, headers=signed)
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:

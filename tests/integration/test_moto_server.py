@@ -188,3 +188,25 @@ def test_a_batch_request_over_sqs_s_maximum_in_bytes_is_refused_whole(sqs: Any) 
         f"Batch requests cannot be longer than {SQS_MAX_MESSAGE_BYTES} bytes. You have sent {total} bytes."
     )
     assert _bodies(sqs, queue_url) == []
+
+
+# Unicode letters and a trailing line feed, which a `\w` / `$` pattern takes; and one character too many.
+BAD_ENTRY_IDS = ["é", "abc\n", "a" * 81]
+
+
+@pytest.mark.parametrize("entry_id", BAD_ENTRY_IDS, ids=["non-ascii-letter", "trailing-newline", "81-characters"])
+def test_a_batch_entry_id_outside_ascii_letters_digits_hyphens_and_underscores_refuses_the_batch(
+    sqs: Any, entry_id: str
+) -> None:
+    queue_url = _queue(sqs)
+    entries = [{"Id": "good_one-1", "MessageBody": "fine"}, {"Id": entry_id, "MessageBody": "fine too"}]
+    error = _refused(sqs.send_message_batch, QueueUrl=queue_url, Entries=entries)
+    assert error["Code"] == "AWS.SimpleQueueService.InvalidBatchEntryId"
+    assert _bodies(sqs, queue_url) == []
+
+
+def test_repeated_batch_entry_ids_refuse_the_batch(sqs: Any) -> None:
+    queue_url = _queue(sqs)
+    entries = [{"Id": id_, "MessageBody": "fine"} for id_ in ("a", "b", "a", "b")]
+    error = _refused(sqs.send_message_batch, QueueUrl=queue_url, Entries=entries)
+    assert (error["Code"], error["Message"]) == ("AWS.SimpleQueueService.BatchEntryIdsNotDistinct", "Id a repeated.")

@@ -282,7 +282,7 @@ def test_a_running_task_can_be_cancelled_and_what_it_did_not_move_stays(pair: Pa
     moved, left = _messages(pair.sqs, pair.url), _messages(pair.sqs, pair.dlq_url)
     assert len(moved) == task["ApproximateNumberOfMessagesMoved"] and len(moved) + len(left) == 5
     error = _refused(pair.sqs.cancel_message_move_task, TaskHandle=handle)
-    assert error["Code"] == "ResourceNotFoundException"
+    assert (error["Code"], error["HTTPStatusCode"]) == ("ResourceNotFoundException", 400)
 
 
 def test_the_rate_is_honoured(pair: Pair) -> None:
@@ -332,10 +332,11 @@ def test_queues_that_do_not_exist_are_not_found(pair: Pair, parameter: str) -> N
     arns = {"SourceArn": pair.dlq_arn, "DestinationArn": pair.arn}
     arns[parameter] += "-gone"
     error = _refused(pair.sqs.start_message_move_task, **arns)
+    # The SQS API reference lists ResourceNotFoundException of the move-task actions with HTTP status code 400.
     assert (error["Code"], error["Message"], error["HTTPStatusCode"]) == (
         "ResourceNotFoundException",
         f"The resource that you specified for the {parameter} parameter doesn't exist.",
-        404,
+        400,
     )
 
 
