@@ -45,9 +45,7 @@ class FunctionSettings(BaseModel):
     # This instance's share of its operation's account-and-region quota (quota / maximum concurrency);
     # at most the whole quota of the lane's operation (checked below, where the lane is known).
     ivs_calls_per_second: float = Field(1.0, alias=names.ENV_IVS_CALLS_PER_SECOND, gt=0)
-    max_pairs_per_message: int = Field(
-        10, alias=names.ENV_MAX_PAIRS_PER_MESSAGE, ge=1, le=MAX_PAIRS_PER_MESSAGE_LIMIT
-    )
+    max_pairs_per_message: int = Field(10, alias=names.ENV_MAX_PAIRS_PER_MESSAGE, ge=1, le=MAX_PAIRS_PER_MESSAGE_LIMIT)
     bulk_queue_url: str | None = Field(None, alias=names.ENV_BULK_QUEUE_URL, pattern=r"^https?://\S+$")
     # Attempts per call within one invocation before the pairs are left to SQS's redelivery.
     ivs_max_attempts: int = Field(4, alias=names.ENV_IVS_MAX_ATTEMPTS, ge=1, le=10)
