@@ -294,6 +294,9 @@ def test_the_next_batch_is_gathered_while_the_last_one_is_deleted_and_invoked_af
 ) -> None:
     """Lambda begins the next batching window when an invocation completes; deletes are not waited for
     then, only before the next invocation, so that a poller is never more than one batch behind."""
+    # Longer than a gathered batch waits for the slow deletes before and after its invocation, so that
+    # no message comes back (and is delivered again) under load.
+    harness.sqs.set_queue_attributes(QueueUrl=harness.queue_url, Attributes={"VisibilityTimeout": "30"})
     harness.send(*[{"do": "ok"}] * 20)
     runner = harness.make_runner(batch_size=10, window=0, concurrency=1)
     delete_seconds = 1.0
