@@ -171,6 +171,9 @@ CODE_NOT_STARTED: Final = "NotStarted"
 # Not written to any message: what a request to the bulk queue is, beside dead letters and requeues.
 CODE_SENT_TO_BULK: Final = "SentToBulk"
 CODE_CONNECTION_ERROR: Final = "ConnectionError"
+# A pair whose channel ARN names a region or account this deployment does not revoke in: refused
+# before any call (settings IVS_REGIONS, and the function's own account), never retried.
+CODE_OUT_OF_SCOPE: Final = "OutOfScope"
 
 # --- Why a call or a pair did not go through: the causes of the outcome table (outcomes.py) ------
 

@@ -21,6 +21,10 @@ ENV_LANE: Final = "REVOCATION_LANE"
 # Urgent lane only: the pairs of one message it sends itself, and where the rest of the message goes.
 ENV_MAX_PAIRS_PER_MESSAGE: Final = "MAX_PAIRS_PER_MESSAGE"
 ENV_BULK_QUEUE_URL: Final = "BULK_QUEUE_URL"
+# The deployment's scope: the comma-separated regions the function may revoke in (the stack's
+# ivsRegions, else the regions of its channelArns, else its own region). Pairs of other regions, or
+# of an account other than the function's own, are dead-lettered before any call.
+ENV_IVS_REGIONS: Final = "IVS_REGIONS"
 # Powertools' own, read by Powertools.
 ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
