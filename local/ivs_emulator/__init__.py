@@ -54,13 +54,18 @@ Per-pair results (batch operation)
 Faults (`Faults`, one line each in `FAULT_HELP`; seeded by ``seed``, one generator, so runs with
 sequential clients repeat exactly)
     For the single operation, a per-pair error is a call-level ``InternalServerException``. A dropped
-    call is not processed. The ``malformed_answer`` kinds ``html`` (text/html), ``text`` (text/plain
-    "OK"), ``empty``, ``errors-junk`` and ``errors-not-objects`` are answered before the call is
-    processed (nothing revoked); ``unknown-pair`` is processed, but the first pair's per-pair "500"
-    names its viewer ID trimmed and lower-cased (or otherwise changed), and that pair is not revoked.
-    Under ``trickle_ms`` a read timeout never fires; only a deadline for the whole call ends it.
-    Order of checks: credentials, drop, injected throttle, quota, server error, malformed answer,
-    validation, per pair.
+    call is not processed. ``malformed_answer`` applies to both operations: each kind is a 2xx that is
+    not the operation's success but that a lax check would take for it (`MALFORMED_ANSWERS`, listed in
+    ``--help``): ``html``, ``text``, ``empty`` (JSON's media type to a batch call, text/html to a single
+    call, whose success is an empty body), ``errors-junk``, ``errors-not-objects``, ``message-object``
+    (``{"message": "Forbidden"}``), ``errors-403`` (the batch shape; naming the pair of a single call),
+    ``list`` (``[]``) and ``status-202`` (the success body under a 202). These are answered before the
+    call is read, and revoke nothing, except where the answer names the call's pair: ``errors-403`` to a
+    single call, and ``unknown-pair``, whose per-pair "500" names the (first) pair's viewer ID trimmed
+    and lower-cased (or otherwise changed); a batch call is processed, that pair not revoked, a single
+    call revokes nothing. Under ``trickle_ms`` a read timeout never fires; only a deadline for the
+    whole call ends it. Order of checks: credentials, drop, injected throttle, quota, server error,
+    malformed answer, validation, the malformed answers that name the pair, per pair.
 
 HTTP control endpoints (under ``/_emulator/``, which no IVS operation path can start with)
     ``GET /_emulator/ledger``            the ledger as JSON (`Ledger.to_json`)

@@ -38,19 +38,92 @@ _PAIR_FAULTS: Final = (("500", "internal server error"), ("503", "service unavai
 NOT_AUTHORIZED: Final = ("403", "not authorized")  # the AWS CLI documentation example's per-pair error
 WRONG_REGION: Final = ("404", "channel not found in this region")  # only with strict_region (not documented)
 
-# Answers a 200 that is not the operation's JSON, as a proxy, a wrong endpoint or a broken service would
-# give them (``malformed_answer``). All but "unknown-pair" replace the answer before the call is processed.
-MALFORMED_ANSWERS: Final = {
-    "html": (b"<!DOCTYPE html><html><head><title>Welcome</title></head><body>It works!</body></html>", "text/html"),
-    "text": (b"OK", "text/plain"),
-    "empty": (b"", "application/json"),
-    "errors-junk": (b'{"errors": "junk"}', "application/json"),
-    "errors-not-objects": (b'{"errors": [1, 2]}', "application/json"),
-}
-# Processed as usual, but the first pair's per-pair error names its viewer ID spelled otherwise (as
-# `" Alice "` sent and `"alice"` answered): that pair is not revoked, and the answer names a pair not sent.
+JSON: Final = "application/json"
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A 2xx answer sent in place of the operation's (``malformed_answer``)."""
+
+    body: bytes
+    content_type: str | None = JSON
+    """None sends no Content-Type header."""
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class MalformedKind:
+    """One ``malformed_answer`` kind: its help line, and what it answers each operation.
+
+    An answer of None names the call's pair (its channel ARN and viewer ID), so it is made once the
+    call is read and valid (`IvsService._batch`, `IvsService._single`); the others are answered before
+    the call is read, as a proxy or a wrong endpoint answers whatever was sent, and revoke nothing.
+    """
+
+    description: str
+    answers: Mapping[str, Malformed | None]
+
+
+# The kinds whose answer names the call's pair, for one operation or both.
+ERRORS_403: Final = "errors-403"
 UNKNOWN_PAIR: Final = "unknown-pair"
-MALFORMED_ANSWER_KINDS: Final = (*MALFORMED_ANSWERS, UNKNOWN_PAIR)
+
+
+def _both(answer: Malformed | None) -> dict[str, Malformed | None]:
+    return {BATCH_OPERATION: answer, SINGLE_OPERATION: answer}
+
+
+# What a proxy, a wrong endpoint or a broken service answers, each chosen so that a lax check would
+# take it for the operation's success: botocore reads any 2xx as one, and a body that is not the
+# operation's JSON as an answer without members ("no errors"; for the single operation, "done").
+MALFORMED_ANSWERS: Final[Mapping[str, MalformedKind]] = {
+    "html": MalformedKind(
+        "an HTML page (text/html)",
+        _both(
+            Malformed(
+                b"<!DOCTYPE html><html><head><title>Welcome</title></head><body>It works!</body></html>", "text/html"
+            )
+        ),
+    ),
+    "text": MalformedKind('"OK" as text/plain', _both(Malformed(b"OK", "text/plain"))),
+    # The single operation's success is an empty body (AWS sends no media type): there the empty body
+    # comes as a proxy's empty page would, as text/html.
+    "empty": MalformedKind(
+        "an empty body: application/json to a batch call, text/html to a single call",
+        {BATCH_OPERATION: Malformed(b""), SINGLE_OPERATION: Malformed(b"", "text/html")},
+    ),
+    "errors-junk": MalformedKind('{"errors": "junk"}', _both(Malformed(b'{"errors": "junk"}'))),
+    "errors-not-objects": MalformedKind('{"errors": [1, 2]}', _both(Malformed(b'{"errors": [1, 2]}'))),
+    "message-object": MalformedKind(
+        'a JSON object that is an error, {"message": "Forbidden"}', _both(Malformed(b'{"message": "Forbidden"}'))
+    ),
+    # To a single call, the batch operation's answer with its pair denied (a wrong endpoint). To a batch
+    # call that answer would be the documented per-pair 403, so there the entry names no pair.
+    ERRORS_403: MalformedKind(
+        'the batch operation\'s per-pair "403": naming the pair of a single call, no pair to a batch call',
+        {
+            BATCH_OPERATION: Malformed(b'{"errors": [{"code": "403", "message": "not authorized"}]}'),
+            SINGLE_OPERATION: None,
+        },
+    ),
+    "list": MalformedKind("a JSON list, []", _both(Malformed(b"[]"))),
+    # The operation's success body under another 2xx: both operations document 200.
+    "status-202": MalformedKind(
+        '202 with the operation\'s success body: {"errors": []} to a batch call, empty to a single call',
+        {
+            BATCH_OPERATION: Malformed(b'{"errors": []}', status=202),
+            SINGLE_OPERATION: Malformed(b"", None, status=202),
+        },
+    ),
+    # A batch call is processed, but the first pair's per-pair "500" names its viewer ID spelled
+    # otherwise (`" Alice "` sent, `"alice"` answered): that pair is not revoked, and the answer names a
+    # pair that was not sent. A single call gets that entry as its whole answer, and revokes nothing.
+    UNKNOWN_PAIR: MalformedKind(
+        'a per-pair "500" naming the (first) pair\'s viewer ID spelled otherwise, that pair not revoked',
+        _both(None),
+    ),
+}
+MALFORMED_ANSWER_KINDS: Final = tuple(MALFORMED_ANSWERS)
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _ARN_REGION = re.compile(r"arn:aws:ivs:([a-z0-9-]+):")
@@ -111,9 +184,10 @@ FAULT_HELP: Final = {
     "drop_rate": "share of calls whose connection is closed without a response",
     "latency_ms": "latency added to every API response",
     "latency_jitter_ms": "plus a uniform random 0..MS ms on every API response",
-    "malformed_answer": "answer batch calls with a 200 that is not the operation's JSON: an HTML page, plain text, "
-    'an empty body, {"errors": "junk"}, {"errors": [1, 2]}, or an error naming a viewer ID spelled otherwise',
-    "malformed_rate": "share of batch calls given --malformed-answer",
+    "malformed_answer": "answer calls of both operations with a 2xx that is not the operation's success, but that a "
+    "lax check would take for it: "
+    + "; ".join(f"{name}: {kind.description}" for name, kind in MALFORMED_ANSWERS.items()),
+    "malformed_rate": "share of calls given --malformed-answer",
     "trickle_ms": "send every API response's body one byte every MS milliseconds (status and headers at once)",
 }
 
@@ -277,7 +351,7 @@ class Reply:
     drop: bool = False
     raw: bytes | None = None
     """Sent as the body instead of ``body`` as JSON: for answers that are not JSON."""
-    content_type: str | None = "application/json"
+    content_type: str | None = JSON
     """None sends no Content-Type header."""
     trickle_seconds: float = 0.0
     """The body is sent one byte at a time, this long apart."""
@@ -423,10 +497,9 @@ class IvsService:
         if self._chance(self._faults.server_error_rate):
             book.faults_injected["server_error"] += 1
             return aws_error(500, "InternalServerException", "Unexpected error during processing of request.")
-        malformed = MALFORMED_ANSWERS.get(self._faults.malformed_answer)
-        if operation == BATCH_OPERATION and malformed is not None and self._chance(self._faults.malformed_rate):
-            book.faults_injected["malformed_answer"] += 1
-            return Reply(raw=malformed[0], content_type=malformed[1])
+        malformed = self._malformed(operation)
+        if isinstance(malformed, Malformed):
+            return Reply(status=malformed.status, raw=malformed.body, content_type=malformed.content_type)
 
         request = _decode(body)
         if isinstance(request, str):
@@ -438,20 +511,27 @@ class IvsService:
             return aws_error(400, "ValidationException", validation_message(violations))
 
         if operation == BATCH_OPERATION:
-            return self._batch(scope, request["viewerSessions"])
-        return self._single(scope, request)
+            return self._batch(scope, request["viewerSessions"], naming_pairs=malformed is True)
+        return self._single(scope, request, naming_pairs=malformed is True)
 
-    def _batch(self, scope: _Scope, sessions: list[dict[str, Any]]) -> Reply:
+    def _malformed(self, operation: str) -> Malformed | bool:
+        """The fault's answer to a call of `operation` if it is to be answered so; True if its answer
+        names the call's pair (made once the call is read), False if the call is to be answered as usual."""
+        kind = MALFORMED_ANSWERS.get(self._faults.malformed_answer)
+        if kind is None or not self._chance(self._faults.malformed_rate):
+            return False
+        answer = kind.answers[operation]
+        if answer is None:
+            return True  # counted when answered (`_named_error`): an invalid call is refused instead
+        self._book.faults_injected["malformed_answer"] += 1
+        return answer
+
+    def _batch(self, scope: _Scope, sessions: list[dict[str, Any]], *, naming_pairs: bool) -> Reply:
         errors: list[dict[str, str]] = []
-        misnamed = self._faults.malformed_answer == UNKNOWN_PAIR and self._chance(self._faults.malformed_rate)
         for index, session in enumerate(sessions):
             arn, viewer = session["channelArn"], session["viewerId"]
-            if misnamed and index == 0:
-                self._book.faults_injected["malformed_answer"] += 1
-                code, message = _PAIR_FAULTS[0]
-                errors.append(
-                    {"channelArn": arn, "viewerId": _spelled_otherwise(viewer), "code": code, "message": message}
-                )
+            if naming_pairs and index == 0:  # unknown-pair, the batch operation's only kind that names one
+                errors.append(self._named_error(arn, viewer))
                 continue
             failure = self._pair_failure(scope, arn)
             if failure is None:
@@ -463,9 +543,11 @@ class IvsService:
         self._accept(BATCH_OPERATION, scope, len(sessions))
         return Reply(body={"errors": errors})
 
-    def _single(self, scope: _Scope, request: dict[str, Any]) -> Reply:
+    def _single(self, scope: _Scope, request: dict[str, Any], *, naming_pairs: bool) -> Reply:
         # The single operation has no per-pair errors: the same causes become call-level errors.
         arn, viewer = request["channelArn"], request["viewerId"]
+        if naming_pairs:  # a batch-shaped answer, as from a wrong endpoint: nothing revoked
+            return Reply(body={"errors": [self._named_error(arn, viewer)]})
         failure = self._pair_failure(scope, arn)
         if failure == NOT_AUTHORIZED:
             self._book.calls_denied += 1
@@ -478,6 +560,15 @@ class IvsService:
         self._accept(SINGLE_OPERATION, scope, 1, (arn, viewer))
         # As AWS documents it: "an HTTP 200 response with an empty HTTP body" (not `{}`), and no media type.
         return Reply(content_type=None)
+
+    def _named_error(self, channel_arn: str, viewer_id: str) -> dict[str, str]:
+        """The per-pair entry of a malformed answer that names a pair sent (see `MALFORMED_ANSWERS`)."""
+        self._book.faults_injected["malformed_answer"] += 1
+        if self._faults.malformed_answer == UNKNOWN_PAIR:
+            viewer_id, (code, message) = _spelled_otherwise(viewer_id), _PAIR_FAULTS[0]
+        else:
+            code, message = NOT_AUTHORIZED
+        return {"channelArn": channel_arn, "viewerId": viewer_id, "code": code, "message": message}
 
     def _pair_failure(self, scope: _Scope, channel_arn: str) -> tuple[str, str] | None:
         if channel_arn in self._unauthorized:

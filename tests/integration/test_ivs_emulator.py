@@ -25,7 +25,9 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
+from local import up
 from local.ivs_emulator import EmulatorConfigError, EmulatorControl, IvsEmulator, Ledger
+from local.ivs_emulator.service import MALFORMED_ANSWER_KINDS, faults_of
 
 pytestmark = pytest.mark.integration
 
@@ -545,29 +547,75 @@ def raw_answer(
         connection.close()
 
 
+BATCH = "/BatchStartViewerSessionRevocation"
+SINGLE = "/StartViewerSessionRevocation"
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body>It works!</body></html>"
+SINGLE_REQUEST = {"channelArn": CHANNEL, "viewerId": "viewer-1", "viewerSessionVersionsLessThanOrEqualTo": 7}
+# The same answer to both operations: a proxy's or a wrong endpoint's, whatever was asked.
+ANSWERED_ALIKE = {
+    "html": (200, "text/html", HTML_PAGE),
+    "text": (200, "text/plain", b"OK"),
+    "errors-junk": (200, "application/json", b'{"errors": "junk"}'),
+    "errors-not-objects": (200, "application/json", b'{"errors": [1, 2]}'),
+    "message-object": (200, "application/json", b'{"message": "Forbidden"}'),
+    "list": (200, "application/json", b"[]"),
+}
+# (kind, path, status, content type or None for none, body): what a lax check takes for that operation's success.
+MALFORMED = [
+    *((kind, path, *answer) for kind, answer in ANSWERED_ALIKE.items() for path in (BATCH, SINGLE)),
+    # botocore reads an empty JSON body as "no errors"; the single operation's success is an empty body,
+    # so there the empty body comes as an empty page.
+    ("empty", BATCH, 200, "application/json", b""),
+    ("empty", SINGLE, 200, "text/html", b""),
+    # The batch shape: a 403 naming no pair to a batch call, the single call's pair denied to a single call.
+    ("errors-403", BATCH, 200, "application/json", b'{"errors": [{"code": "403", "message": "not authorized"}]}'),
+    (
+        "errors-403",
+        SINGLE,
+        200,
+        "application/json",
+        json.dumps(
+            {"errors": [{"channelArn": CHANNEL, "viewerId": "viewer-1", "code": "403", "message": "not authorized"}]}
+        ).encode(),
+    ),
+    # Each operation's success body, under a 2xx that is not the documented 200.
+    ("status-202", BATCH, 202, "application/json", b'{"errors": []}'),
+    ("status-202", SINGLE, 202, None, b""),
+]
+
+
+def _request(path: str) -> bytes:
+    return json.dumps({"viewerSessions": [pair()]} if path == BATCH else SINGLE_REQUEST).encode()
+
+
 @pytest.mark.parametrize(
-    ("kind", "content_type", "body"),
-    [
-        ("html", "text/html", b"<!DOCTYPE html><html><head><title>Welcome</title></head><body>It works!</body></html>"),
-        ("text", "text/plain", b"OK"),
-        ("empty", "application/json", b""),
-        ("errors-junk", "application/json", b'{"errors": "junk"}'),
-        ("errors-not-objects", "application/json", b'{"errors": [1, 2]}'),
-    ],
+    ("kind", "path", "status", "content_type", "body"),
+    MALFORMED,
+    ids=[f"{kind}-{path.removeprefix('/').removesuffix('ViewerSessionRevocation')}" for kind, path, *_ in MALFORMED],
 )
-def test_malformed_answer_fault_answers_200_with_what_is_not_the_operations_json(
-    emu: IvsEmulator, kind: str, content_type: str, body: bytes
+def test_malformed_answer_fault_answers_either_operation_with_what_is_not_its_success(
+    emu: IvsEmulator, kind: str, path: str, status: int, content_type: str | None, body: bytes
 ) -> None:
     emu.set_faults(malformed_answer=kind)
 
-    status, headers, answer = raw_answer(emu.url, json.dumps({"viewerSessions": [pair()]}).encode())
+    answered, headers, answer = raw_answer(emu.url, _request(path), path)
 
-    assert (status, headers["content-type"], answer) == (200, content_type, body)
+    assert (answered, headers.get("content-type"), answer) == (status, content_type, body)
     ledger = emu.ledger()
     # Answered as a proxy or a wrong endpoint would: the call never reached the service.
     assert (ledger.revoked, ledger.calls_accepted, ledger.faults_injected) == ({}, 0, {"malformed_answer": 1})
+    # Not the operation's success, which the same call gets once the fault is off.
     emu.clear_faults()
-    assert ivs(emu.url).batch_start_viewer_session_revocation(viewerSessions=[pair()])["errors"] == []
+    success = raw_answer(emu.url, _request(path), path)
+    assert (answered, headers.get("content-type"), answer) != (success[0], success[1].get("content-type"), success[2])
+    assert emu.ledger().version(CHANNEL, "viewer-1") == 7
+
+
+def test_every_malformed_kind_is_covered_for_both_operations() -> None:
+    """A kind added to the emulator without a case above would go untested for one operation."""
+    covered = {(kind, path) for kind, path, *_ in MALFORMED}
+    expected = {(kind, path) for kind in MALFORMED_ANSWER_KINDS if kind != "unknown-pair" for path in (BATCH, SINGLE)}
+    assert covered == expected
 
 
 def test_unknown_pair_fault_names_the_first_viewer_spelled_otherwise_and_does_not_revoke_it(emu: IvsEmulator) -> None:
@@ -582,11 +630,52 @@ def test_unknown_pair_fault_names_the_first_viewer_spelled_otherwise_and_does_no
     assert ledger.faults_injected == {"malformed_answer": 1}
 
 
-def test_malformed_rate_is_the_share_of_calls_answered_so(emu: IvsEmulator) -> None:
-    emu.set_faults(malformed_answer="text", malformed_rate=0.5)
-    statuses = [raw_answer(emu.url, json.dumps({"viewerSessions": [pair()]}).encode())[2] for _ in range(20)]
+def test_unknown_pair_fault_answers_a_single_call_with_its_pair_spelled_otherwise_and_revokes_nothing(
+    emu: IvsEmulator,
+) -> None:
+    emu.set_faults(malformed_answer="unknown-pair")
+    request = {**SINGLE_REQUEST, "viewerId": " Alice "}
 
-    assert 0 < statuses.count(b"OK") < 20
+    status, headers, answer = raw_answer(emu.url, json.dumps(request).encode(), SINGLE)
+
+    assert (status, headers["content-type"]) == (200, "application/json")
+    assert json.loads(answer) == {
+        "errors": [{"channelArn": CHANNEL, "viewerId": "alice", "code": "500", "message": "internal server error"}]
+    }
+    ledger = emu.ledger()
+    assert (ledger.revoked, ledger.calls_accepted, ledger.faults_injected) == ({}, 0, {"malformed_answer": 1})
+
+
+def test_malformed_answers_that_name_the_pair_come_after_validation(emu: IvsEmulator) -> None:
+    """An answer naming the call's pair needs a valid call to name: an invalid one is refused as usual."""
+    emu.set_faults(malformed_answer="errors-403")
+    client = ivs(emu.url, validate=False)
+
+    with pytest.raises(client.exceptions.ValidationException):
+        client.start_viewer_session_revocation(channelArn=CHANNEL, viewerId="x" * 41)
+
+    assert (emu.ledger().calls_rejected, emu.ledger().faults_injected) == (1, {})
+
+
+@pytest.mark.parametrize("kind", ["message-object", "errors-403", "status-202", "unknown-pair"])
+def test_malformed_answers_to_a_single_call_pass_botocore_as_success(emu: IvsEmulator, kind: str) -> None:
+    """What the fault is for: botocore raises nothing, though nothing was revoked. Set over HTTP, as
+    `PUT /_emulator/faults` does for an emulator run by `python -m local.ivs_emulator` or `make up`."""
+    EmulatorControl(emu.url).set_faults(malformed_answer=kind)
+
+    response = ivs(emu.url).start_viewer_session_revocation(channelArn=CHANNEL, viewerId="viewer-1")
+
+    assert 200 <= response["ResponseMetadata"]["HTTPStatusCode"] < 300
+    assert emu.ledger().revoked == {}
+
+
+@pytest.mark.parametrize("path", [BATCH, SINGLE])
+def test_malformed_rate_is_the_share_of_calls_answered_so(emu: IvsEmulator, path: str) -> None:
+    emu.set_faults(malformed_answer="text", malformed_rate=0.5)
+    bodies = [raw_answer(emu.url, _request(path), path)[2] for _ in range(20)]
+
+    assert 0 < bodies.count(b"OK") < 20
+    assert len(emu.ledger().revoked) == 1  # the same pair, revoked by the calls answered as usual
 
 
 def test_trickle_fault_sends_the_body_one_byte_at_a_time(emu: IvsEmulator) -> None:
@@ -872,6 +961,23 @@ def test_command_sets_the_single_operation_s_quota(options: tuple[str, ...], exp
     finally:
         interrupt(process)
     assert outcomes == expected
+
+
+def test_command_s_malformed_answer_applies_to_the_single_operation() -> None:
+    process, url = start_command("--malformed-answer", "message-object")
+    try:
+        response = ivs(url).start_viewer_session_revocation(channelArn=CHANNEL, viewerId="viewer-1")
+        ledger = EmulatorControl(url).ledger()
+    finally:
+        interrupt(process)
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert (ledger.revoked, ledger.faults_injected) == ({}, {"malformed_answer": 1})
+
+
+@pytest.mark.parametrize("kind", MALFORMED_ANSWER_KINDS)
+def test_make_up_offers_every_malformed_kind(kind: str) -> None:
+    """`make up` takes the emulator's fault options (`add_fault_options`): the same kinds, both operations."""
+    assert faults_of(up.build_parser().parse_args(["--malformed-answer", kind])).malformed_answer == kind
 
 
 def test_command_serves_until_ctrl_c_and_exits_0() -> None:
