@@ -6,9 +6,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+SITE   := site
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: venv test unit integration infra demo up synth bench lint clean
+.PHONY: venv test unit integration infra demo up synth bench lint docs docs-build clean
 
 venv: $(STAMP)
 
@@ -26,7 +27,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 # Lint and type checks first: they take seconds, and CI runs only this target.
-test: lint synth
+test: lint docs-build synth
 	$(PY) -m pytest
 
 unit: $(STAMP)
@@ -55,5 +56,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# The documentation (docs/, mkdocs.yml): `make docs` serves it at http://127.0.0.1:8000 and rebuilds on
+# every change; `docs-build` (in `make test`) fails on a broken link or anchor, or a page left out of the
+# nav. Not --quiet: it hides the warnings that --strict counts, and the build would pass.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+docs-build: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(SITE)
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules cdk.out $(SITE) .pytest_cache .mypy_cache .ruff_cache .hypothesis
