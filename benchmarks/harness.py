@@ -47,7 +47,7 @@ def subprocess_environment() -> dict[str, str]:
     queues = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}"
     env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
     env |= settings.function_environment(
-        dead_letter_queue_url=f"{queues}/revocations-dlq", source_queue_url=f"{queues}/revocations"
+        dead_letter_queue_url=f"{queues}/revocations-dlq", source_queue_url=f"{queues}/revocations", region=REGION
     )
     env.update(
         {
@@ -134,7 +134,9 @@ class NoDeadlineContext:
 
     function_name = "revocation"
     function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:revocation"
+    # The workload's account and region: the function revokes only in its own account (this ARN's)
+    # and in IVS_REGIONS, so the benchmark's channels must be in both.
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:revocation"
     memory_limit_in_mb = 512
     aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
     log_group_name = "/aws/lambda/revocation"

@@ -313,18 +313,30 @@ class DeploySettings(BaseModel):
             )
         raise ValueError(f"lane must be one of {', '.join(names.LANES)}, not {lane!r}")
 
+    def revocation_regions(self, own_region: str) -> list[str]:
+        """The regions the function may revoke in: ivsRegions, else the regions channelArns name (each
+        once, in the order first named), else `own_region`, the stack's own (in the stack a
+        CloudFormation token, locally the local stack's region). The stack grants no others either."""
+        if self.ivs_regions:
+            return list(self.ivs_regions)
+        if self.channel_arns:
+            return list(dict.fromkeys(_channel_region(arn) for arn in self.channel_arns))
+        return [own_region]
+
     def function_environment(
         self,
         *,
         dead_letter_queue_url: str,
         source_queue_url: str,
+        region: str,
         lane: str = names.LANE_BULK,
         bulk_queue_url: str | None = None,
     ) -> dict[str, str]:
         """One lane's function environment, defined once for the stack and the local stack.
 
         source_queue_url is the lane's own queue; the urgent lane also needs bulk_queue_url. The URLs
-        are CloudFormation references in the stack and real URLs locally.
+        are CloudFormation references in the stack and real URLs locally. region is the stack's own
+        (`revocation_regions`).
         """
         settings = self.lane(lane)
         if (lane == names.LANE_URGENT) != (bulk_queue_url is not None):
@@ -344,6 +356,9 @@ class DeploySettings(BaseModel):
             names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
             names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRICS_NAMESPACE,
             names.ENV_POWERTOOLS_LOG_LEVEL: self.log_level,
+            # Pairs of other regions (and of other accounts than the function's) are dead-lettered
+            # before any call: a producer's channel ARN cannot make the function reach further.
+            names.ENV_IVS_REGIONS: ",".join(self.revocation_regions(region)),
         }
         if bulk_queue_url is not None:
             environment |= {
@@ -447,7 +462,7 @@ class DeploySettings(BaseModel):
     def _channels_in_listed_regions(self) -> None:
         if not (self.channel_arns and self.ivs_regions):
             return
-        outside = sorted({arn.split(":")[3] for arn in self.channel_arns} - set(self.ivs_regions))
+        outside = sorted({_channel_region(arn) for arn in self.channel_arns} - set(self.ivs_regions))
         if outside:
             raise ValueError(
                 f"channelArns name regions {outside} that ivsRegions ({self.ivs_regions}) does not list: "
@@ -508,6 +523,11 @@ def _visibility_covers_retries(lane: LaneSettings) -> None:
             f"{lane.key('visibilityTimeoutSeconds')} ({visibility}) must be at least 6 x "
             f"{lane.key('functionTimeoutSeconds')} ({timeout}) = {6 * timeout}"
         )
+
+
+def _channel_region(channel_arn: str) -> str:
+    """The region a channel ARN names: arn:aws:ivs:<region>:<account>:channel/<id>."""
+    return channel_arn.split(":")[3]
 
 
 def _from_text(value: Any) -> Any:

@@ -205,13 +205,15 @@ def function_environment(
     """A lane's function environment: what the CDK stack sets, plus the local endpoints and credentials.
 
     The endpoints reach the function through botocore's standard variables; the function has no
-    branch of its own for running locally.
+    branch of its own for running locally. Its own region is the local stack's, as a stack's is the
+    region it is deployed in: IVS_REGIONS falls back to it where the settings name no scope.
     """
     urgent = lane == names.LANE_URGENT
     return {
         **settings.function_environment(
             dead_letter_queue_url=resources.dead_letter_queue_url,
             source_queue_url=resources.urgent_queue_url if urgent else resources.queue_url,
+            region=resources.region,
             lane=lane,
             bulk_queue_url=resources.queue_url if urgent else None,
         ),

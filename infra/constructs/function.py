@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -117,6 +117,7 @@ class RevocationFunction(Construct):
             environment=settings.function_environment(
                 dead_letter_queue_url=self._dead_letter_queue.queue_url,
                 source_queue_url=self._queue.queue_url,
+                region=Stack.of(self).region,
                 lane=lane.lane,
                 bulk_queue_url=self._bulk_queue.queue_url if self._bulk_queue else None,
             ),
@@ -138,7 +139,7 @@ class RevocationFunction(Construct):
                 resource_name="*",
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             )
-            for region in (self._settings.ivs_regions or [Aws.REGION])
+            for region in self._settings.revocation_regions(stack.region)
         ]
 
     def _grant_revocation(self) -> None:

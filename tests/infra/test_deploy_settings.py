@@ -400,6 +400,7 @@ def test_urgent_function_environment_names_its_lane_bound_and_bulk_queue() -> No
     environment = settings.function_environment(
         dead_letter_queue_url=f"{QUEUES}/dlq",
         source_queue_url=f"{QUEUES}/urgent",
+        region="us-west-2",
         lane=names.LANE_URGENT,
         bulk_queue_url=f"{QUEUES}/requests",
     )
@@ -414,7 +415,9 @@ def test_urgent_function_environment_names_its_lane_bound_and_bulk_queue() -> No
 def test_bulk_function_environment_is_unchanged_by_the_urgent_settings() -> None:
     settings = DeploySettings.from_cdk_json(overrides={"urgentMaxConcurrency": "5"})
 
-    environment = settings.function_environment(dead_letter_queue_url=f"{QUEUES}/dlq", source_queue_url=f"{QUEUES}/r")
+    environment = settings.function_environment(
+        dead_letter_queue_url=f"{QUEUES}/dlq", source_queue_url=f"{QUEUES}/r", region="us-west-2"
+    )
 
     assert names.ENV_LANE not in environment and names.ENV_BULK_QUEUE_URL not in environment
     assert float(environment[names.ENV_IVS_CALLS_PER_SECOND]) == 1.0
@@ -429,6 +432,7 @@ def test_function_environment_wants_a_bulk_queue_for_the_urgent_lane_only(lane: 
         settings.function_environment(
             dead_letter_queue_url=f"{QUEUES}/dlq",
             source_queue_url=f"{QUEUES}/q",
+            region="us-west-2",
             lane=lane,
             bulk_queue_url=bulk_queue_url,
         )
@@ -453,9 +457,43 @@ def test_the_function_accepts_the_environment_of_each_lane(overrides: dict[str, 
     bulk_queue_url = f"{QUEUES}/requests" if lane == names.LANE_URGENT else None
 
     environment = settings.function_environment(
-        dead_letter_queue_url=f"{QUEUES}/dlq", source_queue_url=f"{QUEUES}/q", lane=lane, bulk_queue_url=bulk_queue_url
+        dead_letter_queue_url=f"{QUEUES}/dlq",
+        source_queue_url=f"{QUEUES}/q",
+        region="us-west-2",
+        lane=lane,
+        bulk_queue_url=bulk_queue_url,
     )
     parsed = FunctionSettings.from_environ(environment)
 
     assert parsed.lane == lane
     assert parsed.ivs_calls_per_second == settings.lane(lane).calls_per_second
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "us-west-2"),
+        ({"ivsRegions": "eu-west-1,us-east-1"}, "eu-west-1,us-east-1"),
+        # ivsRegions may list more regions than the channels name: it is the scope.
+        ({"ivsRegions": "us-east-1,us-west-2", "channelArns": CHANNEL}, "us-east-1,us-west-2"),
+        (
+            {"channelArns": f"{CHANNEL},arn:aws:ivs:eu-west-1:123456789012:channel/eu1,{CHANNEL[:-1]}5"},
+            "us-west-2,eu-west-1",
+        ),
+    ],
+    ids=["own-region", "ivs-regions", "ivs-regions-over-channels", "channel-regions"],
+)
+def test_function_environment_ivs_regions_is_ivs_regions_else_the_channels_regions_else_its_own(
+    overrides: dict[str, str], expected: str
+) -> None:
+    settings = DeploySettings.from_cdk_json(overrides=overrides)
+
+    for lane, bulk_queue_url in ((names.LANE_BULK, None), (names.LANE_URGENT, f"{QUEUES}/requests")):
+        environment = settings.function_environment(
+            dead_letter_queue_url=f"{QUEUES}/dlq",
+            source_queue_url=f"{QUEUES}/q",
+            region="us-west-2",
+            lane=lane,
+            bulk_queue_url=bulk_queue_url,
+        )
+        assert environment[names.ENV_IVS_REGIONS] == expected

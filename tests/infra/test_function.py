@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
 
 from infra.constants import ASSET_EXCLUDE, LAMBDA_SRC, PROJECT_ROOT
-from infra.settings import IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND, IVS_SINGLE_QUOTA_CALLS_PER_SECOND
+from infra.settings import IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND, IVS_SINGLE_QUOTA_CALLS_PER_SECOND, DeploySettings
+from infra.stack import RevocationStack
 from revocation import names
-from tests.infra.support import Synthesis, Synthesized, get_att, ref
+from tests.infra.support import CHANNEL_EU, CHANNEL_US, Synthesis, Synthesized, get_att, ref
 
 pytestmark = pytest.mark.infra
 
@@ -26,6 +31,7 @@ SHARED_VARIABLES = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    names.ENV_IVS_REGIONS,
 }
 
 
@@ -207,6 +213,49 @@ def test_environment_time_budget_comes_from_settings(each: Synthesized, lane: st
     assert float(environment[names.ENV_IVS_CALL_TIMEOUT_SECONDS]) == each.settings.ivs_call_timeout_seconds
     assert float(environment[names.ENV_TIME_SAFETY_MARGIN_SECONDS]) == each.settings.time_safety_margin_seconds
     assert int(environment[names.ENV_IVS_MAX_ATTEMPTS]) == each.settings.ivs_max_attempts
+
+
+def test_environment_ivs_regions_is_the_stack_s_own_region_when_the_settings_name_none(
+    default: Synthesized, lane: str
+) -> None:
+    assert (default.settings.ivs_regions, default.settings.channel_arns) == ([], [])
+    assert _environment(default, lane)[names.ENV_IVS_REGIONS] == {"Ref": "AWS::Region"}
+
+
+def test_environment_ivs_regions_is_the_ivs_regions_setting(
+    regional: Synthesized, full: Synthesized, lane: str
+) -> None:
+    # The full stack lists channels too: ivsRegions, when set, is the scope.
+    for stack in (regional, full):
+        assert stack.settings.ivs_regions == ["us-east-1", "eu-west-1"]
+        assert _environment(stack, lane)[names.ENV_IVS_REGIONS] == "us-east-1,eu-west-1"
+
+
+# Channels listed, ivsRegions not: the scope is their regions, each once, in the order first named.
+CHANNEL_EU_2 = "arn:aws:ivs:eu-west-1:123456789012:channel/secondEU42"
+
+
+@pytest.fixture(scope="module")
+def channels_only(tmp_path_factory: pytest.TempPathFactory) -> tuple[RevocationStack, dict[str, Any]]:
+    settings = DeploySettings.from_cdk_json(
+        overrides={
+            "stackName": "IvsRevocationChannels",
+            "channelArns": json.dumps([CHANNEL_EU, CHANNEL_US, CHANNEL_EU_2]),
+        }
+    )
+    stack = RevocationStack(App(outdir=str(tmp_path_factory.mktemp("cdk.out"))), "Channels", settings=settings)
+    return stack, Template.from_stack(stack).to_json()
+
+
+def test_environment_ivs_regions_is_the_regions_of_the_channel_arns_setting(
+    channels_only: tuple[RevocationStack, dict[str, Any]], lane: str
+) -> None:
+    stack, template = channels_only
+    construct = {BULK: stack.function, URGENT: stack.urgent_function}[lane]
+    function = template["Resources"][stack.get_logical_id(construct.function.node.default_child)]
+
+    assert stack.settings.ivs_regions == []
+    assert function["Properties"]["Environment"]["Variables"][names.ENV_IVS_REGIONS] == "eu-west-1,us-east-1"
 
 
 def test_environment_names_the_powertools_service_namespace_and_log_level(each: Synthesized, lane: str) -> None:
