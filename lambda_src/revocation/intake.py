@@ -12,6 +12,8 @@ Shapes 1 and 3 (and so an event's detail) may say which lane they ask for: `"pri
 A message is valid or invalid as a whole: the reason for an invalid one names the field, the item's
 index and the limit, so that a producer can fix it without reading our code. A body with a repeated
 key anywhere is invalid: whichever value a parser kept, it may not be the one the producer meant.
+Only the documented (camelCase) keys are read, in every shape: the models' Python field names
+(`viewer_id`, `version`, ...) are unknown fields here. Reasons never quote a viewer ID.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 from revocation.models import (
     PRIORITY_BULK,
     VIEWER_SESSION_FIELDS,
+    IntegerTooLongError,
     OnePairRequest,
     Priority,
     RepeatedKeyError,
@@ -62,24 +65,39 @@ _SHAPES = (
 
 
 def read_request(body: str) -> Intake:
-    """Parses and validates one message body; never raises for bad input."""
+    """Parses and validates one message body; never raises: whatever goes wrong is the body's reason.
+
+    The operator's CLI reads dead letters with it too, so it holds its own guard besides the service's.
+    """
+    try:
+        return _read(body)
+    except Exception as error:
+        return unreadable(error)
+
+
+def unreadable(error: Exception) -> InvalidRequest:
+    """A record that something not foreseen went wrong with: named by the exception's type only, since
+    its text may quote the body (a viewer ID); the body itself is kept in the dead letter."""
+    return InvalidRequest(f"body: could not be read ({type(error).__name__})")
+
+
+def _read(body: str) -> Intake:
     try:
         data: Any = loads_unambiguous(body)
     except RepeatedKeyError as error:
         return _repeated_key(body, error)
-    except (json.JSONDecodeError, RecursionError) as error:
-        detail = (
-            f"{error.msg} at line {error.lineno} column {error.colno}"
-            if isinstance(error, json.JSONDecodeError)
-            else "nested too deeply"
-        )
-        return InvalidRequest(f"body is not JSON: {detail}")
+    except IntegerTooLongError as error:
+        return InvalidRequest(f"body: {error}")
+    except json.JSONDecodeError as error:
+        return InvalidRequest(f"body is not JSON: {error.msg} at line {error.lineno} column {error.colno}")
+    except RecursionError:
+        return InvalidRequest("body is not JSON: nested too deeply")
 
     prefix = ""
     request_id: str | None = None
     if _is_event(data):
         try:
-            event = RevocationEvent.model_validate(data)
+            event = RevocationEvent.model_validate(data, by_alias=True, by_name=False)
         except ValidationError as error:
             return InvalidRequest(_describe(error, ""))
         request_id = event.id
@@ -109,12 +127,13 @@ def _read_sessions(data: Any, prefix: str, request_id: str | None) -> Intake:
         if isinstance(data, list):
             if not data:
                 return InvalidRequest(f"{prefix or 'body'}: the list must hold at least 1 viewer session", request_id)
-            return ValidRequest(tuple(_SESSION_LIST.validate_python(data)), request_id)
+            sessions = _SESSION_LIST.validate_python(data, by_alias=True, by_name=False)
+            return ValidRequest(tuple(sessions), request_id)
         if isinstance(data, dict) and "viewerSessions" in data:
-            request = RevocationRequest.model_validate(data)
+            request = RevocationRequest.model_validate(data, by_alias=True, by_name=False)
             return ValidRequest(tuple(request.viewer_sessions), request.request_id or request_id, request.priority)
         if isinstance(data, dict) and _SESSION_KEYS.intersection(data):
-            pair = OnePairRequest.model_validate(data)
+            pair = OnePairRequest.model_validate(data, by_alias=True, by_name=False)
             return ValidRequest((pair.session(),), request_id, pair.priority)
     except ValidationError as error:
         return InvalidRequest(_describe(error, prefix, list_root=isinstance(data, list)), request_id)

@@ -8,8 +8,10 @@ botocore does not check), so that a request this model accepts is one the servic
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal, get_args
@@ -75,6 +77,12 @@ def to_sqs_json(value: Any) -> str:
     return sqs_safe(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
 
+def viewer_reference(viewer_id: str) -> str:
+    """How the function's own reasons and logs name a viewer: a short hash, never the ID itself (a
+    viewer ID identifies a person; reasons reach INFO logs and dead-letter attributes)."""
+    return "sha256:" + hashlib.sha256(viewer_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
 # --- Reading JSON without guessing ---------------------------------------------------------------
 
 
@@ -94,6 +102,18 @@ class RepeatedKeyError(ValueError):
         return f"{_path(root, self.location)}: repeated key {self.key!r}"
 
 
+class IntegerTooLongError(ValueError):
+    """A JSON integer literal with more digits than Python converts (`sys.get_int_max_str_digits()`).
+
+    It is valid JSON, but `json.loads` raises a plain ValueError for it, which a boundary that catches
+    JSONDecodeError only lets through: `loads_unambiguous` raises this instead, so that it can be named.
+    """
+
+    def __init__(self) -> None:
+        self.max_digits = sys.get_int_max_str_digits()
+        super().__init__(f"integer literal of more than {self.max_digits} digits")
+
+
 class _Object(dict[str, Any]):
     """A parsed JSON object that held a key twice, and the first such key."""
 
@@ -103,7 +123,8 @@ class _Object(dict[str, Any]):
 
 
 def loads_unambiguous(text: str | bytes) -> Any:
-    """`json.loads`, refusing an object with a repeated key anywhere (raises RepeatedKeyError).
+    """`json.loads`, refusing an object with a repeated key anywhere (raises RepeatedKeyError), and
+    naming an integer literal too long to convert (raises IntegerTooLongError).
 
     A revocation request with a repeated key is ambiguous (`{"viewerId": "a", "viewerId": "b"}`):
     whichever value a parser keeps, it may not be the one the producer meant.
@@ -118,7 +139,13 @@ def loads_unambiguous(text: str | bytes) -> Any:
         repeated = True
         return _Object(pairs, _first_repeated(pairs))
 
-    data = json.loads(text, object_pairs_hook=pairs_hook)
+    try:
+        data = json.loads(text, object_pairs_hook=pairs_hook)
+    except ValueError as error:
+        # Beside JSONDecodeError (and UnicodeDecodeError for bytes), the one ValueError json.loads raises.
+        if type(error) is ValueError and "integer string conversion" in str(error):
+            raise IntegerTooLongError from error
+        raise
     # The walk only names where the repeated key is: most bodies have none and skip it.
     if repeated:
         _raise_on_repeated(data, ())
@@ -221,7 +248,10 @@ RequestId = Annotated[StrictStr, Field(max_length=REQUEST_ID_MAX_LENGTH)]
 class ViewerSession(BaseModel):
     """One (channel, viewer) pair and the highest session version to revoke: the API's item shape."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # Code constructs the models by their Python field names; what a producer sends is read by the
+    # API's names only (intake validates with by_alias=True, by_name=False), so that `viewer_id` or
+    # `version` in a message is an unknown field, as the format documents.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     channel_arn: ChannelArn = Field(alias="channelArn")
     viewer_id: ViewerId = Field(alias="viewerId")
@@ -235,7 +265,12 @@ class ViewerSession(BaseModel):
     @property
     def region(self) -> str:
         """The region named by the channel ARN: the call must go to that region's endpoint."""
-        return self.channel_arn.split(":", 4)[3]
+        return self.channel_arn.split(":", 5)[3]
+
+    @property
+    def account(self) -> str:
+        """The account named by the channel ARN: the one whose channel it is."""
+        return self.channel_arn.split(":", 5)[4]
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -261,7 +296,7 @@ class OnePairRequest(ViewerSession):
 class RevocationError(BaseModel):
     """One entry of the API response's `errors`, and of a dead-letter message's."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
 
     channel_arn: str = Field(alias="channelArn")
     viewer_id: str = Field(alias="viewerId")
@@ -285,7 +320,7 @@ class RevocationRequest(BaseModel):
     producer's own correlation id, logged with every line about the message.
     """
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
     viewer_sessions: list[ViewerSession] = Field(alias="viewerSessions", min_length=1)
     errors: Any = None
@@ -319,7 +354,7 @@ class DeadLetterMessage(RevocationRequest):
 class RevocationEvent(BaseModel):
     """An EventBridge event as a rule delivers it to SQS; `detail` is any of the other body shapes."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True)
 
     # The request id of the messages written on its behalf: held to the same type, so that they can be.
     id: RequestId | None = None

@@ -159,3 +159,21 @@ def sqs_record(body: str | dict[str, Any] | list[Any], receive_count: int = 1) -
 
 def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
+
+
+# Where a body can hold an integer literal of 4,301 digits, one past Python's int-string limit, for
+# which json.loads raises a plain ValueError (not JSONDecodeError): a request's version or requestId,
+# an event's id, or the `errors` that intake ignores.
+HUGE_INTEGER_PLACES = ("version", "requestId", "event id", "ignored errors")
+
+
+def huge_integer_body(where: str, chan: str) -> str:
+    """A request for one pair on `chan`, valid but for a 4,301-digit integer at `where`."""
+    pair: dict[str, Any] = {"channelArn": chan, "viewerId": "v"}
+    body: dict[str, Any] = {
+        "version": {**pair, "viewerSessionVersionsLessThanOrEqualTo": "HUGE"},
+        "requestId": {"viewerSessions": [pair], "requestId": "HUGE"},
+        "event id": {"id": "HUGE", "source": "s", "detail-type": "d", "detail": pair},
+        "ignored errors": {"viewerSessions": [pair], "errors": ["HUGE"]},
+    }[where]
+    return json.dumps(body).replace('"HUGE"', "7" * 4301)

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from revocation import intake
 from revocation.intake import InvalidRequest, ValidRequest, read_request
 from revocation.models import PRIORITIES, PRIORITY_BULK, PRIORITY_URGENT, RevocationRequest, ViewerSession
-from tests.unit.fakes import channel
+from tests.unit.fakes import HUGE_INTEGER_PLACES, channel, huge_integer_body
 
 pytestmark = pytest.mark.unit
 
@@ -305,3 +306,86 @@ def test_a_request_writes_the_priority_it_was_given_and_reads_back_the_same() ->
     again = read_request(urgent)
     assert isinstance(again, ValidRequest) and again.priority == PRIORITY_URGENT
     assert PRIORITIES == (PRIORITY_BULK, PRIORITY_URGENT)
+
+
+# --- Only the documented keys, in every shape ------------------------------------------------------
+
+SNAKE_ITEM = {"channel_arn": A, "viewer_id": "v", "version": 3}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param({**PAIR_A, "version": 3}, "version: unknown field", id="one pair, version"),
+        pytest.param([{"channelArn": A, "viewer_id": "v"}], "viewerSessions[0].viewer_id: unknown field", id="list"),
+        pytest.param([{"channel_arn": A, "viewerId": "v"}], "viewerSessions[0].channel_arn: unknown field", id="list"),
+        pytest.param([{**PAIR_A, "version": 3}], "viewerSessions[0].version: unknown field", id="list, version"),
+        pytest.param(
+            {"viewerSessions": [{"channelArn": A, "viewer_id": "v"}]},
+            "viewerSessions[0].viewer_id: unknown field",
+            id="API request item",
+        ),
+        pytest.param(
+            {"viewerSessions": [{**PAIR_A, "version": 3}]},
+            "viewerSessions[0].version: unknown field",
+            id="API request item, version",
+        ),
+        pytest.param({"viewerSessions": [PAIR_A], "request_id": "r"}, "request_id: unknown field", id="request_id"),
+        pytest.param(
+            event([{"channelArn": A, "viewer_id": "v"}]),
+            "detail.viewerSessions[0].viewer_id: unknown field",
+            id="event with a list",
+        ),
+        pytest.param(
+            event({"viewerSessions": [SNAKE_ITEM]}), "detail.viewerSessions[0].channel_arn: unknown field", id="event"
+        ),
+        pytest.param(
+            event({"viewerSessions": [PAIR_A], "request_id": "r"}), "detail.request_id: unknown field", id="event, id"
+        ),
+        pytest.param(SNAKE_ITEM, "body: expected", id="one pair, every key snake_case"),
+    ],
+)
+def test_snake_case_keys_are_refused_in_every_shape(body: Any, reason: str) -> None:
+    """`populate_by_name` made the models' Python field names valid keys in lists and requests."""
+    result = read_request(json.dumps(body))
+
+    assert isinstance(result, InvalidRequest), result
+    assert reason in result.reason, result.reason
+
+
+# --- Whatever a body holds, reading it never raises -------------------------------------------------
+
+
+@pytest.mark.parametrize("where", HUGE_INTEGER_PLACES)
+def test_a_4301_digit_integer_anywhere_in_a_body_is_its_reason(where: str) -> None:
+    result = read_request(huge_integer_body(where, A))
+
+    assert result == InvalidRequest("body: integer literal of more than 4300 digits")
+
+
+def test_an_integer_at_the_limit_is_read_as_an_integer() -> None:
+    body = json.dumps({"viewerSessions": [PAIR_A], "errors": ["HUGE"]}).replace('"HUGE"', "7" * 4300)
+
+    assert isinstance(read_request(body), ValidRequest)
+
+
+def test_read_request_never_raises_and_names_only_the_type_of_what_went_wrong(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CLI reads dead letters with it: whatever goes wrong is the body's reason, and the exception's
+    text (which may quote the body, a viewer ID) is left out."""
+
+    def broken(*_: Any) -> Any:
+        raise KeyError("a-viewer-id")
+
+    monkeypatch.setattr(intake, "_read_sessions", broken)
+
+    result = read_request(json.dumps(PAIR_A))
+
+    assert result == InvalidRequest("body: could not be read (KeyError)")
+
+
+def test_read_request_names_a_body_nested_too_deeply() -> None:
+    result = read_request("[" * 100_000 + "]" * 100_000)
+
+    assert result == InvalidRequest("body is not JSON: nested too deeply")
