@@ -15,7 +15,7 @@ from botocore.config import Config
 
 from local.ivs_emulator import IvsEmulator
 from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway, Boto3IvsSingleGateway
-from revocation.models import CODE_CONNECTION_ERROR, CallErrorKind, CallFailed, ViewerSession
+from revocation.models import CODE_CONNECTION_ERROR, CallErrorKind, CallFailed, ViewerSession, viewer_reference
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,10 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[IvsEmulator]:
         ("empty", "200 with an empty body"),
         ("errors-junk", "200 whose errors is not a list (got string)"),
         ("errors-not-objects", "200 whose errors[0] is not an object (got integer)"),
-        ("unknown-pair", f"errors[0] names a pair that was not sent: channelArn {CHANNEL!r}, viewerId 'alice'"),
+        (
+            "unknown-pair",
+            f"errors[0] names a pair that was not sent: channelArn {CHANNEL!r}, viewerId {viewer_reference('alice')}",
+        ),
     ],
 )
 def test_the_gateway_counts_nothing_of_a_malformed_answer(emu: IvsEmulator, kind: str, problem: str) -> None:

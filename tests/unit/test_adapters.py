@@ -18,19 +18,27 @@ from botocore.stub import ANY, Stubber
 from revocation.adapters.ivs import (
     CODE_MALFORMED_RESPONSE,
     Boto3IvsGateway,
+    Boto3IvsSingleGateway,
     CallDeadlineExceeded,
     MalformedAnswer,
     answer_problem,
     call_within,
     confirmed_errors,
+    single_answer_problem,
 )
 from revocation.adapters.queue_writer import SqsMessageWriter
-from revocation.models import CODE_CONNECTION_ERROR, SQS_MAX_MESSAGE_BYTES, CallErrorKind, CallFailed
+from revocation.models import (
+    CODE_CONNECTION_ERROR,
+    SQS_MAX_MESSAGE_BYTES,
+    CallErrorKind,
+    CallFailed,
+    viewer_reference,
+)
 from revocation.plan import plan_calls
 from revocation.revoke import Revoker
 from revocation.settle import OutboundMessage
 from tests.unit.fakes import FakeClock, channel, session
-from tests.unit.raw_ivs import Raw, RawIvs, answer, call_error, echo_errors
+from tests.unit.raw_ivs import SINGLE_ACCEPTED, Raw, RawIvs, answer, call_error, echo_errors
 
 pytestmark = pytest.mark.unit
 
@@ -131,7 +139,10 @@ def test_gateway_refuses_an_answer_naming_a_pair_that_was_not_sent() -> None:
         gateway(ivs).revoke("us-west-2", sent)
 
     assert raised.value.kind is CallErrorKind.MALFORMED
-    assert raised.value.message == (f"errors[0] names a pair that was not sent: channelArn {A!r}, viewerId 'alice'")
+    assert raised.value.message == (
+        f"errors[0] names a pair that was not sent: channelArn {A!r}, viewerId {viewer_reference('alice')}"
+    )
+    assert "alice" not in raised.value.message.lower(), "the reason reaches INFO logs: no viewer ID"
 
 
 def test_gateway_refuses_an_answer_naming_a_sent_viewer_on_another_channel() -> None:
@@ -415,3 +426,93 @@ def test_dead_letter_writer_returns_every_entry_of_a_failed_call(sqs: tuple[Any,
     stubber.add_client_error("send_message_batch", "AWS.SimpleQueueService.NonExistentQueue", "gone", 400)
 
     assert SqsMessageWriter(QUEUE, client).send([letter(0), letter(1)]) == {0, 1}
+
+
+# --- StartViewerSessionRevocation's answer: its documented success, and nothing else ------------------
+
+
+def single(ivs: RawIvs) -> Boto3IvsSingleGateway:
+    return Boto3IvsSingleGateway(5.0, clients={"us-west-2": ivs.client})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(SINGLE_ACCEPTED, id="documented: 200, empty body"),
+        pytest.param(answer({}), id="{}"),
+        pytest.param(Raw(b" { }\n", content_type="application/json; charset=utf-8"), id="{} with spaces"),
+    ],
+)
+def test_single_answer_that_is_the_operations_success_counts(raw: Raw) -> None:
+    assert single(RawIvs(raw)).revoke("us-west-2", [session("v")]) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        pytest.param(
+            answer({"message": "Forbidden"}),
+            "200 with a JSON object that is not empty (keys: 'message'); the operation answers nothing",
+            id="a proxy's message",
+        ),
+        pytest.param(
+            answer({"errors": [{"channelArn": A, "viewerId": "v", "code": "403", "message": "no"}]}),
+            "200 with a JSON object that is not empty (keys: 'errors')",
+            id="a batch answer naming the pair",
+        ),
+        pytest.param(
+            answer({"errors": []}), "200 with a JSON object that is not empty (keys: 'errors')", id="no errors"
+        ),
+        pytest.param(
+            answer({"a": 1, "b": 2, "c": 3, "d": 4}),
+            "200 with a JSON object that is not empty (keys: 'a', 'b', 'c', ...)",
+        ),
+        pytest.param(Raw(b"{}", status=202), "202 with an empty JSON object (the operation answers 200)", id="202 {}"),
+    ],
+)
+def test_single_answer_with_a_json_object_other_than_empty_is_malformed(raw: Raw, problem: str) -> None:
+    """Through botocore's real parser: any such object used to count as revoked."""
+    with pytest.raises(CallFailed) as raised:
+        single(RawIvs(raw)).revoke("us-west-2", [session("v")])
+
+    assert (raised.value.kind, raised.value.code) == (CallErrorKind.MALFORMED, CODE_MALFORMED_RESPONSE)
+    assert raised.value.message.startswith(problem)
+
+
+def test_single_answer_problem_takes_only_an_empty_body_or_an_empty_object() -> None:
+    assert single_answer_problem(200, None, b"") is None
+    assert single_answer_problem(200, "application/json", b"{}") is None
+    assert single_answer_problem(200, "application/json", b'{"message": "Forbidden"}') is not None
+    assert single_answer_problem(200, "application/json", b'{"errors": []}') is not None
+
+
+# --- Reasons quote no viewer ID -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        pytest.param(
+            Raw(b'{"errors": [{"viewerId": "alice", "channelArn": '),
+            "200 with a body that is not JSON: Expecting value at line 1 column 49",
+            id="broken JSON",
+        ),
+        pytest.param(
+            Raw(b'{"errors": [{"viewerId": "alice"}]}\xff'),
+            "200 with a body that is not JSON: not UTF-8 text",
+            id="not UTF-8",
+        ),
+        pytest.param(
+            Raw(b'{"errors": [{"viewerId": "alice", "x": ' + b"7" * 4301 + b"}]}"),
+            "200 with a JSON body holding an integer literal of more than 4300 digits",
+            id="4301-digit integer",
+        ),
+    ],
+)
+def test_a_broken_answer_is_named_without_quoting_what_it_holds(raw: Raw, problem: str) -> None:
+    """The reason reaches the `record settled` INFO line and the dead letter's ErrorMessage."""
+    with pytest.raises(CallFailed) as raised:
+        gateway(RawIvs(raw)).revoke("us-west-2", DOC_EXAMPLE)
+
+    assert raised.value.message == problem
+    assert "alice" not in raised.value.message

@@ -13,6 +13,7 @@ from botocore.exceptions import EndpointConnectionError, SSLError
 from ivs_revoke import direct
 from revocation.adapters.ivs import CallDeadlineExceeded
 from revocation.call_policy import SPACING_HEADROOM
+from revocation.models import viewer_reference
 from tests.unit.cli_support import (
     REGION,
     FakeAws,
@@ -349,7 +350,7 @@ MALFORMED = [
     (Reply({"errors": [1, 2]}), "200 whose errors[0] is not an object (got integer)"),
     (
         Reply({"errors": [{"channelArn": channel(), "viewerId": "VIEWER-0", "code": "500"}]}),
-        f"errors[0] names a pair that was not sent: channelArn {channel()!r}, viewerId 'VIEWER-0'",
+        f"errors[0] names a pair that was not sent: channelArn {channel()!r}, viewerId {viewer_reference('VIEWER-0')}",
     ),
 ]
 

@@ -17,6 +17,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway
+from revocation.models import viewer_reference
 from revocation.service import RevocationService
 from tests.unit.fakes import FakeClock, FakeContext, FakeQueueWriter, channel, settings, sqs_event, sqs_record
 from tests.unit.raw_ivs import Raw, RawIvs, answer
@@ -71,7 +72,10 @@ ANSWERS = {
     "empty": (Raw(b""), "200 with an empty body"),
     "errors junk": (Raw(b'{"errors": "junk"}'), "200 whose errors is not a list (got string)"),
     "errors [1, 2]": (Raw(b'{"errors": [1, 2]}'), "200 whose errors[0] is not an object (got integer)"),
-    "unknown pair": (_unknown_pair, f"errors[0] names a pair that was not sent: channelArn {A!r}, viewerId 'alice'"),
+    "unknown pair": (
+        _unknown_pair,
+        f"errors[0] names a pair that was not sent: channelArn {A!r}, viewerId {viewer_reference('alice')}",
+    ),
 }
 
 
@@ -124,3 +128,18 @@ def test_the_real_answer_after_a_malformed_one_is_counted(harness: Harness) -> N
 
     assert response == {"batchItemFailures": []}
     assert harness.pairs_revoked() == 3
+
+
+def test_no_viewer_id_in_logs_or_dead_letter_attributes_for_an_answer_naming_an_unsent_pair(
+    harness: Harness,
+) -> None:
+    """The reason is the function's own: it names the unsent pair's viewer by a short hash."""
+    harness.ivs.script(_unknown_pair)
+
+    harness.invoke(*_records(receive_count=MAX_RECEIVE_COUNT))
+
+    assert harness.dead_letters.written and harness.logs
+    for letter in harness.dead_letters.written:
+        assert not [value for value in letter.attributes.values() if "alice" in value.lower()]
+        assert viewer_reference("alice") in letter.attributes["ErrorMessage"]
+    assert not [record for record in harness.logs if "alice" in repr(vars(record)).lower()]

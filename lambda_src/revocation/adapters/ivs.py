@@ -8,14 +8,15 @@ Two rules that botocore does not keep are enforced here, and the operator CLI's 
 - A call counts only when IVS's answer is the operation's (`check_answers`, `confirmed_errors`,
   `confirmed_single`). botocore turns a 200 whose body is HTML, plain text or nothing into a dict
   without `errors`, which would read as "every pair revoked"; and it crashes (AttributeError) on
-  `{"errors": "junk"}`. The single operation's documented success is a 200 with an empty body; a JSON
-  object is taken too (an empty output's usual JSON); anything else is refused.
+  `{"errors": "junk"}`. The single operation's documented success is a 200 with an empty body; `{}`
+  is taken too (its empty output's JSON); any other answer, a non-empty object included, is refused.
 - A call has a deadline for all of it, connect, send and the whole answer (`call_within`). botocore's
   read timeout bounds each socket read, so an answer that trickles in never trips it.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
@@ -31,11 +32,13 @@ from revocation.models import (
     MAX_SESSIONS_PER_CALL,
     CallErrorKind,
     CallFailed,
+    IntegerTooLongError,
     RepeatedKeyError,
     RevocationError,
     ViewerSession,
     json_type,
     loads_unambiguous,
+    viewer_reference,
 )
 
 OPERATION: Final = names.OPERATION_BATCH
@@ -48,6 +51,8 @@ CODE_MALFORMED_RESPONSE: Final = "MalformedResponse"
 _CHECKED: Final = "_ivsRevocationAnswerChecked"
 _HOOK_ID: Final = "ivs-revocation-answer-check"
 _SHOWN_BODY_BYTES: Final = 40
+_SHOWN_KEYS: Final = 3
+_SHOWN_KEY_CHARACTERS: Final = 40
 
 T = TypeVar("T")
 
@@ -95,8 +100,10 @@ def answer_problem(status: int, content_type: str | None, body: bytes) -> str | 
 
 def single_answer_problem(status: int, content_type: str | None, body: bytes) -> str | None:
     """What is wrong with a 2xx answer of StartViewerSessionRevocation, or None when it is the
-    operation's: the documented 200 with an empty body, or a JSON object (the operation has no
-    output members, so none is read). A declared media type must be JSON either way."""
+    operation's success: a 200 with an empty body (as documented), or with exactly `{}` (the JSON of
+    its empty output). A declared media type must be JSON either way. Any other object is refused,
+    however it reads: `{"message": "Forbidden"}` from a proxy, or a batch-shaped `{"errors": [...]}`
+    from a wrong endpoint, confirms nothing."""
     if not body.strip():
         media_type = _media_type(content_type)
         if status != 200:
@@ -104,8 +111,17 @@ def single_answer_problem(status: int, content_type: str | None, body: bytes) ->
         if media_type and not _is_json(media_type):
             return f"{status} with an empty {media_type} body"
         return None
-    problem, _ = _json_object(status, content_type, body)
-    return problem
+    problem, value = _json_object(status, content_type, body)
+    if problem is not None:
+        return problem
+    if value:
+        # The keys say what it was (a proxy's message, a batch answer); their values are not shown.
+        keys = ", ".join(ascii(key[:_SHOWN_KEY_CHARACTERS]) for key in list(value)[:_SHOWN_KEYS])
+        more = ", ..." if len(value) > _SHOWN_KEYS else ""
+        return f"{status} with a JSON object that is not empty (keys: {keys}{more}); the operation answers nothing"
+    if status != 200:
+        return f"{status} with an empty JSON object (the operation answers 200)"
+    return None
 
 
 def _json_object(status: int, content_type: str | None, body: bytes) -> tuple[str | None, dict[str, Any]]:
@@ -118,8 +134,15 @@ def _json_object(status: int, content_type: str | None, body: bytes) -> tuple[st
         value = loads_unambiguous(body)
     except RepeatedKeyError as error:
         return f"{status} with an ambiguous JSON body ({error.describe()})", {}
-    except ValueError:  # not JSON, or not text (JSONDecodeError and UnicodeDecodeError alike)
-        return f"{status} with a body that is not JSON: {_start_of(body)}", {}
+    except IntegerTooLongError as error:
+        return f"{status} with a JSON body holding an {error}", {}
+    except json.JSONDecodeError as error:
+        broken = f"{error.msg} at line {error.lineno} column {error.colno}"
+        return f"{status} with a body that is not JSON: {_not_json(body, broken)}", {}
+    except RecursionError:
+        return f"{status} with a body that is not JSON: {_not_json(body, 'nested too deeply')}", {}
+    except ValueError:  # UnicodeDecodeError
+        return f"{status} with a body that is not JSON: {_not_json(body, 'not UTF-8 text')}", {}
     if not isinstance(value, dict):
         return f"{status} with a JSON {json_type(value)} body, not an object", {}
     return None, value
@@ -182,9 +205,10 @@ def confirmed_errors(response: dict[str, Any], sent: Iterable[tuple[str, str]]) 
     keys = set(sent)
     for index, entry in enumerate(errors):
         if (entry["channelArn"], entry["viewerId"]) not in keys:
+            # The viewer as a short hash: this reason reaches INFO logs and dead-letter attributes.
             raise MalformedAnswer(
                 f"errors[{index}] names a pair that was not sent: "
-                f"channelArn {entry['channelArn']!r}, viewerId {entry['viewerId']!r}"
+                f"channelArn {entry['channelArn']!r}, viewerId {viewer_reference(entry['viewerId'])}"
             )
     return errors
 
@@ -199,6 +223,14 @@ def _is_json(media_type: str) -> bool:
         or media_type.endswith("+json")
         or media_type.startswith("application/x-amz-json")
     )
+
+
+def _not_json(body: bytes, problem: str) -> str:
+    """The start of a body that is no JSON at all (HTML, text), else what is wrong with the JSON it
+    began: a broken answer may name pairs, and a reason must not quote a viewer ID."""
+    if body.lstrip()[:1] in (b"{", b"["):
+        return problem
+    return _start_of(body)
 
 
 def _start_of(body: bytes) -> str:
@@ -297,7 +329,7 @@ class Boto3IvsGateway(_RegionalClients):
             errors = confirmed_errors(response, (session.key for session in sessions))
         except Exception as error:
             raise call_failed(error) from error
-        return [RevocationError.model_validate(entry) for entry in errors]
+        return [RevocationError.model_validate(entry, by_alias=True, by_name=False) for entry in errors]
 
 
 class Boto3IvsSingleGateway(_RegionalClients):
