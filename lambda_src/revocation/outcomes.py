@@ -13,6 +13,8 @@ sleeps, calls out or builds a message.
 | unanswered, malformed or denied after its attempts        | last attempt                                  |
 | ValidationException of a call of that pair alone          | dead-lettered at once                         |
 | message that is not a valid request                       | dead-lettered at once, never retried          |
+| pair whose channel names a region or account outside the  | dead-lettered at once without a call, never   |
+| deployment's scope (IVS_REGIONS, the function's account)  | retried                                       |
 | call not started in time                                  | requeued (with a source queue and progress),  |
 |                                                           | else as a retryable failure                   |
 | a dead letter or requeue that could not be written        | record retried by SQS                         |
@@ -31,6 +33,7 @@ from revocation.call_policy import pair_error_is_retryable
 from revocation.models import (
     CODE_INVALID_MESSAGE,
     CODE_NOT_STARTED,
+    CODE_OUT_OF_SCOPE,
     CallFailed,
     Failure,
     PairKey,
@@ -46,6 +49,11 @@ def pair_error(error: RevocationError) -> Failure:
     return Failure(
         error.code or "Unknown", error.message or "no message", retryable=pair_error_is_retryable(error.code)
     )
+
+
+def out_of_scope(problem: str) -> Failure:
+    """A pair outside the deployment's scope (plan.Scope): no call is made for it, and none will pass."""
+    return Failure(CODE_OUT_OF_SCOPE, problem, retryable=False)
 
 
 def rejected_alone(failed: CallFailed) -> Failure:

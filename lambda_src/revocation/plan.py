@@ -1,16 +1,18 @@
 """Plan: the pairs of every record of an invocation become as few API calls as the API allows.
 
-The bulk lane cuts calls of MAX_SESSIONS_PER_CALL (BatchStartViewerSessionRevocation); the urgent lane
-calls of 1 (StartViewerSessionRevocation), and sends only the first pairs of each message itself
-(`bound_pairs`).
+First each message's pairs are admitted (`admit`): those outside the deployment's scope (`Scope`) are
+refused before any call, and the urgent lane keeps only the first pairs of each message for itself
+(`bound_pairs`). Then the bulk lane cuts calls of MAX_SESSIONS_PER_CALL
+(BatchStartViewerSessionRevocation), the urgent lane calls of 1 (StartViewerSessionRevocation).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from revocation import names
 from revocation.models import MAX_SESSIONS_PER_CALL, PairKey, ViewerSession
 
 _Item = TypeVar("_Item")
@@ -30,6 +32,71 @@ def merge_sessions(sessions: Iterable[ViewerSession]) -> dict[PairKey, ViewerSes
         if current is None or session.version > current.version:
             highest[session.key] = session
     return highest
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where this deployment revokes: the accounts and the regions a pair's channel ARN may name.
+
+    A pair outside it is refused before any call (outcomes.out_of_scope). IAM would refuse its call
+    anyway, and a client and a rate limiter kept for every region a producer names would cost memory
+    without bound. Today the accounts are the function's own; member accounts are more of them.
+    """
+
+    accounts: tuple[str, ...]
+    regions: tuple[str, ...]
+
+    def problem(self, session: ViewerSession) -> str | None:
+        """Why `session` is outside the scope, naming the region or account (never the viewer), or None."""
+        region = session.region
+        if region not in self.regions:
+            allowed = ",".join(self.regions)
+            return f"region {region} is not one this deployment revokes in ({names.ENV_IVS_REGIONS}: {allowed})"
+        account = session.account
+        if account not in self.accounts:
+            return f"account {account} is not one this deployment revokes in (accounts: {', '.join(self.accounts)})"
+        return None
+
+
+def deployment_scope(function_arn: str, regions: Sequence[str]) -> Scope:
+    """The scope of the function invoked as `function_arn` (arn:aws:lambda:REGION:ACCOUNT:function:NAME):
+    its own account, and `regions` (IVS_REGIONS), else its own region."""
+    parts = function_arn.split(":")
+    if len(parts) < 7 or parts[:3] != ["arn", "aws", "lambda"] or not parts[3] or not parts[4].isdigit():
+        raise ValueError(f"not a Lambda function ARN: {function_arn!r}")
+    return Scope(accounts=(parts[4],), regions=tuple(regions) or (parts[3],))
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """One valid message's pairs, each once (merged as `merge_sessions` does): those its lane calls,
+    those refused before any call with the reason, and those beyond the lane's bound."""
+
+    to_call: tuple[ViewerSession, ...]
+    refused: tuple[tuple[ViewerSession, str], ...] = ()
+    beyond: tuple[ViewerSession, ...] = ()
+
+
+def admit(sessions: Iterable[ViewerSession], scope: Scope, max_pairs: int | None = None) -> Admission:
+    """What becomes of one message's pairs before any call. `max_pairs`: the most its lane sends
+    itself (None: all); a refused pair costs no call, so only the pairs in scope count against it."""
+    in_scope: list[ViewerSession] = []
+    refused: list[tuple[ViewerSession, str]] = []
+    # A scope depends on the channel alone, and a message's pairs share a few channels.
+    by_channel: dict[str, str | None] = {}
+    for session in merge_sessions(sessions).values():
+        channel = session.channel_arn
+        if channel not in by_channel:
+            by_channel[channel] = scope.problem(session)
+        problem = by_channel[channel]
+        if problem is None:
+            in_scope.append(session)
+        else:
+            refused.append((session, problem))
+    if max_pairs is None:
+        return Admission(tuple(in_scope), tuple(refused))
+    kept, rest = bound_pairs(in_scope, max_pairs)
+    return Admission(kept, tuple(refused), rest)
 
 
 def bound_pairs(

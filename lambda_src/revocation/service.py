@@ -1,7 +1,10 @@
 """The revocation service: intake, plan, revoke and settle one batch of SQS records.
 
-Side effects come in through ports (the IVS gateway and the queue writers), so that unit tests pass
-in-memory fakes and the domain modules stay pure. Both lanes are this service: the urgent lane's has
+Each record is admitted alone (`_admit`, the isolation boundary: nothing about one record can fail the
+others), then the admitted pairs of all records are planned, revoked and settled together. Pairs
+outside the deployment's scope are refused there, before any call. Side effects come in through
+ports (the IVS gateway and the queue writers), so that unit tests pass in-memory fakes and the
+domain modules stay pure. Both lanes are this service: the urgent lane's has
 a single-pair gateway, calls of one pair, and an overflow writer to the bulk queue, to which it sends
 the pairs of a message beyond MAX_PAIRS_PER_MESSAGE.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -17,11 +21,11 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from revocation import names, outcomes
-from revocation.intake import ValidRequest, read_request
+from revocation.intake import ValidRequest, read_request, unreadable
 from revocation.models import MAX_SESSIONS_PER_CALL, PairKey, ViewerSession
 from revocation.observability import logger, metrics, tracer
 from revocation.outcomes import RecordVerdict
-from revocation.plan import PlannedCall, bound_pairs, merge_sessions, plan_calls
+from revocation.plan import PlannedCall, Scope, admit, deployment_scope, merge_sessions, plan_calls
 from revocation.revoke import RevocationGateway, Revoker, RevokeReport
 from revocation.settings import FunctionSettings
 from revocation.settle import OutboundMessage, Settlement, SourceRecord, settle
@@ -33,7 +37,12 @@ class MessageWriter(Protocol):
         ...
 
 
-class RemainingTime(Protocol):
+class InvocationContext(Protocol):
+    """What the service reads of a LambdaContext: the time left, and the function's ARN (its account)."""
+
+    @property
+    def invoked_function_arn(self) -> str: ...
+
     def get_remaining_time_in_millis(self) -> int: ...
 
 
@@ -73,34 +82,27 @@ class RevocationService:
         )
 
     @tracer.capture_method(capture_response=False)
-    def settle_batch(self, records: Sequence[SQSRecord], lambda_context: RemainingTime) -> dict[str, RecordVerdict]:
+    def settle_batch(self, records: Sequence[SQSRecord], lambda_context: InvocationContext) -> dict[str, RecordVerdict]:
         """Returns each record's verdict by message id: retry, or done (revoked, dead-lettered or sent on)."""
         started, started_wall = self._clock(), self._wall_clock()
         deadline = (
             started + lambda_context.get_remaining_time_in_millis() / 1000 - self._settings.time_safety_margin_seconds
         )
-        sources = [
-            SourceRecord(
-                message_id=record.message_id,
-                receive_count=int(record.attributes.approximate_receive_count or 1),
-                body=record.body,
-                intake=read_request(record.body),
-            )
-            for record in records
-        ]
-        pairs_received = sum(
-            len(source.intake.sessions) for source in sources if isinstance(source.intake, ValidRequest)
-        )
-        beyond: dict[str, tuple[ViewerSession, ...]] = {}
-        if self._overflow is not None:
-            sources, beyond = bound_records(sources, self._settings.max_pairs_per_message)
-        valid = [source.intake for source in sources if isinstance(source.intake, ValidRequest)]
-        calls = plan_calls((intake.sessions for intake in valid), self._pairs_per_call)
+        scope = deployment_scope(lambda_context.invoked_function_arn, self._settings.ivs_regions)
+        admitted = [self._admit(record, scope) for record in records]
+        sources = [entry.source for entry in admitted]
+        pairs_received = sum(entry.pairs_received for entry in admitted)
+        beyond = {entry.source.message_id: entry.beyond for entry in admitted if entry.beyond}
+        # A pair's scope depends on its channel alone: a refused key is never one that was called.
+        refused = {
+            session.key: outcomes.out_of_scope(problem) for entry in admitted for session, problem in entry.refused
+        }
+        calls = plan_calls((entry.to_call for entry in admitted), self._pairs_per_call)
         report = self._revoker.run(calls, deadline)
         settlement = settle(
             sources,
             report.revoked,
-            report.failures,
+            {**report.failures, **refused},
             self._settings.max_receive_count,
             requeue_not_started=outcomes.may_requeue(self._requeue is not None, report.calls),
             beyond_bound=beyond,
@@ -124,6 +126,39 @@ class RevocationService:
             sources, pairs_received, calls, report, settlement, verdicts, Unwritten(unwritten, unrequeued, unsent), wait
         )
         return verdicts
+
+    def _admit(self, record: SQSRecord, scope: Scope) -> Admitted:
+        """One record read, validated, scope-checked and bounded: the isolation boundary.
+
+        Everything done to one record alone happens inside this `try`, and whatever it raises becomes
+        that record's InvalidRequest (dead-lettered with its body and the exception's type), while the
+        other records go on. It is here, around every per-record step rather than around a list of
+        exceptions known today, because an exception leaving settle_batch fails the whole invocation:
+        SQS would deliver every record of the batch again, innocent ones included, and at last move
+        them all to the dead-letter queue without a reason. Past this point (plan, revoke, settle)
+        only admitted, valid values travel.
+        """
+        message_id, body = record.message_id, record.body
+        receive_count = _receive_count(record.attributes.approximate_receive_count)
+        try:
+            intake = read_request(body)
+            if not isinstance(intake, ValidRequest):
+                return Admitted(SourceRecord(message_id, receive_count, body, intake))
+            bound = self._settings.max_pairs_per_message if self._overflow is not None else None
+            admission = admit(intake.sessions, scope, bound)
+            # What settle accounts for: the pairs called, and those refused before any call.
+            accounted = (*admission.to_call, *(session for session, _ in admission.refused))
+            source = SourceRecord(message_id, receive_count, body, dataclasses.replace(intake, sessions=accounted))
+            return Admitted(source, len(intake.sessions), admission.to_call, admission.refused, admission.beyond)
+        except Exception as error:
+            # The type and where it was raised, not its text: that may quote the body (a viewer ID).
+            frames = traceback.extract_tb(error.__traceback__)
+            where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else None
+            logger.warning(
+                "record could not be admitted",
+                extra={"message_id": message_id, "error_type": type(error).__name__, "raised_at": where},
+            )
+            return Admitted(SourceRecord(message_id, receive_count, body, unreadable(error)))
 
     @staticmethod
     def _write(writer: MessageWriter | None, messages: list[OutboundMessage]) -> set[int]:
@@ -227,22 +262,21 @@ class Unwritten:
     sent_to_bulk: set[int]
 
 
-def bound_records(
-    sources: Sequence[SourceRecord], max_pairs: int
-) -> tuple[list[SourceRecord], dict[str, tuple[ViewerSession, ...]]]:
-    """Each valid record with at most `max_pairs` of its pairs (after its own merge) left to send,
-    and the rest of its pairs by message id: the bounded work of the urgent lane."""
-    bounded: list[SourceRecord] = []
-    beyond: dict[str, tuple[ViewerSession, ...]] = {}
-    for source in sources:
-        intake = source.intake
-        if isinstance(intake, ValidRequest):
-            kept, rest = bound_pairs(intake.sessions, max_pairs)
-            source = dataclasses.replace(source, intake=dataclasses.replace(intake, sessions=kept))
-            if rest:
-                beyond[source.message_id] = rest
-        bounded.append(source)
-    return bounded, beyond
+@dataclasses.dataclass(frozen=True, slots=True)
+class Admitted:
+    """One record past the isolation boundary: the record as settle sees it (a valid intake holds the
+    pairs called and those refused), its pairs as received, and what plan.admit made of them."""
+
+    source: SourceRecord
+    pairs_received: int = 0
+    to_call: tuple[ViewerSession, ...] = ()
+    refused: tuple[tuple[ViewerSession, str], ...] = ()
+    beyond: tuple[ViewerSession, ...] = ()
+
+
+def _receive_count(value: str | None) -> int:
+    # SQS's ApproximateReceiveCount; anything else counts as a first delivery.
+    return int(value) if value is not None and value.isascii() and value.isdigit() else 1
 
 
 def longest_wait(
@@ -254,7 +288,7 @@ def longest_wait(
     waits: list[float] = []
     for source in sources:
         sent = sent_timestamps.get(source.message_id)
-        if not isinstance(source.intake, ValidRequest) or not sent:
+        if not isinstance(source.intake, ValidRequest) or not sent or not (sent.isascii() and sent.isdigit()):
             continue
         accepted = [accepted_at[key] for key in merge_sessions(source.intake.sessions) if key in accepted_at]
         if accepted:

@@ -6,6 +6,7 @@ the standard `AWS_ENDPOINT_URL_IVS` / `AWS_ENDPOINT_URL_SQS` variables itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -21,6 +22,11 @@ MAX_CALLS_PER_SECOND: dict[str, float] = {
 
 # The most pairs of one urgent message the lane may be set to send itself (the rest go to the bulk queue).
 MAX_PAIRS_PER_MESSAGE_LIMIT = 1000
+
+# An AWS region's name: us-west-2, eu-central-1, us-gov-west-1, ap-southeast-4, ...
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+# Lambda sets it to the function's own region; the default of IVS_REGIONS.
+ENV_AWS_REGION = "AWS_REGION"
 
 
 class SettingsError(RuntimeError):
@@ -53,6 +59,32 @@ class FunctionSettings(BaseModel):
     ivs_call_timeout_seconds: float = Field(5.0, alias=names.ENV_IVS_CALL_TIMEOUT_SECONDS, gt=0, le=60)
     # Time kept back at the end of an invocation for dead-letter writes and the response.
     time_safety_margin_seconds: float = Field(3.0, alias=names.ENV_TIME_SAFETY_MARGIN_SECONDS, ge=0, le=60)
+    # The regions whose channels this deployment revokes (comma-separated); pairs of any other region
+    # are dead-lettered before any call, so that clients and limiters exist for these only. Unset:
+    # the function's own region (AWS_REGION, which Lambda sets). Empty only where neither is set (a
+    # hand-made environment): then the region of the invoked function's ARN (see plan.Scope).
+    ivs_regions: tuple[str, ...] = Field((), alias=names.ENV_IVS_REGIONS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_region_by_default(cls, values: object) -> object:
+        if isinstance(values, dict) and not values.get(names.ENV_IVS_REGIONS) and values.get(ENV_AWS_REGION):
+            return {**values, names.ENV_IVS_REGIONS: values[ENV_AWS_REGION]}
+        return values
+
+    @field_validator("ivs_regions", mode="before")
+    @classmethod
+    def _region_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        regions = [region.strip() for region in value.split(",") if region.strip()]
+        if not regions:
+            raise ValueError(f"at least one region (got {value!r})")
+        wrong = [region for region in regions if not re.fullmatch(REGION_PATTERN, region)]
+        if wrong:
+            raise ValueError(f"not a region name: {', '.join(map(repr, wrong))} (expected e.g. us-west-2,eu-west-1)")
+        # Each once, in the order given (the order the reasons name them in).
+        return tuple(dict.fromkeys(regions))
 
     @field_validator("lane")
     @classmethod

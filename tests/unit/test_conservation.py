@@ -1,8 +1,9 @@
 """The promise, as a property: every pair is revoked, dead-lettered with a reason, or its record retried.
 
-For any batch of records (valid, invalid, duplicated, across regions, at any attempt) and any outcome
-of each API call (accepted, per-pair errors, throttled, server error, rejected, denied), any failure of
-dead-letter writes and any time budget, no pair vanishes.
+For any batch of records (valid, invalid or hostile, duplicated, across regions in and out of the
+deployment's scope, at any attempt) and any outcome of each API call (accepted, per-pair errors,
+throttled, server error, rejected, denied), any failure of dead-letter writes and any time budget, no
+pair vanishes.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from tests.unit.fakes import FakeClock, FakeContext, FakeGateway, FakeQueueWrite
 pytestmark = pytest.mark.unit
 
 CHANNELS = [fakes.channel(f"chan{c}", region) for c in range(3) for region in ("us-west-2", "eu-west-1")]
+# Channels this deployment does not revoke in (IVS_REGIONS below, the function's account): dead-lettered
+# before any call.
+OUT_OF_SCOPE = [fakes.channel("far", "ap-south-1"), fakes.channel("other").replace(fakes.ACCOUNT, "999999999999")]
 pairs = st.fixed_dictionaries(
     {
-        "channelArn": st.sampled_from(CHANNELS),
+        "channelArn": st.sampled_from([*CHANNELS, *OUT_OF_SCOPE]),
         # Two hold characters that SQS takes only escaped, as a producer's JSON escapes them.
         "viewerId": st.sampled_from([*(f"viewer{v}" for v in range(6)), "\uffff\u0000", "v\u0001\t\ufffe"]),
         "viewerSessionVersionsLessThanOrEqualTo": st.integers(0, 3),
@@ -51,6 +55,8 @@ invalid_bodies = st.sampled_from(
         json.dumps({"channelArn": CHANNELS[0], "viewerId": "x" * 41}),
         json.dumps([{"a": 1}]),
         f'[{{"channelArn": "{CHANNELS[0]}", "viewerId": "a", "viewerId": "b"}}]',
+        json.dumps([{"channelArn": CHANNELS[0], "viewer_id": "a"}]),
+        *(fakes.huge_integer_body(where, CHANNELS[0]) for where in fakes.HUGE_INTEGER_PLACES),
     ]
 )
 records = st.lists(st.tuples(st.one_of(valid_bodies, invalid_bodies), st.integers(1, 4)), min_size=1, max_size=12)
@@ -101,7 +107,12 @@ def test_no_pair_vanishes(
     # None: no source queue configured; otherwise the indexes whose requeue write fails.
     requeued = FakeQueueWriter(fail=requeue) if requeue is not None else None
     service = RevocationService(
-        fakes.settings(MAX_RECEIVE_COUNT=3), gateway, dead_letters, requeued, clock=clock, sleep=clock.sleep
+        fakes.settings(MAX_RECEIVE_COUNT=3, IVS_REGIONS="us-west-2,eu-west-1"),
+        gateway,
+        dead_letters,
+        requeued,
+        clock=clock,
+        sleep=clock.sleep,
     )
     sqs_records = [sqs_record(body, receive_count=count) for body, count in batch]
 
@@ -112,6 +123,7 @@ def test_no_pair_vanishes(
     except BatchProcessingError:
         retried = {record["messageId"] for record in sqs_records}
 
+    assert not [s for _, sessions, _ in gateway.calls for s in sessions if s.channel_arn in OUT_OF_SCOPE]
     revoked_up_to: dict[tuple[str, str], int] = {}
     for channel_arn, viewer_id, version in accepted:
         revoked_up_to[(channel_arn, viewer_id)] = max(version, revoked_up_to.get((channel_arn, viewer_id), -1))

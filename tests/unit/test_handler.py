@@ -15,18 +15,22 @@ from revocation.intake import ValidRequest, read_request
 from revocation.models import (
     ATTRIBUTE_VALUE_MAX_BYTES,
     CODE_INVALID_MESSAGE,
+    CODE_OUT_OF_SCOPE,
     REQUEST_ID_MAX_LENGTH,
     CallErrorKind,
     CallFailed,
 )
 from revocation.service import RevocationService
 from tests.unit.fakes import (
+    ACCOUNT,
+    HUGE_INTEGER_PLACES,
     FakeClock,
     FakeContext,
     FakeGateway,
     FakeQueueWriter,
     channel,
     denied_pairs,
+    huge_integer_body,
     settings,
     sqs_event,
     sqs_record,
@@ -41,6 +45,8 @@ DOC_EXAMPLE = [
     {"channelArn": B, "viewerId": "0f0f0f0f", "viewerSessionVersionsLessThanOrEqualTo": 1234567890},
 ]
 THROTTLED = CallFailed(CallErrorKind.THROTTLED, "ThrottlingException", "Rate exceeded")
+# The regions this deployment revokes in (IVS_REGIONS): the tests' channels are in these two.
+REGIONS = "us-west-2,eu-west-1"
 
 
 class Harness:
@@ -54,9 +60,9 @@ class Harness:
         self.make_handler = handler.make_handler
         self.lambda_handler = self.serve(requeue=False)
 
-    def serve(self, *, requeue: bool) -> Any:
+    def serve(self, *, requeue: bool, **overrides: Any) -> Any:
         service = RevocationService(
-            settings(MAX_RECEIVE_COUNT=3),
+            settings(**{"MAX_RECEIVE_COUNT": 3, "IVS_REGIONS": REGIONS, **overrides}),
             self.gateway,
             self.dead_letters,
             self.requeued if requeue else None,
@@ -422,3 +428,159 @@ def test_handler_dead_letters_a_repeated_key_event_with_a_very_long_id_cutting_t
     assert (letter.body, letter.attributes["ErrorCode"]) == (body, CODE_INVALID_MESSAGE)
     assert letter.attributes["ErrorMessage"] == "detail: repeated key 'viewerId'"
     assert letter.attributes["RequestId"] == event_id[:ATTRIBUTE_VALUE_MAX_BYTES]
+
+
+# --- Isolation: nothing about one record fails the others ------------------------------------------
+
+
+def innocent_records(count: int = 19) -> list[dict[str, Any]]:
+    return [sqs_record({"channelArn": A, "viewerId": f"innocent-{i}"}) for i in range(count)]
+
+
+@pytest.mark.parametrize("where", HUGE_INTEGER_PLACES)
+def test_a_4301_digit_integer_in_one_body_fails_only_its_own_record(harness: Harness, where: str) -> None:
+    poison = sqs_record(huge_integer_body(where, A))
+    innocent = innocent_records()
+
+    response = harness.invoke(*innocent[:9], poison, *innocent[9:])
+
+    assert failures(response) == []
+    revoked = sorted(s.viewer_id for _, sessions, _ in harness.gateway.calls for s in sessions)
+    assert revoked == sorted(f"innocent-{i}" for i in range(19))
+    [letter] = harness.dead_letters.written
+    assert (letter.body, letter.code, letter.source_message_id) == (
+        poison["body"],
+        CODE_INVALID_MESSAGE,
+        poison["messageId"],
+    )
+    assert letter.attributes["ErrorMessage"] == "body: integer literal of more than 4300 digits"
+
+
+def test_an_exception_while_reading_one_record_fails_only_that_record(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, service_logs: list[logging.LogRecord]
+) -> None:
+    """Whatever goes wrong with one record (here: a reader that fails in a way nobody foresaw) is that
+    record's reason, named by the exception's type, not its text, which may quote a viewer ID."""
+    from revocation import service as service_module
+
+    def read(body: str) -> Any:
+        if "boom" in body:
+            raise KeyError("boom-viewer")
+        return read_request(body)
+
+    monkeypatch.setattr(service_module, "read_request", read)
+    poison = sqs_record({"channelArn": A, "viewerId": "boom-viewer"})
+
+    response = harness.invoke(poison, *innocent_records(3))
+
+    assert failures(response) == []
+    assert len([s for _, sessions, _ in harness.gateway.calls for s in sessions]) == 3
+    [letter] = harness.dead_letters.written
+    assert (letter.body, letter.code) == (poison["body"], CODE_INVALID_MESSAGE)
+    assert letter.attributes["ErrorMessage"] == "body: could not be read (KeyError)"
+    assert not [r for r in service_logs if "boom" in r.getMessage() or "boom" in str(r.__dict__.get("reason"))]
+
+
+def test_an_exception_while_admitting_one_records_pairs_fails_only_that_record(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from revocation import service as service_module
+
+    admit = service_module.admit
+
+    def failing(sessions: Any, *args: Any) -> Any:
+        sessions = list(sessions)
+        if any(s.viewer_id == "boom" for s in sessions):
+            raise RuntimeError("boom")
+        return admit(sessions, *args)
+
+    monkeypatch.setattr(service_module, "admit", failing)
+    poison = sqs_record({"channelArn": A, "viewerId": "boom"})
+
+    response = harness.invoke(poison, *innocent_records(3))
+
+    assert failures(response) == []
+    [letter] = harness.dead_letters.written
+    assert letter.attributes["ErrorMessage"] == "body: could not be read (RuntimeError)"
+    assert len(harness.gateway.calls[0][1]) == 3
+
+
+# --- Scope: pairs this deployment does not revoke are refused before any call ---------------------
+
+
+def test_pair_in_an_unlisted_region_is_dead_lettered_without_a_call(harness: Harness) -> None:
+    harness.lambda_handler = harness.serve(requeue=False, IVS_REGIONS="us-west-2")
+    paris = channel(region="eu-west-3")
+    record = sqs_record(
+        {"viewerSessions": [{"channelArn": A, "viewerId": "here"}, {"channelArn": paris, "viewerId": "there"}]}
+    )
+
+    response = harness.invoke(record)
+
+    assert failures(response) == [], "never retried"
+    assert [(region, [s.viewer_id for s in sessions]) for region, sessions, _ in harness.gateway.calls] == [
+        ("us-west-2", ["here"])
+    ]
+    [letter] = harness.dead_letters.written
+    reason = "region eu-west-3 is not one this deployment revokes in (IVS_REGIONS: us-west-2)"
+    assert (letter.code, letter.attributes["ErrorCode"], letter.attributes["ErrorMessage"]) == (
+        CODE_OUT_OF_SCOPE,
+        CODE_OUT_OF_SCOPE,
+        reason,
+    )
+    body = json.loads(letter.body)
+    assert body["viewerSessions"] == [
+        {"channelArn": paris, "viewerId": "there", "viewerSessionVersionsLessThanOrEqualTo": 0}
+    ]
+    assert body["errors"] == [{"channelArn": paris, "viewerId": "there", "code": CODE_OUT_OF_SCOPE, "message": reason}]
+
+
+def test_pair_of_another_account_is_dead_lettered_without_a_call(harness: Harness) -> None:
+    elsewhere = A.replace(ACCOUNT, "999999999999")
+
+    response = harness.invoke(sqs_record({"channelArn": elsewhere, "viewerId": "v"}))
+
+    assert failures(response) == [] and harness.gateway.calls == []
+    [letter] = harness.dead_letters.written
+    assert (letter.code, letter.attributes["ErrorMessage"]) == (
+        CODE_OUT_OF_SCOPE,
+        f"account 999999999999 is not one this deployment revokes in (accounts: {ACCOUNT})",
+    )
+
+
+def test_without_ivs_regions_the_function_revokes_in_its_own_region_only(
+    handler_module: ModuleType, clock: FakeClock
+) -> None:
+    """IVS_REGIONS unset: AWS_REGION, which Lambda sets; where neither is, the invoked function's region."""
+    for environment, own in (({"AWS_REGION": "eu-west-1"}, "eu-west-1"), ({}, "us-west-2")):
+        gateway = FakeGateway(clock=clock)
+        service = RevocationService(settings(**environment), gateway, FakeQueueWriter(), clock=clock, sleep=clock.sleep)
+        records = [
+            sqs_record({"channelArn": channel(region=region), "viewerId": "v"}) for region in ("us-west-2", "eu-west-1")
+        ]
+
+        handler_module.make_handler(service)(sqs_event(*records), FakeContext(clock))
+
+        assert [region for region, _, _ in gateway.calls] == [own]
+
+
+def test_pairs_naming_many_regions_make_clients_and_limiters_for_allowed_regions_only(
+    handler_module: ModuleType, clock: FakeClock
+) -> None:
+    """A producer's regions cost nothing kept: only the deployment's regions get a client and a limiter."""
+    from revocation.adapters.ivs import Boto3IvsGateway
+    from tests.unit.raw_ivs import RawIvs
+
+    gateway = Boto3IvsGateway(5.0, clients={"us-west-2": RawIvs().client})
+    service = RevocationService(
+        settings(IVS_REGIONS="us-west-2"), gateway, FakeQueueWriter(), clock=clock, sleep=clock.sleep
+    )
+    far = [{"channelArn": channel(region=f"xx-far-{i}"), "viewerId": "v"} for i in range(40)]
+
+    response = handler_module.make_handler(service)(
+        sqs_event(sqs_record([*far, {"channelArn": A, "viewerId": "v"}])), FakeContext(clock)
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert set(gateway._clients) == {"us-west-2"}
+    assert set(service._revoker._limiters) == {"us-west-2"}

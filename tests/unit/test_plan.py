@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from revocation.plan import bound_pairs, plan_calls
-from tests.unit.fakes import channel, session
+from revocation.plan import Admission, Scope, admit, bound_pairs, deployment_scope, plan_calls
+from tests.unit.fakes import ACCOUNT, channel, session
 
 pytestmark = pytest.mark.unit
 
@@ -77,3 +77,55 @@ def test_bound_pairs_keeps_the_first_distinct_pairs_and_returns_the_rest() -> No
     assert [(s.viewer_id, s.version) for s in kept] == [("a", 3), ("b", 0)]
     assert [s.viewer_id for s in rest] == ["c", "d"]
     assert bound_pairs([session("a")], 10) == ((session("a"),), ())
+
+
+# --- Scope: which pairs this deployment revokes, before any call ----------------------------------
+
+SCOPE = Scope(accounts=(ACCOUNT,), regions=("us-west-2", "eu-west-1"))
+
+
+def test_scope_passes_a_pair_of_an_allowed_account_and_region() -> None:
+    assert SCOPE.problem(session("v")) is None
+    assert SCOPE.problem(session("v", chan=channel(region="eu-west-1"))) is None
+
+
+def test_scope_names_the_region_a_pair_is_refused_for() -> None:
+    problem = SCOPE.problem(session("viewer-7", chan=channel(region="eu-west-3")))
+
+    assert problem == "region eu-west-3 is not one this deployment revokes in (IVS_REGIONS: us-west-2,eu-west-1)"
+
+
+def test_scope_names_the_account_a_pair_is_refused_for() -> None:
+    problem = SCOPE.problem(session("viewer-7", chan=channel().replace(ACCOUNT, "999999999999")))
+
+    assert problem == f"account 999999999999 is not one this deployment revokes in (accounts: {ACCOUNT})"
+
+
+def test_deployment_scope_is_the_functions_account_and_the_regions_or_its_own() -> None:
+    arn = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:revocation"
+
+    assert deployment_scope(arn, ("us-west-2",)) == Scope((ACCOUNT,), ("us-west-2",))
+    assert deployment_scope(arn, ()) == Scope((ACCOUNT,), ("eu-west-1",))
+    with pytest.raises(ValueError, match="not a Lambda function ARN"):
+        deployment_scope("revocation", ())
+
+
+def test_admit_refuses_pairs_out_of_scope_before_bounding_the_others() -> None:
+    far = [session(f"far{i}", chan=channel(region="ap-south-1")) for i in range(3)]
+    near = [session(f"v{i}") for i in range(4)]
+
+    admission = admit([far[0], *near[:2], far[1], session("v0", 5), *near[2:], far[2]], SCOPE, max_pairs=3)
+
+    assert admission.to_call == (session("v0", 5), near[1], near[2])
+    assert admission.beyond == (near[3],)
+    assert [(s.viewer_id, problem.split(" is ")[0]) for s, problem in admission.refused] == [
+        ("far0", "region ap-south-1"),
+        ("far1", "region ap-south-1"),
+        ("far2", "region ap-south-1"),
+    ]
+
+
+def test_admit_without_a_bound_calls_every_pair_in_scope_once() -> None:
+    admission = admit([session("a", 1), session("b"), session("a", 3)], SCOPE)
+
+    assert admission == Admission((session("a", 3), session("b")))

@@ -87,3 +87,37 @@ def test_settings_name_the_variable_the_lane_makes_invalid(environ: dict[str, st
         FunctionSettings.from_environ(environ)
 
     assert message in str(raised.value)
+
+
+# --- IVS_REGIONS: the regions this deployment revokes in -----------------------------------------
+
+
+def test_ivs_regions_are_read_as_a_list_each_once_in_order() -> None:
+    settings = FunctionSettings.from_environ({**VALID, "IVS_REGIONS": " us-west-2,eu-west-1 ,us-west-2,us-gov-west-1"})
+
+    assert settings.ivs_regions == ("us-west-2", "eu-west-1", "us-gov-west-1")
+
+
+def test_ivs_regions_default_to_the_functions_own_region() -> None:
+    """Lambda always sets AWS_REGION; without either, the scope takes the invoked function's region."""
+    assert FunctionSettings.from_environ({**VALID, "AWS_REGION": "eu-west-1"}).ivs_regions == ("eu-west-1",)
+    assert FunctionSettings.from_environ(
+        {**VALID, "AWS_REGION": "eu-west-1", "IVS_REGIONS": "us-west-2"}
+    ).ivs_regions == ("us-west-2",)
+    assert FunctionSettings.from_environ(VALID).ivs_regions == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("us-west-2,Mars", "IVS_REGIONS: not a region name: 'Mars'"),
+        ("us-west-2;eu-west-1", "IVS_REGIONS: not a region name: 'us-west-2;eu-west-1'"),
+        ("arn:aws:ivs:us-west-2", "IVS_REGIONS: not a region name"),
+        (" , ", "IVS_REGIONS: at least one region (got ' , ')"),
+    ],
+)
+def test_ivs_regions_name_what_is_not_a_region(value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        FunctionSettings.from_environ({**VALID, "IVS_REGIONS": value})
+
+    assert message in str(raised.value)

@@ -21,6 +21,7 @@ from revocation.models import (
     sqs_message_bytes,
     sqs_safe,
 )
+from revocation.outcomes import out_of_scope
 from revocation.settle import OutboundMessage, SourceRecord, settle
 from tests.unit.fakes import session
 
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.unit
 DENIED = Failure("403", "not authorized", retryable=False)
 THROTTLED = Failure("ThrottlingException", "Rate exceeded (after 4 attempts)", retryable=True)
 SERVER_PAIR = Failure("500", "internal", retryable=True)
+OUT_OF_SCOPE = out_of_scope("region eu-west-3 is not one this deployment revokes in (IVS_REGIONS: us-west-2)")
 
 
 def record(*viewers: str, receive_count: int = 1, message_id: str = "m1") -> SourceRecord:
@@ -52,6 +54,7 @@ def key(viewer: str) -> tuple[str, str]:
         pytest.param(THROTTLED, 7, False, 1, id="throttled, past the last attempt: dead-lettered"),
         pytest.param(SERVER_PAIR, 1, True, 0, id="per-pair 500: retried"),
         pytest.param(SERVER_PAIR, 3, False, 1, id="per-pair 500, last attempt: dead-lettered"),
+        pytest.param(OUT_OF_SCOPE, 1, False, 1, id="out of scope: dead-lettered at once, never retried"),
     ],
 )
 def test_settle_follows_the_outcome_table(

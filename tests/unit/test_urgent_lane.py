@@ -26,6 +26,7 @@ from revocation.models import (
     ATTR_REQUEST_ID,
     ATTR_SOURCE_MESSAGE_ID,
     CODE_CONNECTION_ERROR,
+    CODE_OUT_OF_SCOPE,
     MAX_SESSIONS_PER_CALL,
     CallErrorKind,
     CallFailed,
@@ -33,12 +34,14 @@ from revocation.models import (
 )
 from revocation.service import RevocationService
 from tests.unit.fakes import (
+    HUGE_INTEGER_PLACES,
     FakeClock,
     FakeContext,
     FakeGateway,
     FakeQueueWriter,
     channel,
     denied_pairs,
+    huge_integer_body,
     session,
     settings,
     sqs_event,
@@ -525,3 +528,66 @@ def test_build_service_picks_the_ports_of_the_lane(handler_module: ModuleType) -
         None,
     )
     assert handler_module.lambda_handler.__module__ == names.HANDLER.rsplit(".", 1)[0]
+
+
+# --- Regressions: isolation, the single operation's success, scope ------------------------------
+
+
+@pytest.mark.parametrize("where", HUGE_INTEGER_PLACES)
+def test_a_4301_digit_integer_in_one_body_fails_only_its_own_record(lane: Lane, where: str) -> None:
+    poison = sqs_record(huge_integer_body(where, A))
+    innocent = [sqs_record({"channelArn": A, "viewerId": f"innocent-{i}"}) for i in range(19)]
+
+    response = lane.invoke(*innocent[:5], poison, *innocent[5:])
+
+    assert failures(response) == []
+    revoked = sorted(s.viewer_id for _, sessions, _ in lane.gateway.calls for s in sessions)
+    assert revoked == sorted(f"innocent-{i}" for i in range(19))
+    [letter] = lane.dead_letters.written
+    assert (letter.body, letter.code) == (poison["body"], "InvalidMessage")
+    assert letter.attributes["ErrorMessage"] == "body: integer literal of more than 4300 digits"
+
+
+NOT_SUCCESS = {
+    "a proxy's message": answer({"message": "Forbidden"}),
+    "a batch answer": answer({"errors": [{"channelArn": A, "viewerId": "a", "code": "403", "message": "no"}]}),
+}
+
+
+@pytest.mark.parametrize("name", NOT_SUCCESS)
+def test_urgent_lane_counts_no_pair_of_a_200_json_object_other_than_empty(
+    raw_lane: tuple[Lane, RawIvs], service_logs: list[logging.LogRecord], name: str
+) -> None:
+    lane, ivs = raw_lane
+    ivs.script(NOT_SUCCESS[name])
+    pair_records = [sqs_record({"channelArn": A, "viewerId": viewer}) for viewer in ("a", "b")]
+
+    with pytest.raises(BatchProcessingError):
+        lane.invoke(*pair_records)
+    assert len(ivs.requests) == 4, "each pair's call, and its retry"
+    assert [r.pairs_revoked for r in service_logs if r.getMessage() == "batch settled"] == [0]  # type: ignore[attr-defined]
+
+    last = [sqs_record({"channelArn": A, "viewerId": viewer}, MAX_RECEIVE_COUNT) for viewer in ("a", "b")]
+    assert failures(lane.invoke(*last)) == []
+    assert sorted(letter.code for letter in lane.dead_letters.written) == [CODE_MALFORMED_RESPONSE] * 2
+    for letter in lane.dead_letters.written:
+        assert letter.attributes["ErrorMessage"].startswith("200 with a JSON object that is not empty (keys: ")
+
+
+def test_urgent_lane_dead_letters_out_of_scope_pairs_without_a_call_and_bounds_the_others(
+    handler_module: ModuleType, clock: FakeClock
+) -> None:
+    lane = Lane(handler_module, clock, FakeGateway(clock=clock), IVS_REGIONS="us-west-2")
+    far = [{"channelArn": channel(region="eu-west-3"), "viewerId": f"far{i}"} for i in range(3)]
+
+    response = lane.invoke(sqs_record([*far, *pairs(12)]))
+
+    assert failures(response) == []
+    assert [s.viewer_id for _, sessions, _ in lane.gateway.calls for s in sessions] == [f"v{i}" for i in range(10)]
+    assert sent_on(lane.bulk) == ["v10", "v11"]
+    [letter] = lane.dead_letters.written
+    assert letter.code == CODE_OUT_OF_SCOPE
+    assert [s["viewerId"] for s in json.loads(letter.body)["viewerSessions"]] == ["far0", "far1", "far2"]
+    assert letter.attributes["ErrorMessage"] == (
+        "region eu-west-3 is not one this deployment revokes in (IVS_REGIONS: us-west-2)"
+    )
