@@ -8,7 +8,7 @@ of 45 pairs (three calls at one call per second per instance) fits one invocatio
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from revocation.models import (
     ATTR_ERROR_CODE,
     ATTR_SOURCE_MESSAGE_ID,
     CODE_INVALID_MESSAGE,
+    CODE_OUT_OF_SCOPE,
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
     DeadLetterMessage,
@@ -69,8 +70,11 @@ def module_stack(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFacto
     settings = fast_settings(
         functionTimeoutSeconds=5, visibilityTimeoutSeconds=30, maxReceiveCount=2, maxBatchingWindowSeconds=1
     )
+    # In its channels' region, as a stack deployed where its channels are: the settings name no other
+    # scope (ivsRegions, channelArns), so its own region is the function's (IVS_REGIONS).
     stack = LocalStack(
         settings,
+        region=REGION,
         moto=moto_server,
         ivs_options={"unauthorized_channels": [*(p["channelArn"] for p in CLI_EXAMPLE), FORBIDDEN]},
         log_dir=tmp_path_factory.mktemp("pipeline-logs"),
@@ -165,21 +169,31 @@ def _template(stack: LocalStack, outdir: Path) -> tuple[RevocationStack, dict[st
     return synthesized, Template.from_stack(synthesized).to_json()
 
 
-def _template_queues(stack: LocalStack, outdir: Path) -> dict[str, dict[str, Any]]:
-    """The synthesized template's queue properties, by the local stack's name for each queue, with every
-    reference resolved to what it names on the local stack."""
-    synthesized, template = _template(stack, outdir)
-    queues = synthesized.queues
-    resources = stack.resources
-    local = {
-        "queue": (queues.queue, resources.queue_arn),
-        "urgent queue": (queues.urgent_queue, resources.urgent_queue_arn),
-        "dead letter queue": (queues.dead_letter_queue, resources.dead_letter_queue_arn),
-        "delivery dead letter queue": (queues.delivery_dead_letter_queue, resources.delivery_dead_letter_queue_arn),
+def _local_queues(stack: LocalStack, synthesized: RevocationStack) -> dict[str, tuple[Any, str, str]]:
+    """Each queue by the local stack's name for it: its construct, and its local ARN and URL."""
+    queues, resources = synthesized.queues, stack.resources
+    return {
+        "queue": (queues.queue, resources.queue_arn, resources.queue_url),
+        "urgent queue": (queues.urgent_queue, resources.urgent_queue_arn, resources.urgent_queue_url),
+        "dead letter queue": (
+            queues.dead_letter_queue,
+            resources.dead_letter_queue_arn,
+            resources.dead_letter_queue_url,
+        ),
+        "delivery dead letter queue": (
+            queues.delivery_dead_letter_queue,
+            resources.delivery_dead_letter_queue_arn,
+            resources.delivery_dead_letter_queue_url,
+        ),
     }
-    logical = {name: synthesized.get_logical_id(queue.node.default_child) for name, (queue, _) in local.items()}
-    assert {rid for rid, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"} == set(logical.values())
-    arns = {logical[name]: arn for name, (_, arn) in local.items()}
+
+
+def _resolver(stack: LocalStack, synthesized: RevocationStack) -> Callable[[Any], Any]:
+    """Resolves a template value to what it names on the local stack: a queue's Ref to its URL, its
+    GetAtt Arn to its ARN, the pseudo parameters to the local stack's account and region."""
+    local = _local_queues(stack, synthesized).values()
+    urls = {synthesized.get_logical_id(queue.node.default_child): url for queue, _, url in local}
+    arns = {synthesized.get_logical_id(queue.node.default_child): arn for queue, arn, _ in local}
     pseudo = {"AWS::Partition": "aws", "AWS::Region": stack.region, "AWS::AccountId": ACCOUNT_ID}
 
     def resolved(value: Any) -> Any:
@@ -192,12 +206,23 @@ def _template_queues(stack: LocalStack, outdir: Path) -> dict[str, dict[str, Any
             assert attribute == "Arn", value
             return arns[logical_id]
         if "Ref" in value:
-            return pseudo[value["Ref"]]
+            return {**pseudo, **urls}[value["Ref"]]
         if "Fn::Join" in value:
             separator, parts = value["Fn::Join"]
             return separator.join(resolved(parts))
         return {key: resolved(item) for key, item in value.items()}
 
+    return resolved
+
+
+def _template_queues(stack: LocalStack, outdir: Path) -> dict[str, dict[str, Any]]:
+    """The synthesized template's queue properties, by the local stack's name for each queue, with every
+    reference resolved to what it names on the local stack."""
+    synthesized, template = _template(stack, outdir)
+    local = _local_queues(stack, synthesized)
+    logical = {name: synthesized.get_logical_id(queue.node.default_child) for name, (queue, _, _) in local.items()}
+    assert {rid for rid, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"} == set(logical.values())
+    resolved = _resolver(stack, synthesized)
     return {name: resolved(template["Resources"][logical[name]]["Properties"]) for name in local}
 
 
@@ -250,6 +275,22 @@ def test_every_rule_has_the_synthesized_template_s_event_pattern_and_target(stac
         local[target["Arn"]] = json.loads(rule["EventPattern"])
 
     assert local == declared
+
+
+def test_every_function_has_the_synthesized_template_s_environment(stack: LocalStack, tmp_path: Path) -> None:
+    """Each lane's function gets what the stack sets it, references resolved to the local queues and
+    region; the local stack adds only its endpoints and credentials."""
+    synthesized, template = _template(stack, tmp_path)
+    resolved = _resolver(stack, synthesized)
+    functions = {names.LANE_BULK: synthesized.function, names.LANE_URGENT: synthesized.urgent_function}
+    for lane, construct in functions.items():
+        function = template["Resources"][synthesized.get_logical_id(construct.function.node.default_child)]
+        declared = resolved(function["Properties"]["Environment"]["Variables"])
+        local = stack.lane_environment(lane)
+        assert {name: local.get(name) for name in declared} == declared, lane
+        # Every channel of these tests is in the function's scope: the region, and the account of its ARN.
+        assert local[names.ENV_IVS_REGIONS] == REGION == stack.region
+        assert stack.runners[lane].function.arn.split(":")[4] == ACCOUNT_ID == channel().split(":")[4]
 
 
 def _as_attribute(value: Any) -> Any:
@@ -407,6 +448,20 @@ def test_duplicates_are_revoked_with_the_highest_version(stack: LocalStack) -> N
     assert ledger.revoked == {(channel(), "dup"): 5}
     # Within an invocation the pair is sent once, whatever the number of records that name it.
     assert sum(size * count for size, count in ledger.pairs_per_call.items()) <= stack.settings.max_concurrency
+
+
+def test_pairs_outside_the_deployment_s_scope_are_dead_lettered_without_a_call(stack: LocalStack) -> None:
+    """IVS_REGIONS and the runner's function ARN (its account) are the function's scope, as on AWS."""
+    other_region = channel("Elsewhere", region="eu-west-1")
+    other_account = channel().replace(f":{ACCOUNT_ID}:", ":210987654321:")
+    stack.send([pair("in-scope", 1), pair("far", 2, other_region), pair("foreign", 3, other_account)])
+
+    ledger, dead_letters = drained(stack)
+
+    assert ledger.revoked == {(channel(), "in-scope"): 1}
+    assert {call.region for call in ledger.accepted_calls} == {REGION}
+    failed = {(arn, code) for entry in dead_letters for arn, _, code, _ in entry.failed_pairs()}
+    assert failed == {(other_region, CODE_OUT_OF_SCOPE), (other_account, CODE_OUT_OF_SCOPE)}
 
 
 # Each invalid body, and words its reason must contain: the field, and the limit where there is one.
