@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
@@ -40,7 +41,7 @@ from local.ivs_emulator import Faults, Ledger
 from local.ivs_emulator.service import BATCH_OPERATION
 from local.overview import emulator_note, header_lines
 from local.runner import DrainTimeout
-from local.stack import LocalStack, temporary_log_dir
+from local.stack import LocalStack, close_log_dir, temporary_log_dir
 from revocation.call_policy import BATCH_CALLS_PER_SECOND
 from revocation.models import CODE_INVALID_MESSAGE, MAX_SESSIONS_PER_CALL
 
@@ -355,9 +356,23 @@ def drain(stack: LocalStack, submission: Submission, progress: Any, log_dir: Any
 
 
 def run(pairs: int, wave: int = 0) -> int:
+    """The demo, with a log folder of its own that is kept only when the demo fails."""
+    log_dir = temporary_log_dir("ivs-revocation-demo-")
+    failure: str | None = "the demo did not finish"
+    try:
+        status = demonstrate(pairs, wave, log_dir)
+        failure = None if status == 0 else "not every pair was accounted for, or the queues did not drain"
+        return status
+    except KeyboardInterrupt:
+        failure = None  # stopped, not failed
+        raise
+    finally:
+        sys.stdout.write(close_log_dir(log_dir, failure) + "\n")
+
+
+def demonstrate(pairs: int, wave: int, log_dir: Path) -> int:
     started = time.monotonic()
     settings = DeploySettings.from_cdk_json()
-    log_dir = temporary_log_dir("ivs-revocation-demo-")
     out = sys.stdout.write
     timings: dict[str, float] = {}
     with LocalStack(

@@ -46,7 +46,8 @@ def emulator_note(unauthorized: Sequence[str], faults: Faults) -> str:
     return note
 
 
-def header_lines(stack: LocalStack, title: str, ivs_note: str) -> list[str]:
+def header_lines(stack: LocalStack, title: str, ivs_note: str, ivs_details: Sequence[str] = ()) -> list[str]:
+    """`ivs_details`: whole lines that follow the IVS line."""
     settings = stack.settings
     resources = stack.resources
     served = lanes(stack)
@@ -54,6 +55,7 @@ def header_lines(stack: LocalStack, title: str, ivs_note: str) -> list[str]:
         f"IVS viewer-session revocation: {title}",
         f"  SQS + EventBridge   moto server at {stack.endpoint_url} (region {stack.region}, account {ACCOUNT_ID})",
         f"  IVS                 {ivs_note}",
+        *ivs_details,
     ]
     for lane in served:
         deployed = settings.lane(lane.name)
@@ -72,6 +74,7 @@ def header_lines(stack: LocalStack, title: str, ivs_note: str) -> list[str]:
         f"  event bus           {resources.event_bus_name}: rule {resources.rule_name} routes revocation events "
         f'to the bulk queue, rule {resources.urgent_rule_name} those whose detail says "priority": '
         '"urgent" to the urgent queue',
-        f"  logs                {stack.log_dir} (one file per function instance); settings from cdk.json",
+        f"  logs                {stack.log_dir} (one file per function instance; removed at the end unless "
+        "something failed); settings from cdk.json",
     ]
     return lines

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import signal
 import tempfile
 import threading
@@ -155,9 +156,14 @@ class LocalStack:
         for thread in starters:
             thread.join()
 
-    def stop_function(self) -> None:
-        for runner in self.runners.values():
-            runner.stop()
+    def stop_function(self, timeout: float = 5.0) -> None:
+        """Stops every lane's polling at once; an invocation still running gets `timeout` seconds to
+        finish, then its instance is ended."""
+        stoppers = [threading.Thread(target=runner.stop, args=(timeout,)) for runner in self.runners.values()]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
 
     @property
     def runner(self) -> EventSourceMapping | None:
@@ -363,5 +369,14 @@ def instance_log_name(lane: str) -> str:
 
 
 def temporary_log_dir(prefix: str = "ivs-revocation-") -> Path:
-    """A fresh folder for the function's and moto's logs, kept after the run for reading."""
+    """A fresh folder for the function's and moto's logs; `close_log_dir` ends it."""
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def close_log_dir(log_dir: Path, failure: str | None) -> str:
+    """A run's log folder at its end: removed when nothing failed (`failure` None), else kept for reading.
+    Returns the line that says which."""
+    if failure is None:
+        shutil.rmtree(log_dir, ignore_errors=True)
+        return f"Logs removed ({log_dir}): nothing failed."
+    return f"Logs kept in {log_dir}: {failure}."
