@@ -2,15 +2,19 @@
 
 Starts the local stack with the settings of cdk.json, prints what runs where and one `export NAME=value`
 line per variable that points botocore, the AWS CLI and `ivs-revoke` at it (also written to
-`.local-stack.env`, removed on exit), and serves with a status line until Ctrl-C (exit 130) or SIGTERM
-(exit 0); README.md ("Run it locally for your own producers") tells more.
+`.local-stack.env`, removed on exit), and serves with a status line until Ctrl-C or SIGTERM. One runs
+per environment file: a second refuses, naming the first's PID (`.local-stack.pid`). A stop lets the
+invocations in flight finish (`--grace`), then says what the local queues, which live in memory, still
+held and are discarded; it exits 0. The README's walkthrough and docs/local-stack.md tell more.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
+import os
 import re
 import shlex
 import signal
@@ -26,19 +30,29 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.settings import DeploySettings
-from ivs_revoke.errors import EXIT_INTERRUPTED
+from infra.settings import REGION_PATTERN, DeploySettings, DeploySettingsError
 from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS
 from local.clients import CREDENTIALS
+from local.demo import CLI_EXAMPLE_CHANNELS
 from local.ivs_emulator.service import EmulatorConfigError, Faults, add_fault_options, faults_of
 from local.moto_process import MOTO_LOG, MotoServer
 from local.overview import Lane, emulator_note, header_lines, lanes
-from local.stack import LocalStack, instance_log_name, temporary_log_dir
+from local.stack import LocalStack, close_log_dir, instance_log_name, temporary_log_dir
 from revocation import names
 from revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 ENV_FILE: Final = ROOT / ".local-stack.env"
+# Refused by default so that the walkthrough's pair of the AWS CLI documentation's example ends in the
+# DLQ with "403" "not authorized", as that example's output shows (make demo refuses the same two).
+DEFAULT_UNAUTHORIZED_CHANNELS: Final = CLI_EXAMPLE_CHANNELS
+# The function's scope (IVS_REGIONS) when neither --ivs-region nor cdk.json names one: the local stack's
+# own region is a detail of the local queues (see REGION), not where a team's channels are; this is the
+# region of the example channels above and of the README's walkthrough.
+DEFAULT_IVS_REGIONS: Final = ("us-west-2",)
+# Long enough for an invocation's last IVS calls (about 1 s each at the quota) and its dead-letter writes,
+# short enough that a stop is not a wait.
+DEFAULT_GRACE_SECONDS: Final = 5.0
 # On a terminal the status line is redrawn in place every second; elsewhere (a pipe, a log) one line
 # every 10 s, so that a log of a day's run stays readable.
 TERMINAL_STATUS_SECONDS: Final = 1.0
@@ -255,19 +269,25 @@ class StatusLine:
             self._drawn = False
 
 
-def serve(stack: LocalStack, served: Sequence[Lane], metrics: FunctionMetrics, line: StatusLine | None) -> None:
-    """Until interrupted: shows the status every `line.interval` seconds, or only waits (--quiet)."""
+def serve(stack: LocalStack, served: Sequence[Lane], metrics: FunctionMetrics, line: StatusLine | None) -> str:
+    """Until Ctrl-C or SIGTERM: shows the status every `line.interval` seconds, or only waits (--quiet);
+    returns which of the two stopped it."""
     since = time.time()
     try:
         while True:
             if line is not None:
                 show_status(stack, served, metrics, since, line)
             time.sleep(line.interval if line is not None else 3600)
-    finally:
-        # The last word before the stack stops: what was done, as of now.
-        if line is not None:
-            show_status(stack, served, metrics, since, line)
-            line.end()
+    except KeyboardInterrupt:
+        how = STOP_CTRL_C
+    except Terminated:
+        how = STOP_SIGTERM
+    hold_signals()
+    # The last word before the stack stops: what was done, as of now.
+    if line is not None:
+        show_status(stack, served, metrics, since, line)
+        line.end()
+    return how
 
 
 def show_status(
@@ -283,9 +303,8 @@ def show_status(
 
 
 def write_env_file(path: Path, lines: Sequence[str]) -> str:
-    text = "# The local stack of `make up`, for a second terminal: source .local-stack.env\n" + "".join(
-        f"{line}\n" for line in lines
-    )
+    comment = f"# The local stack of `make up` (PID {os.getpid()}), for a second terminal: source {path.name}"
+    text = "".join(f"{line}\n" for line in [comment, *lines])
     path.write_text(text)
     return text
 
@@ -297,59 +316,347 @@ def remove_env_file(path: Path, text: str) -> None:
             path.unlink()
 
 
-# ----------------------------------------------------------------------------------------- running
+def lock_path(env_file: Path) -> Path:
+    """Where the PID of the `make up` that writes `env_file` is kept: `.local-stack.pid` beside
+    `.local-stack.env`."""
+    return env_file.with_suffix(".pid")
+
+
+class AlreadyServing(RuntimeError):
+    """Another `make up` holds the lock of this environment file."""
+
+    def __init__(self, lock: Path, env_file: Path, pid: int | None) -> None:
+        self.pid = pid
+        who = f"PID {pid}" if pid is not None else f"its PID not yet in {lock}"
+        stop = f"kill {pid}" if pid is not None else f"kill the PID in {lock}"
+        super().__init__(
+            f"another `make up` ({who}) is serving with {env_file}: use it (source {env_file.name}), or stop it "
+            f"first with Ctrl-C in its terminal or {stop}"
+        )
+
+
+class ServiceLock:
+    """The PID file beside the environment file, held with flock while `make up` runs.
+
+    The kernel lets go of an flock when its process ends, however it ends: a file left by a process
+    that was killed is taken over (`stale_pid` names that process), while a live holder makes
+    `acquire` raise AlreadyServing with its PID.
+    """
+
+    def __init__(self, path: Path, env_file: Path) -> None:
+        self.path = path
+        self._env_file = env_file
+        self._fd: int | None = None
+        self.stale_pid: int | None = None
+
+    def acquire(self) -> None:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _pid_in(fd)
+                os.close(fd)
+                raise AlreadyServing(self.path, self._env_file, holder) from None
+            # Its holder may have removed the file between our open and our lock: then the lock is on a
+            # file nobody else will look at, and the one at the path is what counts.
+            try:
+                current = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                break
+            os.close(fd)
+        self.stale_pid = _pid_in(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            # Removed while still locked, so that whoever opened it meanwhile sees it gone and starts over.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            os.close(fd)
+
+    def __enter__(self) -> ServiceLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _pid_in(fd: int) -> int | None:
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return int(text) if text.isdigit() else None
+
+
+# ----------------------------------------------------------------------------------------- stopping
+
+
+STOP_CTRL_C: Final = "Ctrl-C"
+STOP_SIGTERM: Final = "SIGTERM"
 
 
 class Terminated(Exception):
-    """SIGTERM: stop in order, as on Ctrl-C, and exit 0 (a supervisor asked for it)."""
+    """SIGTERM: stop in order, as on Ctrl-C."""
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
-def _shutting_down() -> None:
-    # One stop is enough: a second SIGTERM must not cut the shutdown short (Ctrl-C is held back by
-    # the stack itself while it stops).
+def hold_signals() -> None:
+    # One stop is enough: a second Ctrl-C or SIGTERM must not cut the grace or the shutdown short (the
+    # stack holds a Ctrl-C back while it stops, and raises it afterwards).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run(args: argparse.Namespace, faults: Faults, out: IO[str]) -> None:
-    settings = DeploySettings.from_cdk_json()
-    log_dir = temporary_log_dir("ivs-revocation-up-")
+@dataclass(frozen=True)
+class QueueLeft:
+    """What a queue still held when the stack stopped."""
+
+    queue: str
+    queued: int  # visible or delayed
+    in_flight: int
+
+    @property
+    def messages(self) -> int:
+        return self.queued + self.in_flight
+
+
+@dataclass
+class Stop:
+    """How the service stopped, and what it found as it did."""
+
+    how: str | None = None  # STOP_CTRL_C or STOP_SIGTERM, once a stop began
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
+    grace_used: float | None = None  # None: the function was not running yet
+    left: Sequence[QueueLeft] | None = None  # None: not counted (the stack was not serving yet, or no answer)
+    count_error: str | None = None
+    function_failed: bool = False
+
+
+def left_in_queues(stack: LocalStack, served: Sequence[Lane]) -> list[QueueLeft]:
+    resources = stack.resources
+    queues = [(lane.name, lane.queue_url) for lane in served] + [
+        ("DLQ", resources.dead_letter_queue_url),
+        ("EventBridge delivery DLQ", resources.delivery_dead_letter_queue_url),
+    ]
+    left = []
+    for name, url in queues:
+        counts = stack.queue_counts(url)
+        left.append(QueueLeft(name, counts["Messages"] + counts["MessagesDelayed"], counts["MessagesNotVisible"]))
+    return left
+
+
+def grace_note(stop: Stop) -> str:
+    if stop.grace_used is None:
+        return ""
+    if stop.grace_used < stop.grace_seconds:
+        return f"The invocations in flight finished within the grace ({stop.grace_used:.1f} s).\n"
+    return (
+        f"Invocations still running after the {stop.grace_seconds:g} s grace were ended; their messages "
+        "are counted as in flight.\n"
+    )
+
+
+def stop_report(stop: Stop) -> str:
+    """The last line: what the stop discarded. Never that all is well when the queues held something."""
+    how = f" ({stop.how})" if stop.how else ""
+    if stop.count_error is not None:
+        return (
+            f"Stopped{how}. The queues could not be counted ({stop.count_error}): whatever they held is "
+            "discarded with them (they live in memory)."
+        )
+    if stop.left is None:
+        return f"Stopped{how} before serving: nothing was queued; nothing left running."
+    discarded = sum(queue.messages for queue in stop.left)
+    if not discarded:
+        return f"Stopped{how}: every queue was empty, nothing discarded; nothing left running."
+    held = ", ".join(
+        f"{queue.queue} {queue.queued} queued" + (f" + {queue.in_flight} in flight" if queue.in_flight else "")
+        for queue in stop.left
+        if queue.messages
+    )
+    return (
+        f"Stopped{how}. Discarded {discarded} message{'' if discarded == 1 else 's'} that the local queues "
+        f"still held (they live in memory and end with the stack): {held}."
+    )
+
+
+def _function_failed(stack: LocalStack) -> bool:
+    """Whether an invocation raised, timed out or crashed, or an instance failed its cold start."""
+    return any(runner.stats.batches_failed or runner.stats.init_errors for runner in stack.runners.values())
+
+
+# ----------------------------------------------------------------------------------------- running
+
+
+def refused_lines(channels: Sequence[str], chosen: bool) -> list[str]:
+    """The header's word on which channels the emulator refuses, and why those."""
+    label = f"  {'refused channels':<19} "
+    if not channels:
+        return [label + "none (--authorize-all)"]
+    why = (
+        "--unauthorized-channel"
+        if chosen
+        else "by default: the AWS CLI documentation's example channels; --unauthorized-channel ARN names "
+        "others, --authorize-all none"
+    )
+    return [
+        label + ", ".join(channels),
+        f'  {"":<19} the emulator answers their pairs "403" "not authorized" ({why})',
+    ]
+
+
+def run(args: argparse.Namespace, faults: Faults, out: IO[str]) -> int:
+    """Serves until a stop; 0 after a clean stop, 1 when the queues could not be counted as it stopped.
+
+    Raises AlreadyServing when another `make up` has the environment file, RuntimeError when the
+    stack does not start.
+    """
+    env_file: Path = args.env_file
+    with ServiceLock(lock_path(env_file), env_file) as lock:
+        if lock.stale_pid is not None:
+            out.write(
+                f"{lock.path} named PID {lock.stale_pid}, which no longer serves (it did not stop cleanly): "
+                f"taken over; {env_file.name} is written anew.\n"
+            )
+        log_dir = temporary_log_dir("ivs-revocation-up-")
+        stop = Stop(grace_seconds=args.grace)
+        failure: str | None = "make up did not stop cleanly"
+        try:
+            try:
+                _run_stack(args, faults, log_dir, stop, out)
+            except (KeyboardInterrupt, Terminated) as signalled:
+                # While the stack was starting, or again while it stopped: it is stopped all the same.
+                if stop.how is None:
+                    stop.how = STOP_SIGTERM if isinstance(signalled, Terminated) else STOP_CTRL_C
+            if stop.function_failed:
+                failure = "an invocation raised, timed out or crashed"
+            elif stop.count_error is not None:
+                failure = "the queues could not be counted"
+            else:
+                failure = None
+        finally:
+            out.write(close_log_dir(log_dir, failure) + "\n")
+        out.write(stop_report(stop) + "\n")
+        return 1 if stop.count_error is not None else 0
+
+
+def _run_stack(args: argparse.Namespace, faults: Faults, log_dir: Path, stop: Stop, out: IO[str]) -> None:
+    settings, scope = deploy_settings(args.ivs_region)
     with contextlib.ExitStack() as running:
         moto = running.enter_context(MotoServer(log_dir / MOTO_LOG, port=args.port))
         stack = running.enter_context(
             LocalStack(
                 settings,
                 region=REGION,
-                ivs_options={"unauthorized_channels": args.unauthorized_channel, "faults": faults},
+                ivs_options={"unauthorized_channels": unauthorized_channels(args), "faults": faults},
                 ivs_url=args.ivs_url,
                 moto=moto,
                 log_dir=log_dir,
             )
         )
-        # Callbacks run last first: from here on, the shutdown is not cut short by a SIGTERM.
-        running.callback(_shutting_down)
-        if args.ivs_url:
-            ivs_note = f"the endpoint at {args.ivs_url} (--ivs-url)"
-        else:
-            ivs_note = f"emulator at {stack.ivs_url}: {emulator_note(args.unauthorized_channel, faults)}"
         served = lanes(stack)
-        exports = export_lines(environment(stack, served))
-        text = write_env_file(ENV_FILE, exports)
-        running.callback(remove_env_file, ENV_FILE, text)
-
-        out.write("\n".join(header_lines(stack, "the local pipeline, serving on 127.0.0.1", ivs_note)) + "\n\n")
-        out.write(f"Point your SDK, the AWS CLI and ivs-revoke at it (or, in another terminal: source {ENV_FILE}):\n")
-        out.write("\n".join(exports) + "\n\n")
+        try:
+            exports = export_lines(environment(stack, served))
+            text = write_env_file(args.env_file, exports)
+            running.callback(remove_env_file, args.env_file, text)
+            out.write(introduction(args, faults, scope, stack, served, exports))
+            out.flush()
+            line = None if args.quiet else StatusLine(out, out.isatty())
+            stop.how = serve(stack, served, FunctionMetrics(log_dir), line)
+        except KeyboardInterrupt:
+            stop.how = STOP_CTRL_C
+        except Terminated:
+            stop.how = STOP_SIGTERM
+        hold_signals()
+        # Before the grace: an invocation it ends is no failure of the function's.
+        stop.function_failed = _function_failed(stack)
         out.write(
-            f"Ready: serving (lanes: {', '.join(lane.name for lane in served)}) at {stack.endpoint_url}; "
-            "Ctrl-C stops everything.\n"
+            f"Stopping ({stop.how}): no new batches; up to {stop.grace_seconds:g} s for the invocations in flight "
+            "to finish.\n"
         )
         out.flush()
-        line = None if args.quiet else StatusLine(out, out.isatty())
-        serve(stack, served, FunctionMetrics(log_dir), line)
+        began = time.monotonic()
+        stack.stop_function(timeout=stop.grace_seconds)
+        stop.grace_used = time.monotonic() - began
+        out.write(grace_note(stop))
+        try:
+            stop.left = left_in_queues(stack, served)
+        except (BotoCoreError, ClientError) as error:
+            stop.count_error = str(error)
+
+
+def introduction(
+    args: argparse.Namespace,
+    faults: Faults,
+    scope: str,
+    stack: LocalStack,
+    served: Sequence[Lane],
+    exports: Sequence[str],
+) -> str:
+    """What runs where, how to stop it, the export lines, and Ready."""
+    env_file: Path = args.env_file
+    pid = os.getpid()
+    if args.ivs_url:
+        ivs_note, refused = f"the endpoint at {args.ivs_url} (--ivs-url)", []
+    else:
+        ivs_note = f"emulator at {stack.ivs_url}: {emulator_note((), faults)}"
+        chosen = bool(args.unauthorized_channel or args.authorize_all)
+        refused = refused_lines(unauthorized_channels(args), chosen)
+    title = "the local pipeline, serving on 127.0.0.1"
+    header = header_lines(stack, title, ivs_note, [*refused, scope_line(stack.settings, scope)])
+    header.append(
+        f"  {'process':<19} PID {pid} (lock {lock_path(env_file)}): stop it with Ctrl-C here or kill {pid}; "
+        f"invocations in flight get {args.grace:g} s to finish, then what the queues still hold is counted "
+        "and discarded (they live in memory)"
+    )
+    lanes_served = ", ".join(lane.name for lane in served)
+    return "".join(
+        [
+            "\n".join(header) + "\n\n",
+            f"Point your SDK, the AWS CLI and ivs-revoke at it (or, in another terminal: source {env_file}):\n",
+            "\n".join(exports) + "\n\n",
+            f"Ready: serving (lanes: {lanes_served}) at {stack.endpoint_url} as PID {pid}; Ctrl-C or kill {pid} "
+            "stops it.\n",
+        ]
+    )
+
+
+def deploy_settings(ivs_regions: Sequence[str] | None) -> tuple[DeploySettings, str]:
+    """cdk.json's settings, the function's scope from `ivs_regions` (--ivs-region), else cdk.json's
+    ivsRegions or channelArns, else DEFAULT_IVS_REGIONS; and where the scope came from."""
+    if ivs_regions:
+        return DeploySettings.from_cdk_json(overrides={"ivsRegions": list(ivs_regions)}), "--ivs-region"
+    settings = DeploySettings.from_cdk_json()
+    if settings.ivs_regions or settings.channel_arns:
+        return settings, "from cdk.json"
+    default = DeploySettings.from_cdk_json(overrides={"ivsRegions": list(DEFAULT_IVS_REGIONS)})
+    return default, "by default; --ivs-region REGION names others"
+
+
+def scope_line(settings: DeploySettings, source: str) -> str:
+    regions = ", ".join(settings.revocation_regions(REGION))
+    return (
+        f"  {'IVS regions':<19} {regions} (IVS_REGIONS, {source}): the function dead-letters pairs of other "
+        "regions as OutOfScope"
+    )
+
+
+def unauthorized_channels(args: argparse.Namespace) -> tuple[str, ...]:
+    """The channels whose pairs the emulator refuses: those named, none with --authorize-all or another
+    IVS endpoint, else the default ones."""
+    if args.ivs_url or args.authorize_all:
+        return ()
+    if args.unauthorized_channel:
+        return tuple(args.unauthorized_channel)
+    return DEFAULT_UNAUTHORIZED_CHANNELS
 
 
 def _channel_arn(text: str) -> str:
@@ -372,6 +679,19 @@ def _port(text: str) -> int:
     return port
 
 
+def _region(text: str) -> str:
+    if not re.fullmatch(REGION_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"not a region name such as us-east-1: {text!r}")
+    return text
+
+
+def _seconds(text: str) -> float:
+    seconds = float(text)
+    if not 0 <= seconds <= 600:
+        raise argparse.ArgumentTypeError(f"must be 0 to 600 seconds (got {text})")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local.up", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -380,13 +700,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--port", type=_port, default=0, help="port of the SQS and EventBridge endpoint (default: a free one)"
     )
-    parser.add_argument(
+    refusing = parser.add_mutually_exclusive_group()
+    refusing.add_argument(
         "--unauthorized-channel",
         type=_channel_arn,
         action="append",
-        default=[],
         metavar="ARN",
-        help='emulator: pairs of this channel get the per-pair error "403" (repeatable)',
+        help='emulator: pairs of this channel get the per-pair error "403" "not authorized" (repeatable; '
+        f"default: {', '.join(DEFAULT_UNAUTHORIZED_CHANNELS)})",
+    )
+    refusing.add_argument(
+        "--authorize-all", action="store_true", help="emulator: refuse no channel (not even the default ones)"
+    )
+    parser.add_argument(
+        "--ivs-region",
+        type=_region,
+        action="append",
+        metavar="REGION",
+        help="a region whose channels the function revokes in (IVS_REGIONS; repeatable; default: cdk.json's "
+        f"ivsRegions or channelArns' regions, else {', '.join(DEFAULT_IVS_REGIONS)})",
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=ENV_FILE,
+        metavar="PATH",
+        help="where to write the export lines; its lock, the PID file, is beside it with the suffix .pid "
+        f"(default: {ENV_FILE})",
+    )
+    parser.add_argument(
+        "--grace",
+        type=_seconds,
+        default=DEFAULT_GRACE_SECONDS,
+        metavar="SECONDS",
+        help=f"on Ctrl-C or SIGTERM, how long invocations in flight may run on (default {DEFAULT_GRACE_SECONDS:g})",
     )
     parser.add_argument("--quiet", action="store_true", help="no status line")
     # The emulator's own options, so that every fault it has is offered here.
@@ -401,25 +748,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults = faults_of(args)
     except EmulatorConfigError as error:
         parser.error(str(error))
-    if args.ivs_url and (args.unauthorized_channel or faults != Faults()):
-        parser.error("--unauthorized-channel and the fault options are the emulator's: not with --ivs-url")
+    if args.ivs_url and (args.unauthorized_channel or args.authorize_all or faults != Faults()):
+        parser.error(
+            "--unauthorized-channel, --authorize-all and the fault options are the emulator's: not with --ivs-url"
+        )
+    args.env_file = args.env_file.absolute()
     signal.signal(signal.SIGTERM, _terminate)
     # Ctrl-C stops the service even when a script started it in the background, which starts it with
     # SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    out = sys.stdout
     try:
-        run(args, faults, out)
-    except KeyboardInterrupt:
-        out.write("Interrupted: the stack is stopped, nothing left running.\n")
-        return EXIT_INTERRUPTED
-    except Terminated:
-        out.write("Terminated: the stack is stopped, nothing left running.\n")
-        return 0
-    except RuntimeError as error:
+        # A clean stop exits 0, on Ctrl-C too: make reports any other status as an error.
+        return run(args, faults, sys.stdout)
+    except (RuntimeError, DeploySettingsError) as error:  # AlreadyServing among them
         sys.stderr.write(f"python -m local.up: {error}\n")
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,16 +1,43 @@
-"""`make up`'s printed parts: the export lines a shell reads back, the status line, and the function's
-metrics read from its logs."""
+"""`make up`'s parts that need no running stack: the export lines a shell reads back, the status line,
+the function's metrics read from its logs, the lock of one service per environment file, what a stop
+reports, the channels the emulator refuses, and what becomes of the log folder."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from local.stack import instance_log_name
-from local.up import FunctionMetrics, LaneStatus, Status, export_lines, format_status, metric_points
+from infra.settings import DeploySettings
+from local.demo import CLI_EXAMPLE_CHANNELS
+from local.stack import close_log_dir, instance_log_name
+from local.up import (
+    DEFAULT_IVS_REGIONS,
+    DEFAULT_UNAUTHORIZED_CHANNELS,
+    ENV_FILE,
+    REGION,
+    AlreadyServing,
+    FunctionMetrics,
+    LaneStatus,
+    QueueLeft,
+    ServiceLock,
+    Status,
+    Stop,
+    build_parser,
+    deploy_settings,
+    export_lines,
+    format_status,
+    grace_note,
+    lock_path,
+    metric_points,
+    refused_lines,
+    scope_line,
+    stop_report,
+    unauthorized_channels,
+)
 from revocation import names
 
 pytestmark = pytest.mark.unit
@@ -119,3 +146,142 @@ def test_function_metrics_counts_each_lane_from_its_own_logs(tmp_path: Path) -> 
     metrics.read()
 
     assert dict(metrics.revoked) == {names.LANE_BULK: 6, names.LANE_URGENT: 3}
+
+
+# --------------------------------------------------------------------------- one service per folder
+
+
+def test_the_lock_sits_beside_the_environment_file_in_the_repository_by_default() -> None:
+    assert (
+        build_parser().parse_args([]).env_file == ENV_FILE == Path(__file__).resolve().parents[2] / ".local-stack.env"
+    )
+    assert lock_path(Path("/repo/.local-stack.env")) == Path("/repo/.local-stack.pid")
+
+
+def test_a_second_service_is_refused_with_the_first_ones_pid_and_may_start_once_it_stopped(tmp_path: Path) -> None:
+    env_file = tmp_path / ".local-stack.env"
+    first = ServiceLock(lock_path(env_file), env_file)
+    first.acquire()
+    assert lock_path(env_file).read_text() == f"{os.getpid()}\n"
+
+    # flock holds per open file, so a second lock of this process is refused as another process's is.
+    with pytest.raises(AlreadyServing) as refused:
+        ServiceLock(lock_path(env_file), env_file).acquire()
+    assert refused.value.pid == os.getpid()
+    assert f"PID {os.getpid()}" in str(refused.value) and f"kill {os.getpid()}" in str(refused.value)
+
+    first.release()
+    assert not lock_path(env_file).exists()
+    with ServiceLock(lock_path(env_file), env_file) as second:
+        assert second.stale_pid is None
+
+
+def test_a_lock_file_left_by_a_process_that_ended_is_taken_over(tmp_path: Path) -> None:
+    env_file = tmp_path / ".local-stack.env"
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    # What a killed `make up` leaves: its PID in the file, and no lock on it.
+    lock_path(env_file).write_text(f"{ended.pid}\n")
+
+    with ServiceLock(lock_path(env_file), env_file) as lock:
+        assert lock.stale_pid == ended.pid
+        assert lock_path(env_file).read_text() == f"{os.getpid()}\n"
+
+
+# ------------------------------------------------------------------------------------------ stopping
+
+
+def _stop(**queues: tuple[int, int]) -> Stop:
+    return Stop(how="Ctrl-C", left=[QueueLeft(name, queued, in_flight) for name, (queued, in_flight) in queues.items()])
+
+
+def test_a_stop_with_work_left_says_what_each_queue_held_and_never_that_all_is_well() -> None:
+    report = stop_report(_stop(bulk=(3412, 200), urgent=(0, 0), DLQ=(2, 0)))
+
+    assert report == (
+        "Stopped (Ctrl-C). Discarded 3614 messages that the local queues still held (they live in memory and "
+        "end with the stack): bulk 3412 queued + 200 in flight, DLQ 2 queued."
+    )
+    assert "nothing" not in report
+    assert "Discarded 1 message that" in stop_report(_stop(urgent=(0, 1)))
+
+
+def test_a_stop_with_empty_queues_says_nothing_was_discarded() -> None:
+    assert stop_report(_stop(bulk=(0, 0), DLQ=(0, 0))) == (
+        "Stopped (Ctrl-C): every queue was empty, nothing discarded; nothing left running."
+    )
+
+
+def test_a_stop_whose_queues_could_not_be_counted_says_they_are_discarded_all_the_same() -> None:
+    report = stop_report(Stop(how="SIGTERM", count_error="Connection refused"))
+
+    assert report.startswith("Stopped (SIGTERM). The queues could not be counted (Connection refused)")
+    assert "discarded" in report and "nothing" not in report
+    assert (
+        stop_report(Stop(how="Ctrl-C")) == "Stopped (Ctrl-C) before serving: nothing was queued; nothing left running."
+    )
+
+
+def test_the_grace_note_says_whether_the_invocations_in_flight_finished() -> None:
+    assert grace_note(Stop(grace_seconds=5, grace_used=1.24)) == (
+        "The invocations in flight finished within the grace (1.2 s).\n"
+    )
+    assert grace_note(Stop(grace_seconds=5, grace_used=5.3)).startswith(
+        "Invocations still running after the 5 s grace were ended"
+    )
+    assert grace_note(Stop()) == ""
+
+
+# ---------------------------------------------------------------------------------- refused channels
+
+
+def test_plain_up_refuses_the_cli_examples_channels_and_named_channels_replace_them() -> None:
+    parser = build_parser()
+    named = "arn:aws:ivs:eu-west-1:123456789012:channel/OtherChannel"
+
+    assert unauthorized_channels(parser.parse_args([])) == DEFAULT_UNAUTHORIZED_CHANNELS == CLI_EXAMPLE_CHANNELS
+    # Not added to the defaults (argparse's append would add to a non-empty default list).
+    assert unauthorized_channels(parser.parse_args(["--unauthorized-channel", named])) == (named,)
+    assert unauthorized_channels(parser.parse_args(["--authorize-all"])) == ()
+    assert unauthorized_channels(parser.parse_args(["--ivs-url", "http://127.0.0.1:1"])) == ()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--authorize-all", "--unauthorized-channel", named])
+
+
+def test_the_header_names_the_refused_channels_and_says_why_those() -> None:
+    default = refused_lines(DEFAULT_UNAUTHORIZED_CHANNELS, chosen=False)
+
+    assert all(channel in default[0] for channel in DEFAULT_UNAUTHORIZED_CHANNELS)
+    assert '"403" "not authorized"' in default[1] and "by default" in default[1] and "--authorize-all" in default[1]
+    assert "by default" not in "".join(refused_lines(("arn",), chosen=True))
+    assert refused_lines((), chosen=True) == ["  refused channels    none (--authorize-all)"]
+
+
+def test_the_function_revokes_in_the_example_channels_region_unless_told_otherwise() -> None:
+    cdk = DeploySettings.from_cdk_json()
+    named = cdk.ivs_regions or cdk.channel_arns
+    settings, source = deploy_settings(None)
+
+    assert settings.revocation_regions(REGION) == (cdk.revocation_regions(REGION) if named else ["us-west-2"])
+    assert source == ("from cdk.json" if named else "by default; --ivs-region REGION names others")
+    # The default refusal is a "403", not a pair out of scope.
+    assert {arn.split(":")[3] for arn in DEFAULT_UNAUTHORIZED_CHANNELS} <= set(DEFAULT_IVS_REGIONS)
+    chosen, source = deploy_settings(["eu-west-1", "ap-south-1"])
+    assert (chosen.revocation_regions(REGION), source) == (["eu-west-1", "ap-south-1"], "--ivs-region")
+    assert "  IVS regions         eu-west-1, ap-south-1 (IVS_REGIONS, --ivs-region): " in scope_line(chosen, source)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--ivs-region", "Mars"])
+
+
+# ----------------------------------------------------------------------------------------- log folders
+
+
+def test_a_log_folder_is_removed_when_nothing_failed_and_kept_and_named_otherwise(tmp_path: Path) -> None:
+    kept, removed = tmp_path / "kept", tmp_path / "removed"
+    for folder in (kept, removed):
+        folder.mkdir()
+        (folder / "instance-0.log").write_text("START RequestId: 1\n")
+
+    assert close_log_dir(removed, None) == f"Logs removed ({removed}): nothing failed."
+    assert close_log_dir(kept, "an invocation crashed") == f"Logs kept in {kept}: an invocation crashed."
+    assert not removed.exists() and (kept / "instance-0.log").exists()
