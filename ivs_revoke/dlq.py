@@ -6,20 +6,19 @@ of 0 every receive may return the same few messages and the rest would never be 
 
 A DLQ message is a request for the failed pairs with their `errors`, or a body that was no request,
 both written by the function with attributes; or a body SQS's redrive policy moved bare (see README,
-"Dead-letter messages").
+"Dead-letter messages"). A DLQ holds what nothing else could read, so any body and any attributes may
+be here: reading one letter never raises (`read_letter`), and one that cannot be read is shown as such.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, NamedTuple
 
-from pydantic import ValidationError
-
-from ivs_revoke.sqs import make_visible, receive
+from ivs_revoke.sqs import make_visible, receive, whole_number
 from revocation.intake import ValidRequest, read_request
 from revocation.models import (
     ATTR_ATTEMPTS,
@@ -27,6 +26,7 @@ from revocation.models import (
     ATTR_ERROR_MESSAGE,
     ATTR_REQUEST_ID,
     ATTR_SOURCE_MESSAGE_ID,
+    CODE_INVALID_MESSAGE,
     DeadLetterMessage,
     RevocationError,
     ViewerSession,
@@ -42,16 +42,61 @@ SCAN_WAIT_SECONDS: Final = 1
 # Receives in a row that bring nothing new (messages reappearing) before a scan stops.
 MAX_RECEIVES_WITHOUT_NEW: Final = 3
 NO_CODE: Final = "(none)"
+# An exception's own text in the reason of a letter that could not be read: enough to name the limit.
+MAX_UNREADABLE_DETAIL_CHARS: Final = 300
 
 
 @dataclass(frozen=True)
 class Reading:
-    """A letter's pairs with their errors, or why its body is not a request."""
+    """A letter's pairs with their errors, or why its body is not a request; `dead_letter` is the body
+    when the function wrote it as a dead letter for failed pairs."""
 
     sessions: tuple[ViewerSession, ...] = ()
     errors: tuple[RevocationError, ...] = ()
     request_id: str | None = None
     invalid_reason: str | None = None
+    dead_letter: DeadLetterMessage | None = None
+
+
+def read_letter(body: str) -> Reading:
+    """What one letter's body says, whatever it is; never raises.
+
+    This is where the DLQ commands' isolation is: one letter's reading ends here, in a Reading, whatever
+    its body holds. `list`, `stats` and `redrive` go through every letter of the queue, and a DLQ is
+    where the bodies nothing else could read end up (an integer past Python's 4,300-digit limit, nesting
+    past the recursion limit, a shape no model expected): an exception out of one letter would hide all
+    the others from the operator. So every exception of the read is caught, not a list of those seen
+    so far; `read_request` means never to raise too, but the CLI does not depend on the version of the
+    function that wrote a letter, nor on what a future parser may raise.
+    """
+    try:
+        return _read(body)
+    except Exception as error:  # the boundary of one letter, see above
+        detail = f"{type(error).__name__}: {error}"
+        if len(detail) > MAX_UNREADABLE_DETAIL_CHARS:
+            detail = detail[: MAX_UNREADABLE_DETAIL_CHARS - 3] + "..."
+        return Reading(invalid_reason=f"body: unreadable ({detail})")
+
+
+def _read(body: str) -> Reading:
+    message = _dead_letter_message(body)
+    if message is not None:
+        return Reading(tuple(message.viewer_sessions), tuple(message.errors), message.request_id, dead_letter=message)
+    # Not written by the function as a dead letter: read it as the function reads any message.
+    intake = read_request(body)
+    if isinstance(intake, ValidRequest):
+        return Reading(intake.sessions, (), intake.request_id)
+    return Reading(invalid_reason=intake.reason, request_id=intake.request_id)
+
+
+def _dead_letter_message(body: str) -> DeadLetterMessage | None:
+    """The body as the function writes a dead letter for failed pairs, else None (read_request then says
+    what it is). Read without guessing: a body with a repeated key is no request, whatever pydantic would
+    keep."""
+    try:
+        return DeadLetterMessage.model_validate(loads_unambiguous(body))
+    except (ValueError, RecursionError):  # not JSON, a repeated key, too deep, not this model (ValidationError)
+        return None
 
 
 class FailedPair(NamedTuple):
@@ -84,14 +129,19 @@ class DeadLetter:
             body=message.get("Body", ""),
             attributes={name: value["StringValue"] for name, value in raw.items() if "StringValue" in value},
             raw_attributes=raw,
-            sent_timestamp_ms=int(sent) if sent.isdigit() else None,
-            receive_count=int(received) if received.isdigit() else 0,
+            sent_timestamp_ms=whole_number(sent),
+            receive_count=whole_number(received) or 0,
         )
 
     @property
     def code(self) -> str | None:
         """The function's error code; None for a message the queue's redrive policy moved bare."""
         return self.attributes.get(ATTR_ERROR_CODE)
+
+    @property
+    def invalid(self) -> bool:
+        """The function found the body no request: tried again unchanged, it can only fail again."""
+        return self.code == CODE_INVALID_MESSAGE
 
     @property
     def reason(self) -> str | None:
@@ -104,27 +154,20 @@ class DeadLetter:
     @property
     def attempts(self) -> int | str | None:
         value = self.attributes.get(ATTR_ATTEMPTS)
-        return int(value) if value is not None and value.isdigit() else value
+        if value is None:
+            return None
+        number = whole_number(value)
+        # Any other text (a producer's own attribute of the same name) is shown as it is.
+        return value if number is None else number
 
     @property
     def message(self) -> DeadLetterMessage | None:
         """The failed pairs with their errors, when the function wrote this letter for failed pairs."""
-        try:
-            # Read without guessing: a body with a repeated key is no request, whatever pydantic would keep.
-            return DeadLetterMessage.model_validate(loads_unambiguous(self.body))
-        except (ValueError, ValidationError):
-            return None
+        return self.reading.dead_letter
 
     @cached_property
     def reading(self) -> Reading:
-        message = self.message
-        if message is not None:
-            return Reading(tuple(message.viewer_sessions), tuple(message.errors), message.request_id)
-        # Not written by the function as a dead letter: read it as the function reads any message.
-        intake = read_request(self.body)
-        if isinstance(intake, ValidRequest):
-            return Reading(intake.sessions, (), intake.request_id)
-        return Reading(invalid_reason=intake.reason, request_id=intake.request_id)
+        return read_letter(self.body)
 
     def failed_sessions(self) -> list[tuple[ViewerSession, str | None, str | None]]:
         """Each pair of a letter that is a request, with its code and message: the pair's own error's,
@@ -157,8 +200,10 @@ def scan(
     *,
     max_items: int | None = None,
     visibility_timeout: int = DEFAULT_SCAN_VISIBILITY_SECONDS,
+    stop_at: Callable[[DeadLetter], bool] | None = None,
 ) -> list[DeadLetter]:
-    """The queue's messages, each once, oldest receive first; none deleted, all visible again after."""
+    """The queue's messages, each once, oldest receive first; none deleted, all visible again after.
+    With `stop_at`, the scan ends after the receive that brought a letter it holds for."""
     seen: dict[str, DeadLetter] = {}
     handles: dict[str, str] = {}  # the latest receipt handle of each message: only it can change visibility
     without_new = 0
@@ -167,12 +212,14 @@ def scan(
             messages = receive(sqs, queue_url, visibility_timeout=visibility_timeout, wait_seconds=SCAN_WAIT_SECONDS)
             if not messages:
                 break
-            new = 0
+            new: list[DeadLetter] = []
             for message in messages:
                 handles[message["MessageId"]] = message["ReceiptHandle"]
                 if message["MessageId"] not in seen:
                     seen[message["MessageId"]] = DeadLetter.from_message(message)
-                    new += 1
+                    new.append(seen[message["MessageId"]])
+            if stop_at is not None and any(map(stop_at, new)):
+                break
             without_new = 0 if new else without_new + 1
             if without_new >= MAX_RECEIVES_WITHOUT_NEW:
                 break

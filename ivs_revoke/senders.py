@@ -18,6 +18,7 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from ivs_revoke.errors import EXIT_INTERRUPTED, EXIT_OTHER, EXIT_SERVICE
 from ivs_revoke.inputs import SESSIONS_MEMBER, Pair
+from ivs_revoke.sqs import whole_number
 from revocation.call_policy import backoff_seconds
 from revocation.models import (
     EVENT_DETAIL_TYPE,
@@ -246,8 +247,8 @@ def queue_max_message_bytes(client: Any, queue_url: str) -> int:
         ).get("Attributes", {})
     except ClientError:
         return SOURCE_QUEUE_MAX_MESSAGE_BYTES
-    value = str(attributes.get(QUEUE_MAX_MESSAGE_SIZE_ATTRIBUTE, ""))
-    return min(int(value), SQS_MAX_MESSAGE_BYTES) if value.isdigit() else SOURCE_QUEUE_MAX_MESSAGE_BYTES
+    size = whole_number(str(attributes.get(QUEUE_MAX_MESSAGE_SIZE_ATTRIBUTE, "")))
+    return SOURCE_QUEUE_MAX_MESSAGE_BYTES if size is None else min(size, SQS_MAX_MESSAGE_BYTES)
 
 
 class QueueSender(_BatchedSender):

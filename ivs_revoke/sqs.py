@@ -5,6 +5,7 @@ Each takes a client (from `ivs_revoke.aws`, or the local stack's); the limits ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
@@ -19,6 +20,16 @@ _COUNT_ATTRIBUTES: Final = (
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
 )
+
+# A count or a timestamp as SQS writes it: ASCII digits that fit a 64-bit integer. `str.isdigit` is not
+# enough for text a producer wrote (an attribute of a message moved bare): it accepts "²", which `int`
+# refuses, and any number of digits, past Python's 4,300-digit limit for `int`.
+_WHOLE_NUMBER: Final = re.compile(r"[0-9]{1,18}")
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number when it is one as SQS writes them (e.g. SentTimestamp), else None."""
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else None
 
 
 def batches(items: Iterable[T], size: int = SQS_MAX_BATCH_ENTRIES) -> Iterator[list[T]]:
