@@ -13,13 +13,18 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 venv: $(STAMP)
 
+# The first run says what it does before its quiet install. setuptools reports every editable install
+# with an "Editable installation." warning box: only that warning is silenced, any other warning or error
+# of the build still shows.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "$(PYTHON) is older than Python 3.11: run with PYTHON=python3.11 (or newer)" >&2; exit 1; }
+	@test -x $(PY) && echo "Installing the changed requirements into $(VENV) (quietly; up to a minute and a half)..." || \
+		echo "First run: creating $(VENV) and installing the dependencies (quietly; about a minute and a half, once)..."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -42,7 +47,8 @@ infra: $(STAMP) synth
 demo: $(STAMP)
 	$(PY) -m local.demo $(ARGS)
 
-# The local stack as a service for your own producers and tools, until Ctrl-C.
+# The local stack as a service for your own producers and tools, until Ctrl-C or SIGTERM (a clean stop
+# exits 0, so make reports no error).
 up: $(STAMP)
 	$(PY) -m local.up $(ARGS)
 
