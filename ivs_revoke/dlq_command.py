@@ -59,7 +59,8 @@ def add_command(commands: Any) -> None:
     mover = command(
         "redrive",
         "move the messages back to their source queue to be tried again (StartMessageMoveTask, always "
-        "with the destination named: SQS cannot tell where a message the function wrote came from)",
+        "with the destination named: SQS cannot tell where a message the function wrote came from); "
+        "InvalidMessage letters stay unless --include-invalid",
     )
     mover.set_defaults(handler=dlq_redrive)
     mover.add_argument(
@@ -86,6 +87,13 @@ def add_command(commands: Any) -> None:
         action="store_true",
         help="move the messages from here (receive, send, delete) instead of StartMessageMoveTask; "
         "used on its own when a local endpoint does not implement the task",
+    )
+    mover.add_argument(
+        "--include-invalid",
+        action="store_true",
+        help="move InvalidMessage letters too (bodies the function found no request, which can only fail again "
+        "unless changed). Without it they stay in the dead-letter queue and the output's invalidMessagesLeft "
+        "counts them; as StartMessageMoveTask moves every message, the others are then moved from here",
     )
     add_global_options(mover)
 
@@ -137,6 +145,7 @@ def dlq_redrive(invocation: Invocation) -> int:
         _destination(invocation, client, url),
         rate=args.rate,
         client_side=args.client_side,
+        include_invalid=args.include_invalid,
         wait=args.wait,
         sleep=invocation.sleep,
         clock=invocation.clock,

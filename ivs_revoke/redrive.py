@@ -3,6 +3,14 @@
 A dead letter the function wrote reached the DLQ with SendMessage, so SQS does not know where it came
 from: a StartMessageMoveTask without DestinationArn fails for it with CouldNotDetermineMessageSource
 (SQS developer guide, "Troubleshooting DLQ redrive"). Every redrive here therefore names its destination.
+
+An InvalidMessage letter (the function found its body no request) can only fail again if it is moved
+back unchanged, so a redrive leaves those in the DLQ unless asked to move them (`include_invalid`).
+StartMessageMoveTask cannot do that: it has no filter (SourceArn, DestinationArn and a rate are all it
+takes) and moves every message of the queue. So when the DLQ holds InvalidMessage letters, the others
+are moved from here instead (`move_messages`), which leaves them where they are. Moving them aside to a
+holding queue around the task was the other way: it needs a queue the stack does not have and two more
+moves of each of them, each one more chance to leave a letter behind in the wrong queue.
 """
 
 from __future__ import annotations
@@ -15,7 +23,13 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
-from ivs_revoke.dlq import DEFAULT_SCAN_VISIBILITY_SECONDS, MAX_RECEIVES_WITHOUT_NEW, SCAN_WAIT_SECONDS, DeadLetter
+from ivs_revoke.dlq import (
+    DEFAULT_SCAN_VISIBILITY_SECONDS,
+    MAX_RECEIVES_WITHOUT_NEW,
+    SCAN_WAIT_SECONDS,
+    DeadLetter,
+    scan,
+)
 from ivs_revoke.errors import ConfigurationError, ServiceError
 from ivs_revoke.senders import Clock, Sleep, pack, queue_max_message_bytes
 from ivs_revoke.sqs import delete, make_visible, queue_arn, queue_url_of, receive
@@ -58,6 +72,14 @@ class RedriveResult:
     output: dict[str, Any]
     moved: int | None = None
     problem: str | None = None
+
+
+def holds_invalid_letters(sqs: Any, dlq_url: str) -> bool:
+    """The DLQ holds an InvalidMessage letter: read as `dlq list` reads it (nothing consumed), up to the
+    first one. Only the ErrorCode attribute the function wrote counts, not a reading of the body here: a
+    letter SQS's redrive policy moved bare (the function failed on its batch) has never been judged and
+    may well pass once the cause is fixed."""
+    return any(letter.invalid for letter in scan(sqs, dlq_url, stop_at=lambda letter: letter.invalid))
 
 
 def only_source_queue(sqs: Any, dlq_url: str, preferred_url: str | None = None) -> Destination:
@@ -106,6 +128,7 @@ def redrive(
     *,
     rate: int | None = None,
     client_side: bool = False,
+    include_invalid: bool = True,
     wait: bool = True,
     poll_seconds: float = MOVE_TASK_POLL_SECONDS,
     timeout: float | None = None,
@@ -114,9 +137,21 @@ def redrive(
     note: Note = lambda text: None,
 ) -> RedriveResult:
     """Moves the DLQ's messages to `destination` with StartMessageMoveTask, or from here (`client_side`,
-    and on its own where an endpoint that is not AWS's lacks the task). With `wait`, `note` gets the
-    progress; it always hears of a fallback."""
+    and on its own where an endpoint that is not AWS's lacks the task). Without `include_invalid`,
+    InvalidMessage letters stay in the DLQ (moved from here when there are any, see the module's
+    docstring) and the output says how many were left. With `wait`, `note` gets the progress; it always
+    hears of a fallback and of letters left."""
+    # Said only where letters were looked at: with include_invalid, none is left on purpose.
+    left_key = {} if include_invalid else {"invalidMessagesLeft": 0}
+    if not client_side and not include_invalid and holds_invalid_letters(sqs, dlq_url):
+        note(
+            "the dead-letter queue holds InvalidMessage letters, which StartMessageMoveTask would move with the "
+            "rest (it cannot filter): moving the others from here instead (--include-invalid moves them all)"
+        )
+        client_side = True
     if not client_side:
+        # Checked just before: an InvalidMessage letter the function writes after the check moves with the
+        # rest. Tried again, it comes back with its reason, as before this check; nothing is lost.
         source_arn = queue_arn(sqs, dlq_url)
         parameters: dict[str, Any] = {"SourceArn": source_arn, "DestinationArn": destination.arn}
         if rate is not None:
@@ -132,7 +167,12 @@ def redrive(
                 "moving the messages from here instead (--client-side)"
             )
         else:
-            output: dict[str, Any] = {"taskHandle": handle, "sourceArn": source_arn, "destinationArn": destination.arn}
+            output: dict[str, Any] = {
+                "taskHandle": handle,
+                "sourceArn": source_arn,
+                "destinationArn": destination.arn,
+                **left_key,
+            }
             if not wait:
                 return RedriveResult(TASK, output)
             task = wait_for_move_task(
@@ -149,8 +189,25 @@ def redrive(
 
     destination_url = destination.url or queue_url_of(sqs, destination.arn)
     progress = (lambda moved: note(f"RUNNING: {moved} messages moved")) if wait else None
-    result = move_messages(sqs, dlq_url, destination_url, rate=rate, sleep=sleep, clock=clock, progress=progress)
+    result = move_messages(
+        sqs,
+        dlq_url,
+        destination_url,
+        rate=rate,
+        include_invalid=include_invalid,
+        sleep=sleep,
+        clock=clock,
+        progress=progress,
+    )
     output = {"deadLetterQueueUrl": dlq_url, "destinationUrl": destination_url, "messagesMoved": result.moved}
+    if not include_invalid:
+        output["invalidMessagesLeft"] = result.invalid_left
+    if result.invalid_left:
+        note(
+            f"{result.invalid_left} InvalidMessage dead letters left in the dead-letter queue: their bodies are no "
+            "request, so tried again they can only fail again (ivs-revoke dlq list shows why; "
+            "--include-invalid moves them too)"
+        )
     if not result.failed:
         return RedriveResult(CLIENT_SIDE, output, result.moved)
     problem = f"{len(result.failed)} messages could not be moved; they stay in the dead-letter queue"
@@ -217,6 +274,7 @@ def wait_for_move_task(
 class MoveResult:
     moved: int = 0
     failed: list[dict[str, Any]] = field(default_factory=list)
+    invalid_left: int = 0  # InvalidMessage letters left in the DLQ on purpose (not failures)
 
 
 def move_messages(
@@ -225,6 +283,7 @@ def move_messages(
     destination_url: str,
     *,
     rate: int | None,
+    include_invalid: bool = True,
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
     progress: Callable[[int], None] | None = None,
@@ -238,6 +297,7 @@ def move_messages(
 
     Only messages already in the DLQ when the move started are moved: a redriven pair that fails again
     comes back as a new message, which is left for the next redrive instead of going round forever.
+    Without `include_invalid`, InvalidMessage letters are left too, like those, and counted.
     """
     started_ms = int(time.time() * 1000)
     started = clock()
@@ -258,6 +318,9 @@ def move_messages(
                 handles[letter.message_id] = letter.receipt_handle
                 if letter.message_id in kept or (letter.sent_timestamp_ms or 0) > started_ms:
                     kept.add(letter.message_id)
+                elif letter.invalid and not include_invalid:
+                    kept.add(letter.message_id)
+                    result.invalid_left += 1
                 else:
                     due.append(letter)
             without_new = 0 if due else without_new + 1

@@ -103,8 +103,9 @@ class FakeQueue:
                     "Body": message["Body"],
                     "MD5OfBody": hashlib.md5(message["Body"].encode()).hexdigest(),
                     "Attributes": {"SentTimestamp": message["SentTimestamp"], "ApproximateReceiveCount": "1"},
+                    # A String attribute given by its value; any other as SQS answers it (Binary in base64).
                     "MessageAttributes": {
-                        name: {"StringValue": value, "DataType": "String"}
+                        name: value if isinstance(value, dict) else {"StringValue": value, "DataType": "String"}
                         for name, value in message.get("MessageAttributes", {}).items()
                     },
                 }
@@ -153,20 +154,25 @@ class FakeQueue:
         fake.on("GetQueueAttributes", self.attributes)
 
 
-def _queue_with_every_kind() -> FakeQueue:
+INVALID_LETTER: dict[str, Any] = {
+    "Body": "this is not JSON",
+    "MessageAttributes": {
+        ATTR_ERROR_CODE: CODE_INVALID_MESSAGE,
+        ATTR_ERROR_MESSAGE: "body is not JSON: Expecting value at line 1 column 1",
+        ATTR_SOURCE_MESSAGE_ID: "src-c",
+        ATTR_ATTEMPTS: "1",
+    },
+}
+
+
+def _queue_with_every_kind(*, invalid: bool = True) -> FakeQueue:
+    """Two letters of failed pairs, an InvalidMessage letter (`invalid`: which a redrive leaves unless
+    asked, and so moves from here rather than by the task), and a body SQS's redrive policy moved."""
     return FakeQueue(
         [
             dead_letter(["denied-1", "denied-2"], "403", "not authorized", attempts=1, source="src-a"),
             dead_letter(["flaky-1"], "503", "unavailable", attempts=5, source="src-b"),
-            {
-                "Body": "this is not JSON",
-                "MessageAttributes": {
-                    ATTR_ERROR_CODE: CODE_INVALID_MESSAGE,
-                    ATTR_ERROR_MESSAGE: "body is not JSON: Expecting value at line 1 column 1",
-                    ATTR_SOURCE_MESSAGE_ID: "src-c",
-                    ATTR_ATTEMPTS: "1",
-                },
-            },
+            *([INVALID_LETTER] if invalid else []),
             # Moved by SQS's own redrive policy (the function crashed): the original body, no attributes.
             {"Body": json.dumps({"channelArn": channel(), "viewerId": "crashed-1"})},
         ]
@@ -367,7 +373,7 @@ def _started_task(fake: FakeAws) -> dict[str, Any]:
 
 def test_redrive_moves_to_the_dlq_s_source_queue_named_by_list_dead_letter_source_queues() -> None:
     fake = FakeAws()
-    _queue_with_every_kind().attach(fake)
+    _queue_with_every_kind(invalid=False).attach(fake)
     _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     result = _dlq(["redrive", "--max-number-of-messages-per-second", "5"], fake)
@@ -378,12 +384,18 @@ def test_redrive_moves_to_the_dlq_s_source_queue_named_by_list_dead_letter_sourc
         "DestinationArn": SOURCE_ARN,
         "MaxNumberOfMessagesPerSecond": 5,
     }
-    assert result.json() == {"taskHandle": "task-1", "sourceArn": DLQ_ARN, "destinationArn": SOURCE_ARN}
+    # The DLQ was read first (consuming nothing): no InvalidMessage letter, so the task moves them all.
+    assert result.json() == {
+        "taskHandle": "task-1",
+        "sourceArn": DLQ_ARN,
+        "destinationArn": SOURCE_ARN,
+        "invalidMessagesLeft": 0,
+    }
 
 
 def test_redrive_moves_to_the_destination_url_when_given() -> None:
     fake = FakeAws()
-    _queue_with_every_kind().attach(fake)
+    _queue_with_every_kind(invalid=False).attach(fake)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     result = _dlq(["redrive", "--destination-url", OTHER_URL], fake)
     assert result.code == 0, result.stderr
@@ -393,7 +405,7 @@ def test_redrive_moves_to_the_destination_url_when_given() -> None:
 
 def test_redrive_of_the_stack_s_dlq_moves_to_the_stack_s_queue() -> None:
     fake = FakeAws()
-    _queue_with_every_kind().attach(fake)
+    _queue_with_every_kind(invalid=False).attach(fake)
     outputs = {OUTPUT_DLQ_URL: DLQ_URL, OUTPUT_QUEUE_URL: SOURCE_URL, OUTPUT_QUEUE_ARN: SOURCE_ARN}
     fake.on("DescribeStacks", [describe_stacks_reply("S", outputs)])
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
@@ -438,7 +450,7 @@ def test_redrive_without_exactly_one_source_queue_is_refused_and_nothing_moves(
 
 def test_redrive_wait_shows_progress_until_the_task_is_done_and_reports_the_messages_moved() -> None:
     fake = FakeAws()
-    _queue_with_every_kind().attach(fake)
+    _queue_with_every_kind(invalid=False).attach(fake)
     _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     running = {
@@ -471,7 +483,7 @@ def test_redrive_wait_shows_progress_until_the_task_is_done_and_reports_the_mess
 
 def test_redrive_wait_on_a_failed_task_reports_its_reason_and_exits_254() -> None:
     fake = FakeAws()
-    _queue_with_every_kind().attach(fake)
+    _queue_with_every_kind(invalid=False).attach(fake)
     _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     failed = {
@@ -491,7 +503,7 @@ def test_redrive_wait_on_a_failed_task_reports_its_reason_and_exits_254() -> Non
 
 def test_redrive_wait_gives_up_on_a_task_that_is_never_listed() -> None:
     fake = FakeAws()
-    _queue_with_every_kind().attach(fake)
+    _queue_with_every_kind(invalid=False).attach(fake)
     _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     fake.on("ListMessageMoveTasks", [Reply({"Results": []})])
@@ -503,7 +515,7 @@ def test_redrive_wait_gives_up_on_a_task_that_is_never_listed() -> None:
 
 def test_redrive_does_not_take_an_earlier_running_task_for_its_own() -> None:
     fake = FakeAws()
-    _queue_with_every_kind().attach(fake)
+    _queue_with_every_kind(invalid=False).attach(fake)
     _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-2"})])
     other = {"TaskHandle": "task-1", "Status": "RUNNING", "SourceArn": DLQ_ARN}
@@ -531,7 +543,7 @@ def test_redrive_moves_the_messages_itself_where_a_local_endpoint_lacks_the_move
     queue.attach(fake)
     fake.on("StartMessageMoveTask", answer)
     _with_source_queues(fake, SOURCE_URL)
-    result = _dlq(["redrive", "--endpoint-url", "http://127.0.0.1:5000"], fake)
+    result = _dlq(["redrive", "--include-invalid", "--endpoint-url", "http://127.0.0.1:5000"], fake)
     assert result.code == 0, result.stderr
     assert "does not implement StartMessageMoveTask" in result.stderr
     assert _started_task(fake)["DestinationArn"] == SOURCE_ARN  # the task was asked for, with its destination
@@ -552,7 +564,7 @@ def test_an_endpoint_set_by_aws_endpoint_url_sqs_is_a_local_one_too(monkeypatch:
     queue.attach(fake)
     fake.on("StartMessageMoveTask", _unimplemented)
     _with_source_queues(fake, SOURCE_URL)
-    result = _dlq(["redrive"], fake)
+    result = _dlq(["redrive", "--include-invalid"], fake)
     assert result.code == 0, result.stderr
     assert queue.messages == {}
 
@@ -560,7 +572,7 @@ def test_an_endpoint_set_by_aws_endpoint_url_sqs_is_a_local_one_too(monkeypatch:
 @pytest.mark.parametrize("endpoint", [[], ["--endpoint-url", "https://sqs.us-west-2.amazonaws.com"]])
 def test_redrive_does_not_fall_back_against_aws_itself(endpoint: list[str]) -> None:
     fake = FakeAws()
-    _queue_with_every_kind().attach(fake)
+    _queue_with_every_kind(invalid=False).attach(fake)
     _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", _unimplemented)
     result = _dlq(["redrive", *endpoint], fake)
@@ -570,7 +582,7 @@ def test_redrive_does_not_fall_back_against_aws_itself(endpoint: list[str]) -> N
 
 def test_a_refused_move_task_is_not_taken_for_a_missing_one() -> None:
     fake = FakeAws()
-    _queue_with_every_kind().attach(fake)
+    _queue_with_every_kind(invalid=False).attach(fake)
     _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [json_error("InvalidParameterValue", "source is not a dead-letter queue", 400)])
     result = _dlq(["redrive", "--endpoint-url", "http://127.0.0.1:5000"], fake)
@@ -599,7 +611,7 @@ def test_sqs_refusing_the_move_task_as_an_unsupported_operation_is_not_taken_for
     _queue_with_every_kind().attach(fake)
     _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [answer])
-    result = _dlq(["redrive", "--endpoint-url", "http://127.0.0.1:5000"], fake)
+    result = _dlq(["redrive", "--include-invalid", "--endpoint-url", "http://127.0.0.1:5000"], fake)
     assert result.code == 254
     assert "UnsupportedOperation" in result.stderr
     assert "FIFO queues are not supported" in result.stderr
@@ -617,7 +629,9 @@ def test_client_side_redrive_to_a_named_queue_leaves_messages_newer_than_its_sta
     queue.add(newer, message_id="msg-new", sent_ms=4_102_444_800_000)  # written after the move began
     fake = FakeAws()
     queue.attach(fake)
-    result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL, "--rate", "2", "--wait"], fake)
+    result = _dlq(
+        ["redrive", "--client-side", "--include-invalid", "--destination-url", OTHER_URL, "--rate", "2", "--wait"], fake
+    )
     assert result.code == 0, result.stderr
     assert fake.of("StartMessageMoveTask") == []
     assert {sent.json()["QueueUrl"] for sent in fake.of("SendMessageBatch")} == {OTHER_URL}
@@ -645,7 +659,7 @@ def test_client_side_redrive_keeps_what_the_destination_refused_and_tries_it_onc
         )
 
     fake.on("SendMessageBatch", refuse_first)
-    result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL], fake)
+    result = _dlq(["redrive", "--client-side", "--include-invalid", "--destination-url", OTHER_URL], fake)
     assert result.code == 254
     assert list(queue.messages) == ["msg-000"] and queue.hidden == set()  # still there, visible again
     assert len(_moved(fake)) == 4  # tried once, not again and again
@@ -659,7 +673,7 @@ def test_client_side_redrive_consumes_nothing_when_the_send_fails() -> None:
     fake = FakeAws()
     queue.attach(fake)
     fake.on("SendMessageBatch", [json_error("AccessDenied", "not authorized to SendMessage", 403)])
-    result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL], fake)
+    result = _dlq(["redrive", "--client-side", "--include-invalid", "--destination-url", OTHER_URL], fake)
     assert result.code == 254
     assert "AccessDenied" in result.stderr
     assert len(queue.messages) == 4 and queue.hidden == set()  # none deleted, none left hidden
@@ -711,7 +725,7 @@ def test_client_side_redrive_reports_a_message_sent_but_not_deleted() -> None:
         )
 
     fake.on("DeleteMessageBatch", fail_first_delete)
-    result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL], fake)
+    result = _dlq(["redrive", "--client-side", "--include-invalid", "--destination-url", OTHER_URL], fake)
     assert result.code == 254
     assert result.json()["messagesMoved"] == 3
     [failed] = result.json()["failed"]
