@@ -434,6 +434,7 @@ class Stop:
 
     how: str | None = None  # STOP_CTRL_C or STOP_SIGTERM, once a stop began
     grace_seconds: float = DEFAULT_GRACE_SECONDS
+    held_batches: int = 0  # batches the functions held (gathered, invoked or settling) when the stop came
     grace_used: float | None = None  # None: the function was not running yet
     left: Sequence[QueueLeft] | None = None  # None: not counted (the stack was not serving yet, or no answer)
     count_error: str | None = None
@@ -454,7 +455,7 @@ def left_in_queues(stack: LocalStack, served: Sequence[Lane]) -> list[QueueLeft]
 
 
 def grace_note(stop: Stop) -> str:
-    if stop.grace_used is None:
+    if stop.grace_used is None or not stop.held_batches:
         return ""
     if stop.grace_used < stop.grace_seconds:
         return f"The invocations in flight finished within the grace ({stop.grace_used:.1f} s).\n"
@@ -578,6 +579,7 @@ def _run_stack(args: argparse.Namespace, faults: Faults, log_dir: Path, stop: St
         hold_signals()
         # Before the grace: an invocation it ends is no failure of the function's.
         stop.function_failed = _function_failed(stack)
+        stop.held_batches = sum(runner.in_flight for runner in stack.runners.values())
         out.write(
             f"Stopping ({stop.how}): no new batches; up to {stop.grace_seconds:g} s for the invocations in flight "
             "to finish.\n"

@@ -223,12 +223,13 @@ def test_a_stop_whose_queues_could_not_be_counted_says_they_are_discarded_all_th
 
 
 def test_the_grace_note_says_whether_the_invocations_in_flight_finished() -> None:
-    assert grace_note(Stop(grace_seconds=5, grace_used=1.24)) == (
+    assert grace_note(Stop(grace_seconds=5, held_batches=2, grace_used=1.24)) == (
         "The invocations in flight finished within the grace (1.2 s).\n"
     )
-    assert grace_note(Stop(grace_seconds=5, grace_used=5.3)).startswith(
+    assert grace_note(Stop(grace_seconds=5, held_batches=1, grace_used=5.3)).startswith(
         "Invocations still running after the 5 s grace were ended"
     )
+    assert grace_note(Stop(grace_seconds=5, held_batches=0, grace_used=1.0)) == ""  # none was in flight
     assert grace_note(Stop()) == ""
 
 
