@@ -21,6 +21,15 @@ import pytest
 from infra.settings import DeploySettings
 from local.stack import LocalStack
 from revocation.intake import ValidRequest, read_request
+from revocation.models import (
+    ATTR_ATTEMPTS,
+    ATTR_ERROR_CODE,
+    ATTR_ERROR_MESSAGE,
+    CODE_INVALID_MESSAGE,
+    DeadLetterMessage,
+    RevocationError,
+    ViewerSession,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -227,4 +236,55 @@ def test_dlq_redrive_client_side_moves_the_denied_pair_back_too(clean: LocalStac
         assert clean.queue_counts(clean.resources.dead_letter_queue_url)["Messages"] == 0
         assert clean.queue_counts(clean.resources.queue_url)["Messages"] == 1
     finally:
+        clean.start_function()
+
+
+def test_dlq_commands_read_a_letter_no_parser_takes_and_redrive_leaves_invalid_letters(clean: LocalStack) -> None:
+    # Letters as the function writes them, and one SQS's redrive policy moved bare after the function
+    # failed on its batch (a producer's own attributes travel with it), written straight to the DLQ.
+    dlq_url, queue_url = clean.resources.dead_letter_queue_url, clean.resources.queue_url
+    denied = DeadLetterMessage(
+        viewer_sessions=[ViewerSession(channel_arn=DENIED, viewer_id="banned")],
+        errors=[RevocationError(channel_arn=DENIED, viewer_id="banned", code="403", message="not authorized")],
+    )
+    poison = (
+        f'{{"channelArn": "{DENIED}", "viewerId": "poison", "viewerSessionVersionsLessThanOrEqualTo": {"9" * 4301}}}'
+    )
+    letters = [
+        (denied.to_json(), {ATTR_ERROR_CODE: "403", ATTR_ERROR_MESSAGE: "not authorized"}),
+        ("not JSON", {ATTR_ERROR_CODE: CODE_INVALID_MESSAGE, ATTR_ERROR_MESSAGE: "body is not JSON"}),
+        (poison, {ATTR_ATTEMPTS: "²"}),
+    ]
+    clean.stop_function()  # nothing takes what is redriven to the queue while it is counted
+    try:
+        for body, attributes in letters:
+            clean.sqs.send_message(
+                QueueUrl=dlq_url,
+                MessageBody=body,
+                MessageAttributes={
+                    name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+                },
+            )
+
+        listed = _json(ivs_revoke(clean, "dlq", "list"))
+        assert [row["viewerId"] for row in listed["failedPairs"]] == ["banned"]
+        invalid = {row["body"]: row for row in listed["invalidMessages"]}
+        assert invalid["not JSON"]["code"] == CODE_INVALID_MESSAGE
+        assert "4300" in invalid[poison]["message"] and invalid[poison]["attempts"] == "²"
+        stats = _json(ivs_revoke(clean, "dlq", "stats"))
+        assert (stats["messagesScanned"], stats["failedPairs"], stats["invalidMessages"]) == (3, 1, 2)
+
+        # The InvalidMessage letter stays; the task cannot leave it, so the others move from here.
+        redriven = ivs_revoke(clean, "dlq", "redrive", "--wait")
+        output = _json(redriven)
+        assert (output["messagesMoved"], output["invalidMessagesLeft"]) == (2, 1)
+        assert "1 InvalidMessage dead letters left" in redriven.stderr
+        assert (clean.queue_counts(dlq_url)["Messages"], clean.queue_counts(queue_url)["Messages"]) == (1, 2)
+
+        # Asked for, it goes too, by the move task.
+        everything = _json(ivs_revoke(clean, "dlq", "redrive", "--include-invalid", "--wait"))
+        assert (everything["task"]["Status"], everything["messagesMoved"]) == ("COMPLETED", 1)
+        assert (clean.queue_counts(dlq_url)["Messages"], clean.queue_counts(queue_url)["Messages"]) == (0, 3)
+    finally:
+        clean.purge()
         clean.start_function()
