@@ -95,6 +95,24 @@ def export_lines(values: Mapping[str, str]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class QueueLeft:
+    """What a queue holds: in the status line, and what a stop discards."""
+
+    queue: str
+    queued: int  # visible or delayed
+    in_flight: int
+
+    @classmethod
+    def of(cls, queue: str, counts: Mapping[str, int]) -> QueueLeft:
+        """From ivs_revoke.sqs.queue_counts."""
+        return cls(queue, counts["Messages"] + counts["MessagesDelayed"], counts["MessagesNotVisible"])
+
+    @property
+    def messages(self) -> int:
+        return self.queued + self.in_flight
+
+
+@dataclass(frozen=True)
 class LaneStatus:
     lane: str
     waiting: int  # messages in the queue, visible or delayed
@@ -225,12 +243,12 @@ def current_status(stack: LocalStack, served: Sequence[Lane], metrics: FunctionM
     now = time.time()
     lanes = []
     for lane in served:
-        counts = stack.queue_counts(lane.queue_url)
+        held = QueueLeft.of(lane.name, stack.queue_counts(lane.queue_url))
         lanes.append(
             LaneStatus(
                 lane=lane.name,
-                waiting=counts["Messages"] + counts["MessagesDelayed"],
-                in_flight=counts["MessagesNotVisible"],
+                waiting=held.queued,
+                in_flight=held.in_flight,
                 revoked=metrics.revoked[lane.name],
                 rate=metrics.rate(lane.name, now, since),
                 bound=bounds[lane.name],
@@ -415,19 +433,6 @@ def hold_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-@dataclass(frozen=True)
-class QueueLeft:
-    """What a queue still held when the stack stopped."""
-
-    queue: str
-    queued: int  # visible or delayed
-    in_flight: int
-
-    @property
-    def messages(self) -> int:
-        return self.queued + self.in_flight
-
-
 @dataclass
 class Stop:
     """How the service stopped, and what it found as it did."""
@@ -447,11 +452,7 @@ def left_in_queues(stack: LocalStack, served: Sequence[Lane]) -> list[QueueLeft]
         ("DLQ", resources.dead_letter_queue_url),
         ("EventBridge delivery DLQ", resources.delivery_dead_letter_queue_url),
     ]
-    left = []
-    for name, url in queues:
-        counts = stack.queue_counts(url)
-        left.append(QueueLeft(name, counts["Messages"] + counts["MessagesDelayed"], counts["MessagesNotVisible"]))
-    return left
+    return [QueueLeft.of(name, stack.queue_counts(url)) for name, url in queues]
 
 
 def grace_note(stop: Stop) -> str:

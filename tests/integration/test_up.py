@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from ivs_revoke.sqs import queue_counts
 from local.clients import client
 from local.demo import CLI_EXAMPLE, CLI_EXAMPLE_CHANNELS
 from local.up import lock_path
@@ -152,7 +153,7 @@ def _run(command: list[str], environment: Mapping[str, str], stdin: str | None =
     return json.loads(result.stdout) if result.stdout.strip() else None
 
 
-def _ledger(ivs_url: str) -> dict[str, Any]:
+def read_ledger(ivs_url: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{ivs_url}/_emulator/ledger", timeout=10) as response:
         ledger: dict[str, Any] = json.load(response)
     return ledger
@@ -238,7 +239,7 @@ def test_up_serves_the_aws_cli_and_ivs_revoke_from_its_exports_and_stops_on_ctrl
     valid = {(pair["channelArn"], pair["viewerId"]) for pair in [one, by_event, *many, urgent]}
 
     def all_revoked() -> dict[str, Any] | None:
-        ledger = _ledger(environment["AWS_ENDPOINT_URL_IVS"])
+        ledger = read_ledger(environment["AWS_ENDPOINT_URL_IVS"])
         return ledger if valid <= set(_revoked(ledger)) else None
 
     ledger = _wait_for("every valid pair revoked", all_revoked)
@@ -336,7 +337,7 @@ def test_up_calls_another_ivs_endpoint_refuses_a_second_up_and_lets_an_invocatio
         rest = up.stop(signal.SIGTERM)
 
         # The grace let the invocation finish: the pair is revoked and its message deleted.
-        assert (pair["channelArn"], pair["viewerId"]) in _revoked(_ledger(ivs_url))
+        assert (pair["channelArn"], pair["viewerId"]) in _revoked(read_ledger(ivs_url))
         assert up.process.returncode == 0, up.output
         assert "Stopping (SIGTERM): no new batches; up to 5 s" in rest
         assert "The invocations in flight finished within the grace" in rest, rest
@@ -380,13 +381,10 @@ def test_ctrl_c_on_make_up_with_work_left_reports_what_is_discarded_and_make_rep
                 ]
                 assert not sqs.send_message_batch(QueueUrl=environment[queue], Entries=entries).get("Failed")
 
-        def held(queue: str) -> int:
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=environment[queue], AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
-            )["Attributes"]
-            return int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-        _wait_for("both lanes' functions holding a batch", lambda: all(held(queue) for queue in sent))
+        _wait_for(
+            "both lanes' functions holding a batch",
+            lambda: all(queue_counts(sqs, environment[queue])["MessagesNotVisible"] for queue in sent),
+        )
         os.killpg(make.pid, signal.SIGINT)
         rest, _ = make.communicate(timeout=STOP_SECONDS)
     finally:

@@ -13,7 +13,6 @@ dead-lettered and the test fails.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import selectors
@@ -21,12 +20,10 @@ import shlex
 import signal
 import subprocess
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,7 +31,7 @@ from ivs_revoke.dlq import scan
 from ivs_revoke.sqs import queue_counts
 from local.clients import client
 from local.up import lock_path
-from tests.integration.test_up import READY_SECONDS, Up, clean_environment, exported
+from tests.integration.test_up import READY_SECONDS, Up, clean_environment, exported, read_ledger
 
 pytestmark = pytest.mark.integration
 
@@ -182,7 +179,7 @@ def test_the_readme_walkthrough_shows_revoked_pairs_a_403_dead_letter_and_a_redr
         for command in commands[1:]:
             ran.append(session.run(command))
             _wait_until_idle(environment)
-        ledger = _ledger(environment["AWS_ENDPOINT_URL_IVS"])
+        ledger = read_ledger(environment["AWS_ENDPOINT_URL_IVS"])
         sqs = client("sqs", environment["AWS_ENDPOINT_URL_SQS"], environment["AWS_REGION"])
         dead_lettered = {
             (pair.channel_arn, pair.viewer_id): (pair.code, pair.message)
@@ -234,12 +231,6 @@ def test_the_readme_walkthrough_shows_revoked_pairs_a_403_dead_letter_and_a_redr
 def _sends(command: str) -> bool:
     """Whether the command is one that sends revocation requests (not one that reads what became of them)."""
     return re.search(r"\b(send-message|put-events|submit)\b", command) is not None
-
-
-def _ledger(ivs_url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{ivs_url}/_emulator/ledger", timeout=10) as response:
-        ledger: dict[str, Any] = json.load(response)
-    return ledger
 
 
 def test_the_walkthrough_is_read_as_bash_reads_it() -> None:
