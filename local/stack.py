@@ -315,14 +315,19 @@ class LocalStack:
         letters = scan(self.sqs, self.resources.dead_letter_queue_url)
         return sorted(letters, key=lambda letter: (letter.sent_timestamp_ms or 0, letter.message_id))
 
-    def redrive_dead_letters(self, timeout: float = 60.0) -> RedriveResult:
+    def redrive_dead_letters(self, timeout: float = 60.0, lane: str = names.LANE_BULK) -> RedriveResult:
         """Moves the DLQ's messages back to the bulk queue as `ivs-revoke dlq redrive --wait` does, with
-        the bulk queue named as the destination; a move that leaves messages behind raises."""
+        the bulk queue named as the destination; a move that leaves messages behind raises. `lane`
+        names the urgent queue instead, for a stack that runs only the urgent lane's function."""
         resources = self.resources
+        urgent = lane == names.LANE_URGENT
         result = redrive(
             self.sqs,
             resources.dead_letter_queue_url,
-            Destination(arn=resources.queue_arn, url=resources.queue_url),
+            Destination(
+                arn=resources.urgent_queue_arn if urgent else resources.queue_arn,
+                url=resources.urgent_queue_url if urgent else resources.queue_url,
+            ),
             poll_seconds=MOVE_TASK_POLL_SECONDS,
             timeout=timeout,
         )
