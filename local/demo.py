@@ -375,8 +375,10 @@ def demonstrate(pairs: int, wave: int, log_dir: Path) -> int:
     settings = DeploySettings.from_cdk_json()
     out = sys.stdout.write
     timings: dict[str, float] = {}
+    # In the region of its channels, as a stack deployed where its channels are: cdk.json names no other
+    # scope (ivsRegions, channelArns), so the function revokes in its own region only (IVS_REGIONS).
     with LocalStack(
-        settings, region="us-east-1", ivs_options={"unauthorized_channels": CLI_EXAMPLE_CHANNELS}, log_dir=log_dir
+        settings, region=REGION, ivs_options={"unauthorized_channels": CLI_EXAMPLE_CHANNELS}, log_dir=log_dir
     ) as stack:
         timings["start"] = time.monotonic() - started
         ivs_note = f"emulator at {stack.ivs.url}: {emulator_note(CLI_EXAMPLE_CHANNELS, Faults())}"
