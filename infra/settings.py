@@ -28,7 +28,7 @@ from revocation.models import (
     RevocationRequest,
     ViewerSession,
 )
-from revocation.settings import MAX_PAIRS_PER_MESSAGE_LIMIT
+from revocation.settings import MAX_PAIRS_PER_MESSAGE_LIMIT, REGION_PATTERN
 
 # BatchStartViewerSessionRevocation: calls per second per account and region, not adjustable.
 IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND = BATCH_CALLS_PER_SECOND
@@ -44,7 +44,6 @@ CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 # How this model's context keys look; the CDK's own keys carry ':', '@', '/' or '-'.
 SETTING_KEY = re.compile(r"^[a-z][A-Za-z0-9]*$")
-REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 # A channelArns entry is the API's channel ARN (models.CHANNEL_ARN_PATTERN) whose account has all 12
 # digits: the API's pattern takes any digits, but IAM matches the account exactly, and a policy
 # scoped to a mistyped account would grant nothing.
@@ -196,8 +195,9 @@ class DeploySettings(BaseModel):
     @field_validator("ivs_regions")
     @classmethod
     def _regions(cls, value: list[str]) -> list[str]:
+        # The function's own rule: a region accepted here is one that IVS_REGIONS takes at cold start.
         for region in value:
-            if not re.match(REGION_PATTERN, region):
+            if not re.fullmatch(REGION_PATTERN, region):
                 raise ValueError(f"{region!r} is not a region name such as us-east-1")
         return value
 

@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.settings import REGION_PATTERN, DeploySettings, DeploySettingsError
+from infra.settings import DeploySettings, DeploySettingsError
 from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS
 from local.clients import CREDENTIALS
 from local.demo import CLI_EXAMPLE_CHANNELS
@@ -40,6 +40,7 @@ from local.overview import Lane, emulator_note, header_lines, lanes
 from local.stack import LocalStack, close_log_dir, instance_log_name, temporary_log_dir
 from revocation import names
 from revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
+from revocation.settings import REGION_PATTERN
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 ENV_FILE: Final = ROOT / ".local-stack.env"
