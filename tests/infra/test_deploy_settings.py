@@ -497,3 +497,6 @@ def test_function_environment_ivs_regions_is_ivs_regions_else_the_channels_regio
             bulk_queue_url=bulk_queue_url,
         )
         assert environment[names.ENV_IVS_REGIONS] == expected
+        # And the function reads it as that scope, whatever its own region.
+        parsed = FunctionSettings.from_environ({**environment, "AWS_REGION": "ap-south-1"})
+        assert parsed.ivs_regions == tuple(expected.split(","))
