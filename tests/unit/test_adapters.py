@@ -117,6 +117,11 @@ HTML = b"<!DOCTYPE html><html><body><h1>Welcome</h1></body></html>"
             "200 with an ambiguous JSON body (body: repeated key 'errors')",
         ),
         (Raw(b'{"errors": []}', status=202, content_type="text/html"), "202 with a text/html body"),
+        # Found by the fault matrix in both lanes: a proxy's object, and a 2xx other than the documented 200.
+        (answer({"message": "Forbidden"}), "200 with a JSON object without errors (keys: 'message')"),
+        (answer({"errors": None, "message": "x"}), "200 with a JSON object without errors (keys: 'errors', 'message')"),
+        (Raw(b'{"errors": []}', status=202), "202 with the operation's JSON (the operation answers 200)"),
+        (Raw(b"{}", status=204), "204 with the operation's JSON (the operation answers 200)"),
     ],
 )
 def test_gateway_refuses_an_answer_that_is_not_the_operations_json(raw: Raw, problem: str) -> None:

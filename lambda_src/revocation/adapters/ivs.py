@@ -74,15 +74,22 @@ class CallDeadlineExceeded(Exception):
 
 def answer_problem(status: int, content_type: str | None, body: bytes) -> str | None:
     """What is wrong with a 2xx answer of BatchStartViewerSessionRevocation, or None when it is the
-    operation's JSON: an object whose `errors`, if present, is a list of objects with string
-    `channelArn` and `viewerId` (and `code`, `message` strings when present)."""
+    operation's success: a 200 (the only status the API reference documents for it) whose body is a
+    JSON object with `errors` a list of objects with string `channelArn` and `viewerId` (and `code`,
+    `message` strings when present), or exactly `{}` (the JSON of an output with no member set).
+    An object with other members and no `errors` is refused: `{"message": "Forbidden"}` from a proxy
+    confirms nothing. Members beside `errors` are let through, as the SDKs let new output members through."""
     if not body.strip():
         return f"{status} with an empty body"
     problem, value = _json_object(status, content_type, body)
     if problem is not None:
         return problem
+    if status != 200:
+        return f"{status} with the operation's JSON (the operation answers 200)"
     errors = value.get("errors")
-    if errors is None:  # absent, or null as JSON protocols read it: every pair accepted
+    if errors is None:  # absent, or null as JSON protocols read it
+        if value.keys() - {"errors"}:
+            return f"{status} with a JSON object without errors (keys: {_shown_keys(value)})"
         return None
     if not isinstance(errors, list):
         return f"{status} whose errors is not a list (got {json_type(errors)})"
@@ -115,13 +122,19 @@ def single_answer_problem(status: int, content_type: str | None, body: bytes) ->
     if problem is not None:
         return problem
     if value:
-        # The keys say what it was (a proxy's message, a batch answer); their values are not shown.
-        keys = ", ".join(ascii(key[:_SHOWN_KEY_CHARACTERS]) for key in list(value)[:_SHOWN_KEYS])
-        more = ", ..." if len(value) > _SHOWN_KEYS else ""
-        return f"{status} with a JSON object that is not empty (keys: {keys}{more}); the operation answers nothing"
+        return (
+            f"{status} with a JSON object that is not empty (keys: {_shown_keys(value)}); the operation answers nothing"
+        )
     if status != 200:
         return f"{status} with an empty JSON object (the operation answers 200)"
     return None
+
+
+def _shown_keys(value: dict[str, Any]) -> str:
+    """The first keys of an answer's object: they say what it was (a proxy's message, a batch answer);
+    their values are not shown."""
+    keys = ", ".join(ascii(key[:_SHOWN_KEY_CHARACTERS]) for key in list(value)[:_SHOWN_KEYS])
+    return keys + (", ..." if len(value) > _SHOWN_KEYS else "")
 
 
 def _json_object(status: int, content_type: str | None, body: bytes) -> tuple[str | None, dict[str, Any]]:
