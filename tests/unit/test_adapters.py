@@ -98,6 +98,9 @@ HTML = b"<!DOCTYPE html><html><body><h1>Welcome</h1></body></html>"
         (Raw(HTML, content_type="application/json"), "200 with a body that is not JSON: '<!DOCTYPE html>"),
         (Raw(b'{"errors": [', content_type="application/json"), "200 with a body that is not JSON"),
         (Raw(b"\xff\xfe\x00", content_type=None), "200 with a body that is not JSON"),
+        # botocore decodes UTF-8 and cannot parse these, so it reads no errors: every pair counted.
+        (Raw(b'\xef\xbb\xbf{"errors": []}'), "200 with a body that is not JSON"),
+        (Raw('{"errors": []}'.encode("utf-16-le")), "200 with a body that is not JSON"),
         (Raw(b"[]"), "200 with a JSON list body, not an object"),
         (Raw(b'"revoked"'), "200 with a JSON string body, not an object"),
         (Raw(b'{"errors": "junk"}'), "200 whose errors is not a list (got string)"),

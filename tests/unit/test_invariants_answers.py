@@ -359,12 +359,6 @@ def test_bulk_lane_counts_only_the_pairs_the_batch_answer_confirms(handler_modul
     assert outcome in allowed, f"{raw!r} came to {described(outcome)}; allowed: {[described(o) for o in allowed]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: the answer check reads the body with json's encoding detection (a UTF-8 byte order mark, "
-    "UTF-16 without one) and passes errors naming sent pairs, while botocore decodes UTF-8, fails to parse, "
-    "and reads no errors: every pair counted revoked",
-)
 @ANSWERS
 @given(raw=st.builds(Raw, body=operation_objects(SENT, OTHER_ENCODINGS), status=statuses, content_type=content_types))
 @example(raw=Raw(FORBIDDEN_403.decode().encode("utf-8-sig"), content_type="application/json"))

@@ -144,7 +144,9 @@ def _json_object(status: int, content_type: str | None, body: bytes) -> tuple[st
     if media_type and not _is_json(media_type):
         return f"{status} with a {media_type} body", {}
     try:
-        value = loads_unambiguous(body)
+        # The text botocore reads: strict UTF-8, as it decodes. json.loads of the bytes would detect a
+        # byte order mark or UTF-16 and read errors that botocore never sees (every pair counted).
+        value = loads_unambiguous(body.decode("utf-8"))
     except RepeatedKeyError as error:
         return f"{status} with an ambiguous JSON body ({error.describe()})", {}
     except IntegerTooLongError as error:
