@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 
-PRODUCT = "revocation.handler"
+PRODUCT = "ivs_revocation.handler"
 PEER = "benchmarks.peer.handler"
 MINIMAL = "benchmarks.peer.minimal"
 TARGETS = {"product": PRODUCT, "peer": PEER, "minimal": MINIMAL}
@@ -105,7 +105,7 @@ class InstantIvs:
         if self.record:
             # Imported here: only the calls benchmark records, and the peer's measured processes must
             # not load the function's package.
-            from revocation.models import RevocationRequest
+            from ivs_revocation.models import RevocationRequest
 
             sessions = RevocationRequest.model_validate_json(request.body).viewer_sessions
             self.pairs += len(sessions)
@@ -160,8 +160,8 @@ def load(target: str, ivs: InstantIvs) -> Any:
         import boto3
         from botocore.config import Config
 
-        from revocation.adapters.ivs import Boto3IvsGateway
-        from revocation.service import RevocationService
+        from ivs_revocation.adapters.ivs import Boto3IvsGateway
+        from ivs_revocation.service import RevocationService
 
         settings = module.settings.model_copy(update={"ivs_calls_per_second": 1e9})
         client = boto3.session.Session().client(

@@ -125,7 +125,7 @@ def _group(filename: str, function: str) -> str:
         return "builtins (C)"
     path = filename.replace(os.sep, "/")
     if "/revocation/" in path:
-        return "revocation." + Path(path).stem
+        return "ivs_revocation." + Path(path).stem
     if "/benchmarks/" in path:
         return "benchmarks (instant IVS)"
     for marker, name in (

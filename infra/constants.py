@@ -1,7 +1,7 @@
 """Names and fixed choices the stack and its tests share, defined once.
 
-Names that the function shares (environment keys, metrics, handler) live in `revocation.names`;
-the message contract (event source and detail-type) in `revocation.models`.
+Names that the function shares (environment keys, metrics, handler) live in `ivs_revocation.names`;
+the message contract (event source and detail-type) in `ivs_revocation.models`.
 """
 
 from __future__ import annotations
@@ -16,20 +16,6 @@ ASSET_EXCLUDE: Final = ["**/__pycache__", "**/*.pyc", ".mypy_cache", ".pytest_ca
 
 # Powertools for AWS Lambda (Python) v3 public layer; its ARN per release and region is published in SSM.
 POWERTOOLS_LAYER_SSM_PARAMETER: Final = "/aws/service/powertools/python/{architecture}/{runtime}/{version}"
-
-# Stack outputs: stable names that operators, the CLI and scripts read.
-OUTPUT_QUEUE_URL: Final = "QueueUrl"
-OUTPUT_QUEUE_ARN: Final = "QueueArn"
-OUTPUT_URGENT_QUEUE_URL: Final = "UrgentQueueUrl"
-OUTPUT_URGENT_QUEUE_ARN: Final = "UrgentQueueArn"
-OUTPUT_DLQ_URL: Final = "DeadLetterQueueUrl"
-OUTPUT_DLQ_ARN: Final = "DeadLetterQueueArn"
-OUTPUT_DELIVERY_DLQ_URL: Final = "DeliveryDeadLetterQueueUrl"
-OUTPUT_BUS_NAME: Final = "EventBusName"
-OUTPUT_FUNCTION_NAME: Final = "FunctionName"
-OUTPUT_URGENT_FUNCTION_NAME: Final = "UrgentFunctionName"
-OUTPUT_DASHBOARD_URL: Final = "DashboardUrl"
-OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 
 # Alarm names are "<stack name>-<suffix>", so that a notification says which deployment it is about.
 ALARM_DLQ_NOT_EMPTY: Final = "DeadLetterQueueNotEmpty"

@@ -19,16 +19,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from revocation import names
-from revocation.call_policy import BATCH_CALLS_PER_SECOND, SINGLE_CALLS_PER_SECOND
-from revocation.models import (
+from ivs_revocation import names
+from ivs_revocation.call_policy import BATCH_CALLS_PER_SECOND, SINGLE_CALLS_PER_SECOND
+from ivs_revocation.models import (
     CHANNEL_ARN_PATTERN,
     MAX_SESSIONS_PER_CALL,
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     RevocationRequest,
     ViewerSession,
 )
-from revocation.settings import MAX_PAIRS_PER_MESSAGE_LIMIT, REGION_PATTERN
+from ivs_revocation.settings import MAX_PAIRS_PER_MESSAGE_LIMIT, REGION_PATTERN
 
 # BatchStartViewerSessionRevocation: calls per second per account and region, not adjustable.
 IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND = BATCH_CALLS_PER_SECOND

@@ -5,13 +5,12 @@ from __future__ import annotations
 from aws_cdk import Aws, CfnOutput, Stack
 from constructs import Construct
 
-from infra import constants
 from infra.constructs.function import RevocationFunction
 from infra.constructs.monitoring import RevocationMonitoring
 from infra.constructs.queues import RevocationQueues
 from infra.constructs.routing import RevocationRouting
 from infra.settings import DeploySettings
-from revocation import names
+from ivs_revocation import names
 
 
 class RevocationStack(Stack):
@@ -60,34 +59,34 @@ class RevocationStack(Stack):
         queues = self.queues
         dashboard_name = self.monitoring.dashboard.dashboard_name
         for name, value, description in (
-            (constants.OUTPUT_QUEUE_URL, queues.queue.queue_url, "Where producers send revocation requests"),
-            (constants.OUTPUT_QUEUE_ARN, queues.queue.queue_arn, "The revocation queue's ARN"),
+            (names.OUTPUT_QUEUE_URL, queues.queue.queue_url, "Where producers send revocation requests"),
+            (names.OUTPUT_QUEUE_ARN, queues.queue.queue_arn, "The revocation queue's ARN"),
             (
-                constants.OUTPUT_URGENT_QUEUE_URL,
+                names.OUTPUT_URGENT_QUEUE_URL,
                 queues.urgent_queue.queue_url,
                 "Where producers send the few revocations a person waits on (fast lane)",
             ),
-            (constants.OUTPUT_URGENT_QUEUE_ARN, queues.urgent_queue.queue_arn, "The urgent queue's ARN"),
-            (constants.OUTPUT_DLQ_URL, queues.dead_letter_queue.queue_url, "Failed pairs, with their reasons"),
-            (constants.OUTPUT_DLQ_ARN, queues.dead_letter_queue.queue_arn, "The dead-letter queue's ARN"),
+            (names.OUTPUT_URGENT_QUEUE_ARN, queues.urgent_queue.queue_arn, "The urgent queue's ARN"),
+            (names.OUTPUT_DLQ_URL, queues.dead_letter_queue.queue_url, "Failed pairs, with their reasons"),
+            (names.OUTPUT_DLQ_ARN, queues.dead_letter_queue.queue_arn, "The dead-letter queue's ARN"),
             (
-                constants.OUTPUT_DELIVERY_DLQ_URL,
+                names.OUTPUT_DELIVERY_DLQ_URL,
                 queues.delivery_dead_letter_queue.queue_url,
                 "Events and schedule payloads EventBridge could not deliver to the queue",
             ),
-            (constants.OUTPUT_BUS_NAME, self.routing.event_bus.event_bus_name, "The bus the rule listens on"),
-            (constants.OUTPUT_FUNCTION_NAME, self.function.function.function_name, "The revocation function"),
+            (names.OUTPUT_BUS_NAME, self.routing.event_bus.event_bus_name, "The bus the rule listens on"),
+            (names.OUTPUT_FUNCTION_NAME, self.function.function.function_name, "The revocation function"),
             (
-                constants.OUTPUT_URGENT_FUNCTION_NAME,
+                names.OUTPUT_URGENT_FUNCTION_NAME,
                 self.urgent_function.function.function_name,
                 "The fast lane's revocation function",
             ),
             (
-                constants.OUTPUT_DASHBOARD_URL,
+                names.OUTPUT_DASHBOARD_URL,
                 f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
                 f"#dashboards:name={dashboard_name}",
                 "The pipeline's CloudWatch dashboard",
             ),
-            (constants.OUTPUT_ALARM_TOPIC_ARN, self.monitoring.topic.topic_arn, "Where the alarms notify"),
+            (names.OUTPUT_ALARM_TOPIC_ARN, self.monitoring.topic.topic_arn, "Where the alarms notify"),
         ):
             CfnOutput(self, name, value=value, description=description)

@@ -4,8 +4,8 @@ Each call's `viewerSessions` are the items exactly as parsed from the command li
 the body `aws ivs batch-start-viewer-session-revocation` would send for those items. For that parity the
 pairs go as given, in order and duplicates kept (`plan_calls_in_order`), where the function merges them.
 
-The rest is the function's: the quota policy (revocation.call_policy: the limiter, the backoff, which
-call errors are worth another attempt) and the answer checks (revocation.adapters.ivs: a malformed
+The rest is the function's: the quota policy (ivs_revocation.call_policy: the limiter, the backoff, which
+call errors are worth another attempt) and the answer checks (ivs_revocation.adapters.ivs: a malformed
 answer is retried as a 5xx is; see README). A call's deadline is its client's connect timeout plus its
 read timeout, since the read timeout alone bounds each socket read, not the answer.
 """
@@ -24,10 +24,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from ivs_revoke.errors import EXIT_INTERRUPTED, EXIT_OTHER
-from ivs_revoke.inputs import OPERATION_NAME, SESSIONS_MEMBER, Pair
-from ivs_revoke.senders import CONNECTION_ERRORS, DEFAULT_MAX_ATTEMPTS, Clock, SendFailure, Sleep, index_ranges
-from revocation.adapters.ivs import (
+from ivs_revocation.adapters.ivs import (
     CODE_MALFORMED_RESPONSE,
     CallDeadlineExceeded,
     MalformedAnswer,
@@ -36,8 +33,11 @@ from revocation.adapters.ivs import (
     check_answers,
     confirmed_errors,
 )
-from revocation.call_policy import BATCH_CALLS_PER_SECOND, RETRIED_KINDS, RateLimiter, backoff_seconds
-from revocation.plan import cut_calls
+from ivs_revocation.call_policy import BATCH_CALLS_PER_SECOND, RETRIED_KINDS, RateLimiter, backoff_seconds
+from ivs_revocation.plan import cut_calls
+from ivs_revoke.errors import EXIT_INTERRUPTED, EXIT_OTHER
+from ivs_revoke.inputs import OPERATION_NAME, SESSIONS_MEMBER, Pair
+from ivs_revoke.senders import CONNECTION_ERRORS, DEFAULT_MAX_ATTEMPTS, Clock, SendFailure, Sleep, index_ranges
 
 Progress = Callable[[int, int], None]
 
@@ -55,7 +55,7 @@ class Call:
 
 def plan_calls_in_order(pairs: Sequence[Pair]) -> list[Call]:
     """AWS CLI parity: every pair as given, none merged, in input order within its region, cut as the
-    function cuts (revocation.plan.cut_calls); regions take turns, as their quotas are separate."""
+    function cuts (ivs_revocation.plan.cut_calls); regions take turns, as their quotas are separate."""
     per_region = cut_calls(range(len(pairs)), lambda index: pairs[index].session.region)
     turns = itertools.zip_longest(*([Call(region, call) for call in calls] for region, calls in per_region.items()))
     return [call for turn in turns for call in turn if call is not None]

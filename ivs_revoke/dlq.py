@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, NamedTuple
 
-from ivs_revoke.sqs import make_visible, receive, whole_number
-from revocation.intake import ValidRequest, read_request
-from revocation.models import (
+from ivs_revocation.intake import ValidRequest, read_request
+from ivs_revocation.models import (
     ATTR_ATTEMPTS,
     ATTR_ERROR_CODE,
     ATTR_ERROR_MESSAGE,
@@ -33,6 +32,7 @@ from revocation.models import (
     loads_unambiguous,
     sqs_message_bytes,
 )
+from ivs_revoke.sqs import make_visible, receive, whole_number
 
 # Long enough to page through a large queue, short enough that a scan cut short (a crash, Ctrl-C before
 # the visibility is restored) leaves the messages hidden only briefly.

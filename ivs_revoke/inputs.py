@@ -10,7 +10,7 @@ keys), and its skeleton generators.
 The installed AWS CLI is v1; `--cli-input-yaml` and `--generate-cli-skeleton yaml-input` exist only in
 v2, so those two follow v2's documented behaviour (same precedence as JSON; v2's skeleton layout).
 
-Validation is the project's (`revocation.models`): the API's documented limits, including those botocore
+Validation is the project's (`ivs_revocation.models`): the API's documented limits, including those botocore
 does not check, reported per item and field before anything is sent.
 
 A repeated key is refused before any of that, in every input that can hold one (JSON given inline or
@@ -43,8 +43,7 @@ from botocore.model import OperationModel, Shape
 from botocore.utils import ArgumentGenerator
 from pydantic import ValidationError
 
-from ivs_revoke.errors import InputError, UsageError
-from revocation.models import (
+from ivs_revocation.models import (
     VIEWER_SESSION_FIELDS,
     RepeatedKeyError,
     ViewerSession,
@@ -52,6 +51,7 @@ from revocation.models import (
     json_type,
     loads_unambiguous,
 )
+from ivs_revoke.errors import InputError, UsageError
 
 SERVICE_NAME: Final = "ivs"
 OPERATION_NAME: Final = "BatchStartViewerSessionRevocation"

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
+from ivs_revocation.models import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
 from ivs_revoke.dlq import (
     DEFAULT_SCAN_VISIBILITY_SECONDS,
     MAX_RECEIVES_WITHOUT_NEW,
@@ -33,7 +34,6 @@ from ivs_revoke.dlq import (
 from ivs_revoke.errors import ConfigurationError, ServiceError
 from ivs_revoke.senders import Clock, Sleep, pack, queue_max_message_bytes
 from ivs_revoke.sqs import delete, make_visible, queue_arn, queue_url_of, receive
-from revocation.models import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
 
 Note = Callable[[str], None]
 

@@ -16,11 +16,8 @@ from typing import Any, Final
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from ivs_revoke.errors import EXIT_INTERRUPTED, EXIT_OTHER, EXIT_SERVICE
-from ivs_revoke.inputs import SESSIONS_MEMBER, Pair
-from ivs_revoke.sqs import whole_number
-from revocation.call_policy import backoff_seconds
-from revocation.models import (
+from ivs_revocation.call_policy import backoff_seconds
+from ivs_revocation.models import (
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
     EVENTBRIDGE_MAX_ENTRY_BYTES,
@@ -34,11 +31,14 @@ from revocation.models import (
     sqs_message_bytes,
     to_sqs_json,
 )
+from ivs_revoke.errors import EXIT_INTERRUPTED, EXIT_OTHER, EXIT_SERVICE
+from ivs_revoke.inputs import SESSIONS_MEMBER, Pair
+from ivs_revoke.sqs import whole_number
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 
-# SQS's limits are revocation.models': a SendMessageBatch request holds SQS_MAX_BATCH_ENTRIES messages
+# SQS's limits are ivs_revocation.models': a SendMessageBatch request holds SQS_MAX_BATCH_ENTRIES messages
 # and SQS_MAX_MESSAGE_BYTES in all, each message at most the queue's own MaximumMessageSize.
 # EventBridge PutEvents: at most 10 entries, and under EVENTBRIDGE_MAX_ENTRY_BYTES per request, counted as AWS
 # documents ("Calculating Amazon EventBridge PutEvents event entry size").
@@ -126,7 +126,7 @@ def _pairs_text(group: range) -> str:
 class _BatchedSender:
     """Shared by the queue and bus senders: pack pairs into request bodies ("items": messages or
     events), send the items in batches, retry the items a batch answer marks as retryable, report.
-    `priority` (revocation.models' PRIORITY_URGENT) is written into every body and the report."""
+    `priority` (ivs_revocation.models' PRIORITY_URGENT) is written into every body and the report."""
 
     noun = "item"
     batch_limits: tuple[int, int]  # items per batch, bytes per batch

@@ -1,6 +1,6 @@
 """SQS calls that the DLQ commands and the local stack share: batches, receive, visibility, counts, names.
 
-Each takes a client (from `ivs_revoke.aws`, or the local stack's); the limits are revocation.models'.
+Each takes a client (from `ivs_revoke.aws`, or the local stack's); the limits are ivs_revocation.models'.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
+from ivs_revocation.models import SQS_MAX_BATCH_ENTRIES
 from ivs_revoke.errors import ConfigurationError
-from revocation.models import SQS_MAX_BATCH_ENTRIES
 
 T = TypeVar("T")
 

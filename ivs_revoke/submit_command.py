@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from ivs_revocation.call_policy import BATCH_CALLS_PER_SECOND as DEFAULT_CALLS_PER_SECOND
+from ivs_revocation.models import EVENTBRIDGE_MAX_ENTRY_BYTES, PRIORITY_URGENT, SQS_MAX_MESSAGE_BYTES
 from ivs_revoke import inputs
 from ivs_revoke.direct import DirectReport, DirectSender
 from ivs_revoke.errors import EXIT_CODES_HELP, EXIT_OK, EXIT_PAIRS_FAILED, UsageError
@@ -34,8 +36,6 @@ from ivs_revoke.targets import (
     QUEUE,
     URGENT_QUEUE,
 )
-from revocation.call_policy import BATCH_CALLS_PER_SECOND as DEFAULT_CALLS_PER_SECOND
-from revocation.models import EVENTBRIDGE_MAX_ENTRY_BYTES, PRIORITY_URGENT, SQS_MAX_MESSAGE_BYTES
 
 # The skeletons printed as text, before any input is read.
 _PRINTED_SKELETONS: Final = {

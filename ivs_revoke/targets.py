@@ -14,12 +14,12 @@ from typing import Any, Final, NamedTuple
 
 from botocore.exceptions import ClientError
 
-# The stack's output names, defined once with the stack (a module without CDK imports), re-exported.
-from infra.constants import OUTPUT_BUS_NAME
-from infra.constants import OUTPUT_DLQ_URL as OUTPUT_DLQ_URL
-from infra.constants import OUTPUT_QUEUE_ARN as OUTPUT_QUEUE_ARN
-from infra.constants import OUTPUT_QUEUE_URL as OUTPUT_QUEUE_URL
-from infra.constants import OUTPUT_URGENT_QUEUE_URL as OUTPUT_URGENT_QUEUE_URL
+# The stack's output names, defined once in the package the stack and this command share, re-exported.
+from ivs_revocation.names import OUTPUT_BUS_NAME
+from ivs_revocation.names import OUTPUT_DLQ_URL as OUTPUT_DLQ_URL
+from ivs_revocation.names import OUTPUT_QUEUE_ARN as OUTPUT_QUEUE_ARN
+from ivs_revocation.names import OUTPUT_QUEUE_URL as OUTPUT_QUEUE_URL
+from ivs_revocation.names import OUTPUT_URGENT_QUEUE_URL as OUTPUT_URGENT_QUEUE_URL
 from ivs_revoke.errors import ConfigurationError
 
 OUTPUT_EVENT_BUS_NAME: Final = OUTPUT_BUS_NAME

@@ -33,6 +33,8 @@ from types import FrameType
 from typing import Any, Final
 
 from infra.settings import DeploySettings
+from ivs_revocation.call_policy import BATCH_CALLS_PER_SECOND
+from ivs_revocation.models import CODE_INVALID_MESSAGE, MAX_SESSIONS_PER_CALL
 from ivs_revoke.dlq import DeadLetter
 from ivs_revoke.errors import EXIT_INTERRUPTED
 from ivs_revoke.sqs import batches
@@ -42,8 +44,6 @@ from local.ivs_emulator.service import BATCH_OPERATION
 from local.overview import emulator_note, header_lines
 from local.runner import DrainTimeout
 from local.stack import LocalStack, close_log_dir, temporary_log_dir
-from revocation.call_policy import BATCH_CALLS_PER_SECOND
-from revocation.models import CODE_INVALID_MESSAGE, MAX_SESSIONS_PER_CALL
 
 REGION = "us-west-2"
 # The AWS CLI documentation's example for `aws ivs batch-start-viewer-session-revocation`, verbatim.

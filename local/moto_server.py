@@ -54,7 +54,7 @@ from moto.sqs.exceptions import (
 )
 from moto.sqs.responses import SQSResponse
 
-from revocation.models import (
+from ivs_revocation.models import (
     SQS_DISALLOWED_CHARACTER,
     SQS_MAX_BATCH_ENTRIES,
     SQS_MAX_MESSAGE_BYTES,
@@ -127,7 +127,7 @@ class InvalidMessageContents(SQSException):
 
 
 def _message_bytes(body: str, attributes: Mapping[str, Mapping[str, Any]]) -> int:
-    """The message's size as SQS counts it (revocation.models.sqs_message_bytes), for any attribute.
+    """The message's size as SQS counts it (ivs_revocation.models.sqs_message_bytes), for any attribute.
 
     The helper counts String attributes, whose type it takes to be "String"; here a Binary value
     counts as its bytes would as a string, and a custom type ("String.json", "Number.int") adds the

@@ -6,11 +6,11 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ivs_revocation import names
 from ivs_revoke.targets import ENV_QUEUE_URL, ENV_URGENT_QUEUE_URL
 from local.clients import ACCOUNT_ID
 from local.ivs_emulator.service import DEFAULT_SINGLE_TPS, DEFAULT_TPS, Faults
 from local.stack import LocalStack
-from revocation import names
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,8 @@ from typing import Any
 
 import ivs_revoke.sqs
 from infra.settings import DeploySettings
-from local.clients import CREDENTIALS, DEFAULT_REGION, client
-from revocation import names
-from revocation.models import (
+from ivs_revocation import names
+from ivs_revocation.models import (
     DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
@@ -22,6 +21,7 @@ from revocation.models import (
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     SQS_MAX_MESSAGE_BYTES,
 )
+from local.clients import CREDENTIALS, DEFAULT_REGION, client
 
 # Both rules take the stack's revocation events; `detail.priority` chooses the lane. An event without
 # one is bulk: `anything-but` alone would not match a missing field.

@@ -36,11 +36,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ivs_revocation.models import SQS_MAX_BATCH_ENTRIES
 from ivs_revoke import sqs as sqs_calls
 from local.clients import client
 from local.instance_supervisor import FunctionConfig, FunctionInstance, Outcome
 from local.sqs_event import sqs_event, sqs_record
-from revocation.models import SQS_MAX_BATCH_ENTRIES
 
 # Lambda's limit, as the mapping meets it.
 MAX_INVOCATION_PAYLOAD_BYTES = 6 * 1024 * 1024

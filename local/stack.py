@@ -36,6 +36,8 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 from infra.settings import DeploySettings
+from ivs_revocation import names
+from ivs_revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from ivs_revoke.dlq import DeadLetter, scan
 from ivs_revoke.redrive import Destination, RedriveResult, redrive
 from ivs_revoke.sqs import batches, delete, queue_counts, receive
@@ -45,8 +47,6 @@ from local.ivs_emulator import IvsEmulator
 from local.moto_process import MOTO_LOG, MotoServer
 from local.provision import Resources, function_environment, provision
 from local.runner import EventSourceMapping, MappingConfig, wait_until_drained
-from revocation import names
-from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
 
 # The local move task ends in moments: poll it often.
 MOVE_TASK_POLL_SECONDS: Final = 0.2

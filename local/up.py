@@ -31,6 +31,9 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.settings import DeploySettings, DeploySettingsError
+from ivs_revocation import names
+from ivs_revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
+from ivs_revocation.settings import REGION_PATTERN
 from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS
 from local.clients import CREDENTIALS
 from local.demo import CLI_EXAMPLE_CHANNELS
@@ -38,9 +41,6 @@ from local.ivs_emulator.service import EmulatorConfigError, Faults, add_fault_op
 from local.moto_process import MOTO_LOG, MotoServer
 from local.overview import Lane, emulator_note, header_lines, lanes
 from local.stack import LocalStack, close_log_dir, instance_log_name, temporary_log_dir
-from revocation import names
-from revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
-from revocation.settings import REGION_PATTERN
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 ENV_FILE: Final = ROOT / ".local-stack.env"

@@ -59,16 +59,16 @@ from benchmarks.sections.section import (
 )
 from benchmarks.workload import PAIRS_PER_CALL, REGION, Backlog, make_backlog
 from infra.settings import DeploySettings
+from ivs_revocation.call_policy import BATCH_CALLS_PER_SECOND
+from ivs_revocation.names import LANE_BULK
 from ivs_revoke.dlq import DeadLetter
-from revocation.call_policy import BATCH_CALLS_PER_SECOND
-from revocation.names import LANE_BULK
 
 if TYPE_CHECKING:
     from local.runner import RunnerStats
     from local.stack import LocalStack
 
 HANDLERS = {
-    "product": "revocation.handler.lambda_handler",
+    "product": "ivs_revocation.handler.lambda_handler",
     "peer": "benchmarks.peer.handler.lambda_handler",
     "strong": "benchmarks.peer.strong.lambda_handler",
 }

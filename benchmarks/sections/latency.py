@@ -53,10 +53,10 @@ from benchmarks.sections.drain import (
 )
 from benchmarks.sections.section import Figures, Row, Section, chart_file, markdown_table, ratio, verdict
 from benchmarks.workload import PAIRS_PER_CALL, channel_arn, make_backlog
-from revocation.call_policy import BATCH_CALLS_PER_SECOND, SINGLE_CALLS_PER_SECOND
-from revocation.models import PRIORITY_URGENT
-from revocation.names import OPERATION_BATCH as BATCH_OPERATION
-from revocation.names import OPERATION_SINGLE as SINGLE_OPERATION
+from ivs_revocation.call_policy import BATCH_CALLS_PER_SECOND, SINGLE_CALLS_PER_SECOND
+from ivs_revocation.models import PRIORITY_URGENT
+from ivs_revocation.names import OPERATION_BATCH as BATCH_OPERATION
+from ivs_revocation.names import OPERATION_SINGLE as SINGLE_OPERATION
 
 # The real quotas, as whole calls per second for the emulator's command line.
 BATCH_QUOTA: Final = int(BATCH_CALLS_PER_SECOND)

@@ -14,7 +14,7 @@ from constructs import Construct
 from infra import constants
 from infra.nag import acknowledge
 from infra.settings import DeploySettings
-from revocation import names
+from ivs_revocation import names
 
 # arm64 (Graviton): the function is pure Python and I/O-bound, and arm64 costs less per GB-second.
 ARCHITECTURE = lambda_.Architecture.ARM_64

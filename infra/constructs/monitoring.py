@@ -17,7 +17,7 @@ from infra import constants
 from infra.constructs.queues import RevocationQueues
 from infra.nag import acknowledge
 from infra.settings import DeploySettings
-from revocation import names
+from ivs_revocation import names
 
 # Queue metrics arrive every minute; the function's own metrics once per invocation.
 QUEUE_PERIOD = Duration.minutes(1)

@@ -9,8 +9,8 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 from infra.settings import DeploySettings, LaneSettings
-from revocation import names
-from revocation.models import (
+from ivs_revocation import names
+from ivs_revocation.models import (
     DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     SQS_MAX_MESSAGE_BYTES,

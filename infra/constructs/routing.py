@@ -13,7 +13,7 @@ from constructs import Construct
 
 from infra.constructs.queues import RevocationQueues, allow_to_send
 from infra.settings import DeploySettings, Schedule
-from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, PRIORITY_URGENT
+from ivs_revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, PRIORITY_URGENT
 
 # Where an event's detail says which lane it asks for.
 PRIORITY_FIELD = "priority"

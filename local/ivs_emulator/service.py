@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Final, TypedDict
 
+from ivs_revocation import names
 from local.ivs_emulator.validation import Violation, operation_model, validate, validation_message
-from revocation import names
 
 BATCH_OPERATION: Final = names.OPERATION_BATCH
 SINGLE_OPERATION: Final = names.OPERATION_SINGLE

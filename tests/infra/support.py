@@ -13,7 +13,7 @@ from infra.constants import PROJECT_ROOT
 from infra.constructs.function import RevocationFunction
 from infra.settings import DeploySettings
 from infra.stack import RevocationStack
-from revocation import names
+from ivs_revocation import names
 
 CHANNEL_US = "arn:aws:ivs:us-east-1:123456789012:channel/abcdEFGH1234"
 CHANNEL_EU = "arn:aws:ivs:eu-west-1:123456789012:channel/xyzXYZ987"

@@ -16,9 +16,9 @@ from infra.settings import (
     DeploySettings,
     DeploySettingsError,
 )
-from revocation import names
-from revocation.models import SOURCE_QUEUE_MAX_MESSAGE_BYTES
-from revocation.settings import FunctionSettings
+from ivs_revocation import names
+from ivs_revocation.models import SOURCE_QUEUE_MAX_MESSAGE_BYTES
+from ivs_revocation.settings import FunctionSettings
 
 pytestmark = pytest.mark.infra
 

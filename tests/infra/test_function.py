@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 from infra.constants import ASSET_EXCLUDE, LAMBDA_SRC, PROJECT_ROOT
 from infra.settings import IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND, IVS_SINGLE_QUOTA_CALLS_PER_SECOND, DeploySettings
 from infra.stack import RevocationStack
-from revocation import names
+from ivs_revocation import names
 from tests.infra.support import CHANNEL_EU, CHANNEL_US, Synthesis, Synthesized, get_att, ref
 
 pytestmark = pytest.mark.infra
@@ -118,7 +118,7 @@ def test_function_code_is_the_lambda_src_folder_only(synthesis: Synthesis) -> No
     shipped = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
 
     assert shipped == expected
-    assert "revocation/handler.py" in shipped
+    assert "ivs_revocation/handler.py" in shipped
     assert not [p for p in shipped if "__pycache__" in p or p.endswith(".pyc")], ASSET_EXCLUDE
 
 

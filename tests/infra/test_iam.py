@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from revocation import names
+from ivs_revocation import names
 from tests.infra.support import CHANNEL_EU, CHANNEL_US, Synthesized, as_list, get_att, ref, statements
 
 pytestmark = pytest.mark.infra

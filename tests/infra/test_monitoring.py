@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra import constants
-from revocation import names
+from ivs_revocation import names
 from tests.infra.support import Synthesis, Synthesized, get_att, ref, statements
 
 pytestmark = pytest.mark.infra

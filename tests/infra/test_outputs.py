@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import constants
+from ivs_revocation import names
 from ivs_revoke import targets
 from tests.infra.support import Synthesized, get_att, ref
 
@@ -17,34 +17,34 @@ def _output(s: Synthesized, name: str) -> object:
 
 def test_outputs_have_the_stable_names(each: Synthesized) -> None:
     assert set(each.json["Outputs"]) == {
-        constants.OUTPUT_QUEUE_URL,
-        constants.OUTPUT_QUEUE_ARN,
-        constants.OUTPUT_URGENT_QUEUE_URL,
-        constants.OUTPUT_URGENT_QUEUE_ARN,
-        constants.OUTPUT_DLQ_URL,
-        constants.OUTPUT_DLQ_ARN,
-        constants.OUTPUT_DELIVERY_DLQ_URL,
-        constants.OUTPUT_BUS_NAME,
-        constants.OUTPUT_FUNCTION_NAME,
-        constants.OUTPUT_URGENT_FUNCTION_NAME,
-        constants.OUTPUT_DASHBOARD_URL,
-        constants.OUTPUT_ALARM_TOPIC_ARN,
+        names.OUTPUT_QUEUE_URL,
+        names.OUTPUT_QUEUE_ARN,
+        names.OUTPUT_URGENT_QUEUE_URL,
+        names.OUTPUT_URGENT_QUEUE_ARN,
+        names.OUTPUT_DLQ_URL,
+        names.OUTPUT_DLQ_ARN,
+        names.OUTPUT_DELIVERY_DLQ_URL,
+        names.OUTPUT_BUS_NAME,
+        names.OUTPUT_FUNCTION_NAME,
+        names.OUTPUT_URGENT_FUNCTION_NAME,
+        names.OUTPUT_DASHBOARD_URL,
+        names.OUTPUT_ALARM_TOPIC_ARN,
     }
 
 
 def test_queue_outputs_name_the_source_queue(each: Synthesized) -> None:
     queue_id = each.logical_id(each.stack.queues.queue)
 
-    assert _output(each, constants.OUTPUT_QUEUE_URL) == ref(queue_id)
-    assert _output(each, constants.OUTPUT_QUEUE_ARN) == get_att(queue_id)
+    assert _output(each, names.OUTPUT_QUEUE_URL) == ref(queue_id)
+    assert _output(each, names.OUTPUT_QUEUE_ARN) == get_att(queue_id)
 
 
 def test_urgent_queue_outputs_name_the_queue_the_urgent_function_drains(each: Synthesized) -> None:
     queue_id = each.logical_id(each.stack.queues.urgent_queue)
     mapping = each.stack.urgent_function.event_source_mapping
 
-    assert _output(each, constants.OUTPUT_URGENT_QUEUE_URL) == ref(queue_id)
-    assert _output(each, constants.OUTPUT_URGENT_QUEUE_ARN) == get_att(queue_id)
+    assert _output(each, names.OUTPUT_URGENT_QUEUE_URL) == ref(queue_id)
+    assert _output(each, names.OUTPUT_URGENT_QUEUE_ARN) == get_att(queue_id)
     assert each.json["Resources"][each.stack.get_logical_id(mapping)]["Properties"]["EventSourceArn"] == get_att(
         queue_id
     )
@@ -53,7 +53,7 @@ def test_urgent_queue_outputs_name_the_queue_the_urgent_function_drains(each: Sy
 def test_urgent_function_output_names_the_urgent_function(each: Synthesized) -> None:
     function_id = each.logical_id(each.stack.urgent_function.function)
 
-    assert _output(each, constants.OUTPUT_URGENT_FUNCTION_NAME) == ref(function_id)
+    assert _output(each, names.OUTPUT_URGENT_FUNCTION_NAME) == ref(function_id)
     assert function_id != each.logical_id(each.stack.function.function)
 
 
@@ -61,14 +61,14 @@ def test_dead_letter_queue_outputs_name_the_redrive_target(each: Synthesized) ->
     source = each.json["Resources"][each.logical_id(each.stack.queues.queue)]["Properties"]
     dlq_id = source["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
 
-    assert _output(each, constants.OUTPUT_DLQ_URL) == ref(dlq_id)
-    assert _output(each, constants.OUTPUT_DLQ_ARN) == get_att(dlq_id)
+    assert _output(each, names.OUTPUT_DLQ_URL) == ref(dlq_id)
+    assert _output(each, names.OUTPUT_DLQ_ARN) == get_att(dlq_id)
 
 
 def test_queue_arn_outputs_name_both_ends_of_a_redrive(each: Synthesized) -> None:
     # A redrive names its destination: the queue QueueArn names, the one source the DLQ admits.
     resources = each.json["Resources"]
-    source_arn, dlq_arn = _output(each, constants.OUTPUT_QUEUE_ARN), _output(each, constants.OUTPUT_DLQ_ARN)
+    source_arn, dlq_arn = _output(each, names.OUTPUT_QUEUE_ARN), _output(each, names.OUTPUT_DLQ_ARN)
     assert isinstance(source_arn, dict) and isinstance(dlq_arn, dict)
     source_id, dlq_id = source_arn["Fn::GetAtt"][0], dlq_arn["Fn::GetAtt"][0]
 
@@ -84,31 +84,31 @@ def test_delivery_dead_letter_queue_output_names_the_rules_dead_letter_target(ea
     delivery_dlq_ids = {rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] for rule in rules}
 
     (delivery_dlq_id,) = delivery_dlq_ids
-    assert _output(each, constants.OUTPUT_DELIVERY_DLQ_URL) == ref(delivery_dlq_id)
+    assert _output(each, names.OUTPUT_DELIVERY_DLQ_URL) == ref(delivery_dlq_id)
 
 
 def test_bus_output_names_the_default_bus_by_default(default: Synthesized) -> None:
-    assert _output(default, constants.OUTPUT_BUS_NAME) == "default"
+    assert _output(default, names.OUTPUT_BUS_NAME) == "default"
 
 
 def test_bus_output_names_an_existing_bus(regional: Synthesized) -> None:
-    assert _output(regional, constants.OUTPUT_BUS_NAME) == "partner-bus"
+    assert _output(regional, names.OUTPUT_BUS_NAME) == "partner-bus"
 
 
 def test_bus_output_names_the_bus_the_stack_creates(full: Synthesized) -> None:
     bus_id, _ = full.only("AWS::Events::EventBus")
 
-    assert _output(full, constants.OUTPUT_BUS_NAME) == ref(bus_id)
+    assert _output(full, names.OUTPUT_BUS_NAME) == ref(bus_id)
 
 
 def test_function_output_names_the_function(each: Synthesized) -> None:
-    assert _output(each, constants.OUTPUT_FUNCTION_NAME) == ref(each.logical_id(each.stack.function.function))
+    assert _output(each, names.OUTPUT_FUNCTION_NAME) == ref(each.logical_id(each.stack.function.function))
 
 
 def test_dashboard_url_output_opens_the_dashboard_in_the_stacks_region(each: Synthesized) -> None:
     dashboard_id, _ = each.only("AWS::CloudWatch::Dashboard")
 
-    assert _output(each, constants.OUTPUT_DASHBOARD_URL) == {
+    assert _output(each, names.OUTPUT_DASHBOARD_URL) == {
         "Fn::Join": [
             "",
             [
@@ -124,7 +124,7 @@ def test_dashboard_url_output_opens_the_dashboard_in_the_stacks_region(each: Syn
 
 
 def test_alarm_topic_output_names_the_topic_the_alarms_notify(each: Synthesized) -> None:
-    assert _output(each, constants.OUTPUT_ALARM_TOPIC_ARN) == ref(each.only("AWS::SNS::Topic")[0])
+    assert _output(each, names.OUTPUT_ALARM_TOPIC_ARN) == ref(each.only("AWS::SNS::Topic")[0])
 
 
 def test_the_outputs_the_operators_cli_reads_are_the_template_s_and_name_what_it_uses_them_for(

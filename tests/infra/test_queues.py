@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from revocation.models import (
+from ivs_revocation.models import (
     DEAD_LETTER_ATTRIBUTES_MAX_BYTES,
     DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,

@@ -11,9 +11,9 @@ from aws_cdk.assertions import Template
 
 from infra.settings import DeploySettings
 from infra.stack import RevocationStack
-from revocation import names
-from revocation.intake import InvalidRequest, read_request
-from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, PRIORITY_BULK, PRIORITY_URGENT, RevocationRequest
+from ivs_revocation import names
+from ivs_revocation.intake import InvalidRequest, read_request
+from ivs_revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, PRIORITY_BULK, PRIORITY_URGENT, RevocationRequest
 from tests.infra.event_patterns import matches
 from tests.infra.support import (
     PRODUCER_ROLE,

@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from infra.settings import DeploySettings
-from local.stack import LocalStack
-from revocation.intake import ValidRequest, read_request
-from revocation.models import (
+from ivs_revocation.intake import ValidRequest, read_request
+from ivs_revocation.models import (
     ATTR_ATTEMPTS,
     ATTR_ERROR_CODE,
     ATTR_ERROR_MESSAGE,
@@ -30,6 +29,7 @@ from revocation.models import (
     RevocationError,
     ViewerSession,
 )
+from local.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

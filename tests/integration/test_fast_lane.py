@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from infra.settings import DeploySettings
+from ivs_revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, MAX_SESSIONS_PER_CALL
 from ivs_revoke.dlq import DeadLetter
 from local.clients import ACCOUNT_ID
 from local.ivs_emulator import Ledger
 from local.ivs_emulator.service import BATCH_OPERATION, SINGLE_OPERATION
 from local.moto_process import MotoServer
 from local.stack import LocalStack
-from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, MAX_SESSIONS_PER_CALL
 from tests.integration.conftest import assert_processes_gone, fast_settings
 
 pytestmark = pytest.mark.integration

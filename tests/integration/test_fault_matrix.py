@@ -42,15 +42,9 @@ from typing import Any
 
 import pytest
 
-from ivs_revoke.dlq import DeadLetter
-from local.clients import ACCOUNT_ID
-from local.ivs_emulator import Ledger
-from local.moto_process import MotoServer
-from local.runner import RunnerStats
-from local.stack import LocalStack, instance_log_name
-from revocation import names
-from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE
-from revocation.models import (
+from ivs_revocation import names
+from ivs_revocation.adapters.ivs import CODE_MALFORMED_RESPONSE
+from ivs_revocation.models import (
     CODE_CONNECTION_ERROR,
     CODE_INVALID_MESSAGE,
     CODE_NOT_STARTED,
@@ -58,6 +52,12 @@ from revocation.models import (
     EVENT_SOURCE,
     PRIORITY_URGENT,
 )
+from ivs_revoke.dlq import DeadLetter
+from local.clients import ACCOUNT_ID
+from local.ivs_emulator import Ledger
+from local.moto_process import MotoServer
+from local.runner import RunnerStats
+from local.stack import LocalStack, instance_log_name
 from tests.integration.conftest import assert_processes_gone, fast_settings
 
 pytestmark = pytest.mark.integration

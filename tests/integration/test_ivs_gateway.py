@@ -13,9 +13,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from ivs_revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway, Boto3IvsSingleGateway
+from ivs_revocation.models import CODE_CONNECTION_ERROR, CallErrorKind, CallFailed, ViewerSession, viewer_reference
 from local.ivs_emulator import IvsEmulator
-from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway, Boto3IvsSingleGateway
-from revocation.models import CODE_CONNECTION_ERROR, CallErrorKind, CallFailed, ViewerSession, viewer_reference
 
 pytestmark = pytest.mark.integration
 

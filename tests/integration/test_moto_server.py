@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from ivs_revocation.models import SQS_MAX_MESSAGE_BYTES, sqs_message_bytes
 from local.clients import client
 from local.moto_process import MotoServer
-from revocation.models import SQS_MAX_MESSAGE_BYTES, sqs_message_bytes
 
 pytestmark = pytest.mark.integration
 

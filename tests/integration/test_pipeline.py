@@ -17,13 +17,8 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from infra.stack import RevocationStack
-from ivs_revoke.dlq import DeadLetter
-from local.clients import ACCOUNT_ID
-from local.ivs_emulator import Ledger
-from local.moto_process import MotoServer
-from local.stack import LocalStack, instance_log_name
-from revocation import names
-from revocation.models import (
+from ivs_revocation import names
+from ivs_revocation.models import (
     ATTR_ATTEMPTS,
     ATTR_ERROR_CODE,
     ATTR_SOURCE_MESSAGE_ID,
@@ -33,6 +28,11 @@ from revocation.models import (
     EVENT_SOURCE,
     DeadLetterMessage,
 )
+from ivs_revoke.dlq import DeadLetter
+from local.clients import ACCOUNT_ID
+from local.ivs_emulator import Ledger
+from local.moto_process import MotoServer
+from local.stack import LocalStack, instance_log_name
 from tests.integration.conftest import assert_processes_gone, fast_settings
 
 pytestmark = pytest.mark.integration

@@ -27,11 +27,11 @@ from urllib.parse import urlparse
 
 import pytest
 
+from ivs_revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from ivs_revoke.sqs import queue_counts
 from local.clients import client
 from local.demo import CLI_EXAMPLE, CLI_EXAMPLE_CHANNELS
 from local.up import lock_path
-from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from tests.integration.conftest import assert_processes_gone
 from tests.integration.processes import descendants, listening
 
@@ -429,7 +429,36 @@ def test_the_first_install_says_what_it_does_and_how_long_before_its_quiet_insta
     said = next(i for i, line in enumerate(lines) if "First run: creating .venv and installing" in line)
     installs = [i for i, line in enumerate(lines) if "pip install" in line]
 
-    assert "about a minute and a half" in lines[said] and said < installs[0], planned
-    # setuptools' "Editable installation." box, and only it, is silenced.
+    assert "about half a minute" in lines[said] and said < installs[0], planned
+    # One resolver pass over the pins, then the project itself: both by uv, quietly.
+    assert [line.split(" pip install ")[0].rsplit("/", 1)[-1] for line in lines if " -r requirements" in line] == [
+        "uv"
+    ], planned
     [editable] = [line for line in lines if " -e ." in line]
-    assert editable.startswith('PYTHONWARNINGS="ignore:Editable installation" '), editable
+    assert "uv pip install --quiet" in editable, editable
+
+
+def test_the_editable_install_prints_no_warning_box(tmp_path: Path) -> None:
+    """setuptools' "Editable installation." box reads as a failure on a first run: the install shows a
+    build's output only when it fails."""
+    installed = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "uv"),
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--python",
+            sys.executable,
+            "--target",
+            str(tmp_path / "site"),
+            "-e",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert installed.returncode == 0, installed.stderr
+    assert "Editable installation" not in installed.stdout + installed.stderr

@@ -20,9 +20,9 @@ import botocore.session
 from awscli.clidriver import create_clidriver
 from botocore.awsrequest import AWSResponse
 
+from ivs_revocation.models import SQS_MAX_MESSAGE_BYTES
 from ivs_revoke.aws import AwsOptions, default_session
 from ivs_revoke.cli import run
-from revocation.models import SQS_MAX_MESSAGE_BYTES
 from tests.unit.fakes import FakeClock
 
 ACCOUNT = "123456789012"

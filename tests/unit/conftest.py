@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 from pytest_socket import disable_socket, enable_socket
 
-from revocation import names
+from ivs_revocation import names
 from tests.unit.fakes import FUNCTION_ENVIRONMENT, FakeClock
 
 
@@ -37,7 +37,7 @@ def handler_module() -> Iterator[ModuleType]:
     with pytest.MonkeyPatch.context() as patch:
         for key, value in FUNCTION_ENVIRONMENT.items():
             patch.setenv(key, value)
-        yield importlib.import_module("revocation.handler")
+        yield importlib.import_module("ivs_revocation.handler")
 
 
 class _Collect(logging.Handler):

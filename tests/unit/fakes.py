@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ivs_revocation.models import CallFailed, RevocationError, ViewerSession
+from ivs_revocation.settings import FunctionSettings
+from ivs_revocation.settle import OutboundMessage
 from local import sqs_event as lambda_event
-from revocation.models import CallFailed, RevocationError, ViewerSession
-from revocation.settings import FunctionSettings
-from revocation.settle import OutboundMessage
 
 ACCOUNT = "123456789012"
 

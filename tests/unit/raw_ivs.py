@@ -15,7 +15,7 @@ import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 
-from revocation import names
+from ivs_revocation import names
 
 OPERATION = names.OPERATION_BATCH
 SINGLE_OPERATION = names.OPERATION_SINGLE

@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from revocation import names
+from ivs_revocation import names
 
 # Python refuses to convert a decimal string of more digits than this to an int (sys.get_int_max_str_digits).
 INT_MAX_STR_DIGITS = 4300

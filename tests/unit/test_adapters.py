@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 
-from revocation.adapters.ivs import (
+from ivs_revocation.adapters.ivs import (
     CODE_MALFORMED_RESPONSE,
     Boto3IvsGateway,
     Boto3IvsSingleGateway,
@@ -26,17 +26,17 @@ from revocation.adapters.ivs import (
     confirmed_errors,
     single_answer_problem,
 )
-from revocation.adapters.queue_writer import SqsMessageWriter
-from revocation.models import (
+from ivs_revocation.adapters.queue_writer import SqsMessageWriter
+from ivs_revocation.models import (
     CODE_CONNECTION_ERROR,
     SQS_MAX_MESSAGE_BYTES,
     CallErrorKind,
     CallFailed,
     viewer_reference,
 )
-from revocation.plan import plan_calls
-from revocation.revoke import Revoker
-from revocation.settle import OutboundMessage
+from ivs_revocation.plan import plan_calls
+from ivs_revocation.revoke import Revoker
+from ivs_revocation.settle import OutboundMessage
 from tests.unit.fakes import FakeClock, channel, session
 from tests.unit.raw_ivs import SINGLE_ACCEPTED, Raw, RawIvs, answer, call_error, echo_errors
 

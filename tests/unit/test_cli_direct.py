@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import EndpointConnectionError, SSLError
 
+from ivs_revocation.adapters.ivs import CallDeadlineExceeded
+from ivs_revocation.call_policy import SPACING_HEADROOM
+from ivs_revocation.models import viewer_reference
 from ivs_revoke import direct
-from revocation.adapters.ivs import CallDeadlineExceeded
-from revocation.call_policy import SPACING_HEADROOM
-from revocation.models import viewer_reference
 from tests.unit.cli_support import (
     REGION,
     FakeAws,

@@ -11,11 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ivs_revoke import redrive
-from ivs_revoke.errors import ConfigurationError
-from ivs_revoke.sqs import queue_url_of
-from ivs_revoke.targets import ENV_DLQ_URL, OUTPUT_DLQ_URL, OUTPUT_QUEUE_ARN, OUTPUT_QUEUE_URL
-from revocation.models import (
+from ivs_revocation.models import (
     ATTR_ATTEMPTS,
     ATTR_ERROR_CODE,
     ATTR_ERROR_MESSAGE,
@@ -26,6 +22,10 @@ from revocation.models import (
     RevocationError,
     ViewerSession,
 )
+from ivs_revoke import redrive
+from ivs_revoke.errors import ConfigurationError
+from ivs_revoke.sqs import queue_url_of
+from ivs_revoke.targets import ENV_DLQ_URL, OUTPUT_DLQ_URL, OUTPUT_QUEUE_ARN, OUTPUT_QUEUE_URL
 from tests.unit.cli_support import (
     FakeAws,
     Reply,

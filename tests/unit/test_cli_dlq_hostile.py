@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from ivs_revocation.intake import Intake
+from ivs_revocation.models import ATTR_ATTEMPTS, ATTR_ERROR_CODE
 from ivs_revoke import dlq
-from revocation.intake import Intake
-from revocation.models import ATTR_ATTEMPTS, ATTR_ERROR_CODE
 from tests.unit.cli_support import FakeAws, Reply, channel
 from tests.unit.test_cli_dlq import (
     DLQ_ARN,

@@ -4,7 +4,7 @@
 Messages are arbitrary (bodies of any shape and size: not JSON, integers past Python's 4,300-digit limit,
 nesting past the recursion limit, wrong shapes, repeated keys, odd Unicode within SQS's character set,
 EventBridge envelopes around any of these; attributes of any name, type and value) mixed with real dead
-letters built with revocation's own models. Each is listed (as failed pairs or as an invalid message
+letters built with ivs_revocation's own models. Each is listed (as failed pairs or as an invalid message
 with its reason), counted, and moved or left in the DLQ with the reason: InvalidMessage letters unless
 --include-invalid, and letters too large for the destination.
 """
@@ -20,8 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivs_revoke import redrive
-from revocation.models import (
+from ivs_revocation.models import (
     ATTR_ATTEMPTS,
     ATTR_ERROR_CODE,
     ATTR_ERROR_MESSAGE,
@@ -32,6 +31,7 @@ from revocation.models import (
     ViewerSession,
     sqs_safe,
 )
+from ivs_revoke import redrive
 from tests.unit.cli_support import FakeAws, Reply, channel, queue_attributes
 from tests.unit.test_cli_dlq import OTHER_URL, FakeQueue, _dlq, dead_letter
 

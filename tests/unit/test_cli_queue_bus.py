@@ -1,7 +1,7 @@
 """`ivs-revoke submit` through the queue (SendMessageBatch) and the bus (PutEvents).
 
 What is sent must be what the function accepts: each body is read back here with the function's own
-intake (`revocation.intake.read_request`), never with a second parser of the format.
+intake (`ivs_revocation.intake.read_request`), never with a second parser of the format.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ import uuid
 import pytest
 from botocore.exceptions import SSLError
 
-from ivs_revoke.senders import event_entry_size, pack, request_body
-from ivs_revoke.targets import ENV_EVENT_BUS, ENV_QUEUE_URL, ENV_STACK_NAME, OUTPUT_EVENT_BUS_NAME, OUTPUT_QUEUE_URL
-from revocation.intake import ValidRequest, read_request
-from revocation.models import (
+from ivs_revocation.intake import ValidRequest, read_request
+from ivs_revocation.models import (
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
     EVENTBRIDGE_MAX_ENTRY_BYTES,
@@ -25,6 +23,8 @@ from revocation.models import (
     ViewerSession,
     sqs_message_bytes,
 )
+from ivs_revoke.senders import event_entry_size, pack, request_body
+from ivs_revoke.targets import ENV_EVENT_BUS, ENV_QUEUE_URL, ENV_STACK_NAME, OUTPUT_EVENT_BUS_NAME, OUTPUT_QUEUE_URL
 from tests.unit.cli_support import (
     FakeAws,
     Reply,

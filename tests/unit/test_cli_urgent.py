@@ -1,6 +1,6 @@
 """`ivs-revoke submit --urgent`: the urgent lane's queue, or events the urgent rule matches.
 
-Bodies are read back with the function's own intake (`revocation.intake.read_request`), and the
+Bodies are read back with the function's own intake (`ivs_revocation.intake.read_request`), and the
 events matched with the stack's own rule patterns, so that what the command sends is what the
 pipeline routes and accepts.
 """
@@ -11,6 +11,8 @@ import json
 
 import pytest
 
+from ivs_revocation.intake import ValidRequest, read_request
+from ivs_revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, PRIORITY_URGENT, ViewerSession, sqs_message_bytes
 from ivs_revoke.senders import request_body
 from ivs_revoke.targets import (
     ENV_QUEUE_URL,
@@ -18,8 +20,6 @@ from ivs_revoke.targets import (
     OUTPUT_QUEUE_URL,
     OUTPUT_URGENT_QUEUE_URL,
 )
-from revocation.intake import ValidRequest, read_request
-from revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE, PRIORITY_URGENT, ViewerSession, sqs_message_bytes
 from tests.unit.cli_support import FakeAws, channel, describe_stacks_reply, ivs_revoke, queue_attributes, shorthand
 
 pytestmark = pytest.mark.unit

@@ -17,9 +17,9 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from revocation.intake import ValidRequest, read_request
-from revocation.models import CallErrorKind, CallFailed, RevocationError
-from revocation.service import RevocationService
+from ivs_revocation.intake import ValidRequest, read_request
+from ivs_revocation.models import CallErrorKind, CallFailed, RevocationError
+from ivs_revocation.service import RevocationService
 from tests.unit import fakes
 from tests.unit.fakes import FakeClock, FakeContext, FakeGateway, FakeQueueWriter, sqs_event, sqs_record
 

@@ -24,14 +24,14 @@ from pydantic_core import PydanticUndefined
 
 from infra import constants
 from infra.settings import CDK_JSON, DeploySettings
+from ivs_revocation import models, names
+from ivs_revocation.adapters.ivs import CODE_MALFORMED_RESPONSE
+from ivs_revocation.settings import FunctionSettings
 from ivs_revoke import errors
 from ivs_revoke.cli import build_parser as ivs_revoke_parser
 from local.ivs_emulator.__main__ import _parser as emulator_parser
 from local.ivs_emulator.service import MALFORMED_ANSWER_KINDS
 from local.up import build_parser as up_parser
-from revocation import models, names
-from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE
-from revocation.settings import FunctionSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError, UnexpectedBatchTypeError
 
-from revocation import names
-from revocation.intake import ValidRequest, read_request
-from revocation.models import (
+from ivs_revocation import names
+from ivs_revocation.intake import ValidRequest, read_request
+from ivs_revocation.models import (
     ATTRIBUTE_VALUE_MAX_BYTES,
     CODE_INVALID_MESSAGE,
     CODE_OUT_OF_SCOPE,
@@ -20,7 +20,7 @@ from revocation.models import (
     CallErrorKind,
     CallFailed,
 )
-from revocation.service import RevocationService
+from ivs_revocation.service import RevocationService
 from tests.unit.fakes import (
     ACCOUNT,
     HUGE_INTEGER_PLACES,
@@ -461,7 +461,7 @@ def test_an_exception_while_reading_one_record_fails_only_that_record(
 ) -> None:
     """Whatever goes wrong with one record (here: a reader that fails in a way nobody foresaw) is that
     record's reason, named by the exception's type, not its text, which may quote a viewer ID."""
-    from revocation import service as service_module
+    from ivs_revocation import service as service_module
 
     def read(body: str) -> Any:
         if "boom" in body:
@@ -484,7 +484,7 @@ def test_an_exception_while_reading_one_record_fails_only_that_record(
 def test_an_exception_while_admitting_one_records_pairs_fails_only_that_record(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from revocation import service as service_module
+    from ivs_revocation import service as service_module
 
     admit = service_module.admit
 
@@ -568,7 +568,7 @@ def test_pairs_naming_many_regions_make_clients_and_limiters_for_allowed_regions
     handler_module: ModuleType, clock: FakeClock
 ) -> None:
     """A producer's regions cost nothing kept: only the deployment's regions get a client and a limiter."""
-    from revocation.adapters.ivs import Boto3IvsGateway
+    from ivs_revocation.adapters.ivs import Boto3IvsGateway
     from tests.unit.raw_ivs import RawIvs
 
     gateway = Boto3IvsGateway(5.0, clients={"us-west-2": RawIvs().client})

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from revocation import intake
-from revocation.intake import InvalidRequest, ValidRequest, read_request
-from revocation.models import PRIORITIES, PRIORITY_BULK, PRIORITY_URGENT, RevocationRequest, ViewerSession
+from ivs_revocation import intake
+from ivs_revocation.intake import InvalidRequest, ValidRequest, read_request
+from ivs_revocation.models import PRIORITIES, PRIORITY_BULK, PRIORITY_URGENT, RevocationRequest, ViewerSession
 from tests.unit.fakes import HUGE_INTEGER_PLACES, channel, huge_integer_body
 
 pytestmark = pytest.mark.unit

@@ -28,9 +28,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from revocation import names
-from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway, Boto3IvsSingleGateway
-from revocation.service import RevocationService
+from ivs_revocation import names
+from ivs_revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway, Boto3IvsSingleGateway
+from ivs_revocation.service import RevocationService
 from tests.unit import fakes
 from tests.unit.fakes import FakeClock, FakeContext, FakeQueueWriter, sqs_event, sqs_record
 from tests.unit.raw_ivs import Raw, RawIvs

@@ -25,9 +25,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local import sqs_event as lambda_event
-from revocation import names
-from revocation.models import (
+from ivs_revocation import names
+from ivs_revocation.models import (
     CODE_INVALID_MESSAGE,
     VERSION_MAX,
     CallErrorKind,
@@ -36,7 +35,8 @@ from revocation.models import (
     ViewerSession,
     sqs_safe,
 )
-from revocation.service import RevocationService
+from ivs_revocation.service import RevocationService
+from local import sqs_event as lambda_event
 from tests.unit import fakes
 from tests.unit.fakes import FakeClock, FakeContext, FakeGateway, FakeQueueWriter
 from tests.unit.strategies import (

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway
-from revocation.models import viewer_reference
-from revocation.service import RevocationService
+from ivs_revocation.adapters.ivs import CODE_MALFORMED_RESPONSE, Boto3IvsGateway
+from ivs_revocation.models import viewer_reference
+from ivs_revocation.service import RevocationService
 from tests.unit.fakes import FakeClock, FakeContext, FakeQueueWriter, channel, settings, sqs_event, sqs_record
 from tests.unit.raw_ivs import Raw, RawIvs, answer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from revocation.plan import Admission, Scope, admit, bound_pairs, deployment_scope, plan_calls
+from ivs_revocation.plan import Admission, Scope, admit, bound_pairs, deployment_scope, plan_calls
 from tests.unit.fakes import ACCOUNT, channel, session
 
 pytestmark = pytest.mark.unit

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
-from revocation.adapters.queue_writer import SqsMessageWriter
-from revocation.intake import InvalidRequest, ValidRequest, read_request
-from revocation.models import (
+from ivs_revocation.adapters.queue_writer import SqsMessageWriter
+from ivs_revocation.intake import InvalidRequest, ValidRequest, read_request
+from ivs_revocation.models import (
     SQS_DISALLOWED_CHARACTER,
     SQS_MAX_BATCH_ENTRIES,
     SQS_MAX_MESSAGE_BYTES,
@@ -25,8 +25,8 @@ from revocation.models import (
     ViewerSession,
     sqs_message_bytes,
 )
-from revocation.service import RevocationService
-from revocation.settle import OutboundMessage
+from ivs_revocation.service import RevocationService
+from ivs_revocation.settle import OutboundMessage
 from tests.unit.fakes import (
     ACCOUNT,
     DEAD_LETTER_QUEUE_URL,

@@ -8,12 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from revocation.call_policy import SPACING_HEADROOM, RateLimiter, pair_error_is_retryable
-from revocation.intake import ValidRequest
-from revocation.models import CODE_NOT_STARTED, CallErrorKind, CallFailed
-from revocation.plan import PlannedCall, plan_calls
-from revocation.revoke import Revoker
-from revocation.settle import SourceRecord, settle
+from ivs_revocation.call_policy import SPACING_HEADROOM, RateLimiter, pair_error_is_retryable
+from ivs_revocation.intake import ValidRequest
+from ivs_revocation.models import CODE_NOT_STARTED, CallErrorKind, CallFailed
+from ivs_revocation.plan import PlannedCall, plan_calls
+from ivs_revocation.revoke import Revoker
+from ivs_revocation.settle import SourceRecord, settle
 from tests.unit.fakes import FakeClock, FakeGateway, channel, denied_pairs, session
 
 pytestmark = pytest.mark.unit

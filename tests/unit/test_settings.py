@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from revocation.settings import FunctionSettings, SettingsError
+from ivs_revocation.settings import FunctionSettings, SettingsError
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from revocation.intake import InvalidRequest, ValidRequest, read_request
-from revocation.models import (
+from ivs_revocation.intake import InvalidRequest, ValidRequest, read_request
+from ivs_revocation.models import (
     ATTRIBUTE_VALUE_MAX_BYTES,
     CODE_NOT_STARTED,
     DEAD_LETTER_ATTRIBUTES_MAX_BYTES,
@@ -21,8 +21,8 @@ from revocation.models import (
     sqs_message_bytes,
     sqs_safe,
 )
-from revocation.outcomes import out_of_scope
-from revocation.settle import OutboundMessage, SourceRecord, settle
+from ivs_revocation.outcomes import out_of_scope
+from ivs_revocation.settle import OutboundMessage, SourceRecord, settle
 from tests.unit.fakes import session
 
 pytestmark = pytest.mark.unit

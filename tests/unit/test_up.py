@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra.settings import DeploySettings
+from ivs_revocation import names
 from local.demo import CLI_EXAMPLE_CHANNELS
 from local.stack import close_log_dir, instance_log_name
 from local.up import (
@@ -38,7 +39,6 @@ from local.up import (
     stop_report,
     unauthorized_channels,
 )
-from revocation import names
 
 pytestmark = pytest.mark.unit
 

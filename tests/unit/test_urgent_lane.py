@@ -13,16 +13,16 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import EndpointConnectionError
 
-from revocation import names
-from revocation.adapters.ivs import (
+from ivs_revocation import names
+from ivs_revocation.adapters.ivs import (
     CODE_MALFORMED_RESPONSE,
     Boto3IvsGateway,
     Boto3IvsSingleGateway,
     single_answer_problem,
 )
-from revocation.adapters.queue_writer import SqsMessageWriter
-from revocation.intake import ValidRequest, read_request
-from revocation.models import (
+from ivs_revocation.adapters.queue_writer import SqsMessageWriter
+from ivs_revocation.intake import ValidRequest, read_request
+from ivs_revocation.models import (
     ATTR_REQUEST_ID,
     ATTR_SOURCE_MESSAGE_ID,
     CODE_CONNECTION_ERROR,
@@ -32,7 +32,7 @@ from revocation.models import (
     CallFailed,
     RevocationError,
 )
-from revocation.service import RevocationService
+from ivs_revocation.service import RevocationService
 from tests.unit.fakes import (
     HUGE_INTEGER_PLACES,
     FakeClock,

@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from revocation import outcomes
-from revocation.call_policy import RETRIED_KINDS, RateLimiter, backoff_seconds
-from revocation.models import CallErrorKind, CallFailed, Failure, PairKey, RevocationError, ViewerSession
-from revocation.plan import PlannedCall
+from ivs_revocation import outcomes
+from ivs_revocation.call_policy import RETRIED_KINDS, RateLimiter, backoff_seconds
+from ivs_revocation.models import CallErrorKind, CallFailed, Failure, PairKey, RevocationError, ViewerSession
+from ivs_revocation.plan import PlannedCall
 
 
 class RevocationGateway(Protocol):

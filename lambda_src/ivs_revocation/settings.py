@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from revocation import names
-from revocation.call_policy import BATCH_CALLS_PER_SECOND, SINGLE_CALLS_PER_SECOND
+from ivs_revocation import names
+from ivs_revocation.call_policy import BATCH_CALLS_PER_SECOND, SINGLE_CALLS_PER_SECOND
 
 # The most one instance may be set to call per second, by lane: its operation's whole quota.
 MAX_CALLS_PER_SECOND: dict[str, float] = {

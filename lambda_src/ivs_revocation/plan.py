@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from revocation import names
-from revocation.models import MAX_SESSIONS_PER_CALL, PairKey, ViewerSession
+from ivs_revocation import names
+from ivs_revocation.models import MAX_SESSIONS_PER_CALL, PairKey, ViewerSession
 
 _Item = TypeVar("_Item")
 

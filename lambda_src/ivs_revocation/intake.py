@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from revocation.models import (
+from ivs_revocation.models import (
     PRIORITY_BULK,
     VIEWER_SESSION_FIELDS,
     IntegerTooLongError,

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from revocation import outcomes
-from revocation.intake import Intake, InvalidRequest
-from revocation.models import (
+from ivs_revocation import outcomes
+from ivs_revocation.intake import Intake, InvalidRequest
+from ivs_revocation.models import (
     ATTR_ATTEMPTS,
     ATTR_ERROR_CODE,
     ATTR_ERROR_MESSAGE,
@@ -37,8 +37,8 @@ from revocation.models import (
     to_sqs_json,
     truncate_utf8,
 )
-from revocation.outcomes import RecordVerdict
-from revocation.plan import merge_sessions
+from ivs_revocation.outcomes import RecordVerdict
+from ivs_revocation.plan import merge_sessions
 
 _Item = TypeVar("_Item")
 

@@ -60,4 +60,19 @@ LANE_BULK: Final = "bulk"
 LANE_URGENT: Final = "urgent"
 LANES: Final = (LANE_BULK, LANE_URGENT)
 
-HANDLER: Final = "revocation.handler.lambda_handler"
+# Stack outputs: stable names that operators, the CLI (ivs_revoke, installed without the CDK app) and
+# scripts read; the stack (infra/) writes them.
+OUTPUT_QUEUE_URL: Final = "QueueUrl"
+OUTPUT_QUEUE_ARN: Final = "QueueArn"
+OUTPUT_URGENT_QUEUE_URL: Final = "UrgentQueueUrl"
+OUTPUT_URGENT_QUEUE_ARN: Final = "UrgentQueueArn"
+OUTPUT_DLQ_URL: Final = "DeadLetterQueueUrl"
+OUTPUT_DLQ_ARN: Final = "DeadLetterQueueArn"
+OUTPUT_DELIVERY_DLQ_URL: Final = "DeliveryDeadLetterQueueUrl"
+OUTPUT_BUS_NAME: Final = "EventBusName"
+OUTPUT_FUNCTION_NAME: Final = "FunctionName"
+OUTPUT_URGENT_FUNCTION_NAME: Final = "UrgentFunctionName"
+OUTPUT_DASHBOARD_URL: Final = "DashboardUrl"
+OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
+
+HANDLER: Final = "ivs_revocation.handler.lambda_handler"

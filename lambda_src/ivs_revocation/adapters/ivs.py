@@ -25,9 +25,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from revocation import names
-from revocation.call_policy import call_error_kind, single_call_pair_code
-from revocation.models import (
+from ivs_revocation import names
+from ivs_revocation.call_policy import call_error_kind, single_call_pair_code
+from ivs_revocation.models import (
     CODE_CONNECTION_ERROR,
     MAX_SESSIONS_PER_CALL,
     CallErrorKind,

@@ -209,7 +209,7 @@ PairKey = tuple[str, str]
 
 
 class CallErrorKind(enum.Enum):
-    """What a failed call is, whatever client made it (revocation.call_policy says what each kind gets)."""
+    """What a failed call is, whatever client made it (ivs_revocation.call_policy says what each kind gets)."""
 
     THROTTLED = "throttled"  # ThrottlingException, or any 429
     INVALID = "invalid"  # ValidationException: some pair of the call is rejected

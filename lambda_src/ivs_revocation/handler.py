@@ -18,13 +18,13 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from revocation import names
-from revocation.adapters.ivs import Boto3IvsGateway, Boto3IvsSingleGateway
-from revocation.adapters.queue_writer import SqsMessageWriter
-from revocation.observability import logger, metrics, tracer
-from revocation.processor import WholeBatchProcessor
-from revocation.service import RevocationService
-from revocation.settings import FunctionSettings
+from ivs_revocation import names
+from ivs_revocation.adapters.ivs import Boto3IvsGateway, Boto3IvsSingleGateway
+from ivs_revocation.adapters.queue_writer import SqsMessageWriter
+from ivs_revocation.observability import logger, metrics, tracer
+from ivs_revocation.processor import WholeBatchProcessor
+from ivs_revocation.service import RevocationService
+from ivs_revocation.settings import FunctionSettings
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 

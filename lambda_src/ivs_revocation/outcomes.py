@@ -29,8 +29,8 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from revocation.call_policy import pair_error_is_retryable
-from revocation.models import (
+from ivs_revocation.call_policy import pair_error_is_retryable
+from ivs_revocation.models import (
     CODE_INVALID_MESSAGE,
     CODE_NOT_STARTED,
     CODE_OUT_OF_SCOPE,

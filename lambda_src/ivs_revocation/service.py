@@ -20,15 +20,15 @@ from typing import Protocol
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from revocation import names, outcomes
-from revocation.intake import ValidRequest, read_request, unreadable
-from revocation.models import MAX_SESSIONS_PER_CALL, PairKey, ViewerSession
-from revocation.observability import logger, metrics, tracer
-from revocation.outcomes import RecordVerdict
-from revocation.plan import PlannedCall, Scope, admit, deployment_scope, merge_sessions, plan_calls
-from revocation.revoke import RevocationGateway, Revoker, RevokeReport
-from revocation.settings import FunctionSettings
-from revocation.settle import OutboundMessage, Settlement, SourceRecord, settle
+from ivs_revocation import names, outcomes
+from ivs_revocation.intake import ValidRequest, read_request, unreadable
+from ivs_revocation.models import MAX_SESSIONS_PER_CALL, PairKey, ViewerSession
+from ivs_revocation.observability import logger, metrics, tracer
+from ivs_revocation.outcomes import RecordVerdict
+from ivs_revocation.plan import PlannedCall, Scope, admit, deployment_scope, merge_sessions, plan_calls
+from ivs_revocation.revoke import RevocationGateway, Revoker, RevokeReport
+from ivs_revocation.settings import FunctionSettings
+from ivs_revocation.settle import OutboundMessage, Settlement, SourceRecord, settle
 
 
 class MessageWriter(Protocol):

@@ -11,7 +11,7 @@ import math
 from collections import deque
 from typing import Final
 
-from revocation.models import CallErrorKind
+from ivs_revocation.models import CallErrorKind
 
 # BatchStartViewerSessionRevocation's quota: calls per second per account and region, not adjustable.
 BATCH_CALLS_PER_SECOND: Final = 2.0

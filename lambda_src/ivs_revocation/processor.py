@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BasePartialBatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from revocation.outcomes import RecordVerdict
+from ivs_revocation.outcomes import RecordVerdict
 
 BatchHandler = Callable[[Sequence[SQSRecord], Any], Mapping[str, RecordVerdict]]
 

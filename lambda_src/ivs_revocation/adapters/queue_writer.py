@@ -9,9 +9,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from revocation.models import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES, sqs_message_bytes
-from revocation.observability import logger
-from revocation.settle import OutboundMessage
+from ivs_revocation.models import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES, sqs_message_bytes
+from ivs_revocation.observability import logger
+from ivs_revocation.settle import OutboundMessage
 
 
 class SqsMessageWriter:

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from revocation import names
+from ivs_revocation import names
 
 logger = Logger(service=names.SERVICE_NAME)
 tracer = Tracer(service=names.SERVICE_NAME)
