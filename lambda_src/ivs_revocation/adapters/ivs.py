@@ -1,4 +1,4 @@
-"""The IVS gateways: the only code that calls IVS. One boto3 client per region, made on first use.
+"""The IVS gateways: the only code that calls IVS. One client per region, made on first use.
 
 `Boto3IvsGateway` calls BatchStartViewerSessionRevocation (the bulk lane), `Boto3IvsSingleGateway`
 StartViewerSessionRevocation, one pair per call (the urgent lane); both are the RevocationGateway port.
@@ -21,11 +21,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from ivs_revocation import names
+from ivs_revocation.adapters import clients as aws_clients
 from ivs_revocation.call_policy import call_error_kind, single_call_pair_code
 from ivs_revocation.models import (
     CODE_CONNECTION_ERROR,
@@ -301,10 +301,8 @@ class _RegionalClients:
     def __init__(
         self,
         call_timeout_seconds: float,
-        session: boto3.session.Session | None = None,
         clients: dict[str, Any] | None = None,
     ) -> None:
-        self._session = session or boto3.session.Session()
         self._call_timeout = call_timeout_seconds
         # botocore does not retry here: every attempt must pass the rate limiter and the time budget
         # (see revoke.py). The whole call is bounded by `call_within`; the socket timeouts, within it,
@@ -322,9 +320,7 @@ class _RegionalClients:
     def _client(self, region: str) -> Any:
         client = self._clients.get(region)
         if client is None:
-            client = self._clients[region] = check_answers(
-                self._session.client("ivs", region_name=region, config=self._config)
-            )
+            client = self._clients[region] = check_answers(aws_clients.client("ivs", region, config=self._config))
         return client
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ivs_revocation.adapters import clients as aws_clients
 from ivs_revocation.models import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES, sqs_message_bytes
 from ivs_revocation.observability import logger
 from ivs_revocation.settle import OutboundMessage
@@ -24,7 +24,7 @@ class SqsMessageWriter:
         if self._client is None:
             # Here botocore's standard retry mode fits: there is no quota of ours to respect, and it
             # backs off with jitter on throttling and 5xx.
-            self._client = boto3.client("sqs", config=Config(retries={"mode": "standard", "max_attempts": 4}))
+            self._client = aws_clients.client("sqs", config=Config(retries={"mode": "standard", "max_attempts": 4}))
         return self._client
 
     def send(self, letters: Sequence[OutboundMessage]) -> set[int]:
