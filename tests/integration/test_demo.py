@@ -45,8 +45,14 @@ def _sigint_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+# The wave is the demo's only part whose length is a parameter: 400 pairs take 10 s at the quota, which
+# shows the same pacing and the same overtaking as the default 2,000 (50 s), and leave moto's server a
+# fifth of the work.
+WAVE = 400
+
+
 def test_demo_exits_0_with_the_documented_403_pairs_in_the_dead_letter_queue_and_the_urgent_pair_first() -> None:
-    demo = _demo()
+    demo = _demo("--wave", str(WAVE))
     output, _ = demo.communicate(timeout=180)
 
     assert demo.returncode == 0, output
@@ -57,14 +63,15 @@ def test_demo_exits_0_with_the_documented_403_pairs_in_the_dead_letter_queue_and
     wave = re.search(r"^  wave, bulk lane +(\d+) pairs revoked in ([\d.]+) s$", output, re.MULTILINE)
     urgent = re.search(r"^  urgent pair, fast lane revoked ([\d.]+) s after its SendMessage returned", output, re.M)
     assert wave and urgent, output
-    assert int(wave[1]) == 2000 and float(wave[2]) >= 2000 / 40 * 0.95, output
+    assert int(wave[1]) == WAVE and float(wave[2]) >= WAVE / 40 * 0.95, output
     assert float(urgent[1]) < 1.0, output
     for port in map(int, URL.findall(output)):
         assert not listening(port), f"port {port} still open after the demo"
 
 
 def test_demo_interrupted_stops_every_process_and_frees_its_ports() -> None:
-    demo = _demo("--pairs", "4000")
+    # 1,000 pairs drain in 25 s at the quota: still draining when the signal comes, 2 s after it began.
+    demo = _demo("--pairs", "1000")
     assert demo.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(demo.stdout, selectors.EVENT_READ)

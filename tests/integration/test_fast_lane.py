@@ -35,6 +35,8 @@ FORBIDDEN = f"arn:aws:ivs:{REGION}:{ACCOUNT_ID}:channel/Forbidden"
 URGENT_BOUND_SECONDS = 1.0
 BACKLOG_PAIRS = 1000
 URGENT_PAIRS = 10
+# An urgent message twenty times the lane's default bound of 10 pairs.
+MESSAGE_PAIRS = 200
 URGENT_EVERY_SECONDS = 1.0
 BULK_PAIRS_PER_SECOND = 2 * MAX_SESSIONS_PER_CALL
 
@@ -168,15 +170,15 @@ def test_urgent_pairs_are_revoked_within_a_second_while_a_bulk_backlog_waits(sta
     assert bulk_rate(ledger) >= 0.9 * BULK_PAIRS_PER_SECOND, report
 
 
-def test_an_urgent_message_of_500_pairs_sends_its_bound_and_the_rest_through_the_bulk_queue(started: Any) -> None:
+def test_an_urgent_message_of_many_pairs_sends_its_bound_and_the_rest_through_the_bulk_queue(started: Any) -> None:
     settings = real_settings()
     stack = started(settings, ivs_options={"unauthorized_channels": [FORBIDDEN]})
     bound = settings.urgent_max_pairs_per_message
     # One pair not authorized at each end of the message, so that both lanes dead-letter one, whichever
     # pairs the urgent lane keeps.
-    sessions = [pair(f"big-{i:03d}", FORBIDDEN if i in (0, 499) else None) for i in range(500)]
+    sessions = [pair(f"big-{i:03d}", FORBIDDEN if i in (0, MESSAGE_PAIRS - 1) else None) for i in range(MESSAGE_PAIRS)]
     send_urgent_timed(stack, {"viewerSessions": sessions})
-    stack.drain(timeout=500 / BULK_PAIRS_PER_SECOND + 60)
+    stack.drain(timeout=MESSAGE_PAIRS / BULK_PAIRS_PER_SECOND + 60)
 
     ledger, dead_letters = stack.ivs.ledger(), stack.dead_letters()
     expected = {(p["channelArn"], p["viewerId"]) for p in sessions}
@@ -185,12 +187,12 @@ def test_an_urgent_message_of_500_pairs_sends_its_bound_and_the_rest_through_the
     failed = sorted((arn, viewer, code) for letter in dead_letters for arn, viewer, code, _ in letter.failed_pairs())
 
     assert unaccounted(expected, ledger, dead_letters) == set()
-    assert len(ledger.revoked) == 498
-    assert failed == [(FORBIDDEN, "big-000", "403"), (FORBIDDEN, "big-499", "403")]
+    assert len(ledger.revoked) == MESSAGE_PAIRS - 2
+    assert failed == [(FORBIDDEN, "big-000", "403"), (FORBIDDEN, f"big-{MESSAGE_PAIRS - 1:03d}", "403")]
     assert all(letter.reason for letter in dead_letters)
     # The lane sent its bound (one of them denied), the bulk lane the rest.
     assert len(single) == bound - 1
-    assert in_batches == 500 - bound
+    assert in_batches == MESSAGE_PAIRS - bound
     assert ledger.calls_throttled == 0
 
 
