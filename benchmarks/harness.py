@@ -37,17 +37,23 @@ def deploy_settings() -> DeploySettings:
     return DeploySettings.from_cdk_json()
 
 
-def subprocess_environment() -> dict[str, str]:
-    """A child interpreter's environment: the variables the stack gives the function (from cdk.json),
-    plus what Lambda and credentials add, the function found on sys.path as Lambda finds /var/task.
+def subprocess_environment(lane: str = "bulk") -> dict[str, str]:
+    """A child interpreter's environment: the variables the stack gives `lane`'s function (from
+    cdk.json), plus what Lambda and credentials add, the function found on sys.path as Lambda finds
+    /var/task.
 
     Tracing is off: there is no X-Ray daemon here, and on Lambda the trace is sent asynchronously.
     """
     settings = deploy_settings()
     queues = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}"
     env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
+    urgent = lane == "urgent"
     env |= settings.function_environment(
-        dead_letter_queue_url=f"{queues}/revocations-dlq", source_queue_url=f"{queues}/revocations", region=REGION
+        dead_letter_queue_url=f"{queues}/revocations-dlq",
+        source_queue_url=f"{queues}/revocations-urgent" if urgent else f"{queues}/revocations",
+        region=REGION,
+        lane=lane,
+        bulk_queue_url=f"{queues}/revocations" if urgent else None,
     )
     env.update(
         {
@@ -65,12 +71,14 @@ def subprocess_environment() -> dict[str, str]:
     return env
 
 
-def run_python(*args: str, timeout: float | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
-    """A child interpreter with the function's environment, from the repository's root; stdout discarded."""
+def run_python(
+    *args: str, timeout: float | None = None, check: bool = False, lane: str = "bulk"
+) -> subprocess.CompletedProcess[str]:
+    """A child interpreter with `lane`'s function environment, from the repository's root; stdout discarded."""
     return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
-        env=subprocess_environment(),
+        env=subprocess_environment(lane),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
