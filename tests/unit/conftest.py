@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import Iterator
 from types import ModuleType
 
+import botocore.session
 import pytest
 from pytest_socket import disable_socket, enable_socket
 
 from ivs_revocation import names
 from tests.unit.fakes import FUNCTION_ENVIRONMENT, FakeClock
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_service_model_loader() -> Iterator[None]:
+    """One botocore data loader for every session the tests make: each command under test makes its own
+    session, and each new session would read and parse the same service models again (most of a CLI
+    test's time). The loader only caches what it reads from botocore's own data files."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", functools.cache(botocore.session.create_loader))
+        yield
 
 
 @pytest.fixture(autouse=True)
