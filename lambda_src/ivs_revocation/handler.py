@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ivs_revocation import names
+from ivs_revocation.adapters.events import EventBridgePublisher
 from ivs_revocation.adapters.ivs import Boto3IvsGateway, Boto3IvsSingleGateway
 from ivs_revocation.adapters.queue_writer import SqsMessageWriter
 from ivs_revocation.observability import logger, metrics, tracer
@@ -43,6 +44,7 @@ def build_service(settings: FunctionSettings) -> RevocationService:
         dead_letters=SqsMessageWriter(settings.dead_letter_queue_url),
         requeue=SqsMessageWriter(settings.source_queue_url) if settings.source_queue_url else None,
         overflow=overflow,
+        events=EventBridgePublisher() if settings.outcome_event_bus_name else None,
         pairs_per_call=gateway.pairs_per_call,
         operation=gateway.operation,
     )

@@ -363,6 +363,77 @@ class RevocationEvent(BaseModel):
     detail: Any
 
 
+# --- The outcome events: what the function puts on EventBridge once a record's pairs are settled ----
+OUTCOME_EVENT_DETAIL_TYPE: Final = "Viewer Session Revocation Settled"
+# The detail's own version (the envelope's `version` is EventBridge's, always "0").
+OUTCOME_EVENT_VERSION: Final = "1"
+OutcomeStatus = Literal["REVOKED", "PARTIALLY_REVOKED", "FAILED"]
+STATUS_REVOKED: Final[OutcomeStatus] = "REVOKED"
+STATUS_PARTIALLY_REVOKED: Final[OutcomeStatus] = "PARTIALLY_REVOKED"
+STATUS_FAILED: Final[OutcomeStatus] = "FAILED"
+Lane = Literal["bulk", "urgent"]
+# What a rule adds around the detail when it delivers an event (id, time, account, region, ...):
+# kept back from the 256 KB an SQS or SNS target takes, so that an event delivered whole fits.
+OUTCOME_EVENT_ENVELOPE_BYTES: Final = 2_048
+OUTCOME_EVENT_MAX_ENTRY_BYTES: Final = EVENTBRIDGE_MAX_ENTRY_BYTES - OUTCOME_EVENT_ENVELOPE_BYTES
+
+
+def eventbridge_entry_bytes(source: str, detail_type: str, detail: str) -> int:
+    """A PutEvents entry's size as EventBridge counts it (no Time, no Resources): UTF-8 bytes of each."""
+    return sum(len(part.encode("utf-8", "surrogatepass")) for part in (source, detail_type, detail))
+
+
+class _OutcomeModel(BaseModel):
+    # Consumers ignore fields they do not know (the schema allows them); the function writes these only.
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+
+class SettledPair(_OutcomeModel):
+    """A pair as the request named it (the version is the highest one revoked)."""
+
+    channel_arn: str = Field(alias="channelArn")
+    viewer_id: str = Field(alias="viewerId")
+    version: int = Field(alias="viewerSessionVersionsLessThanOrEqualTo")
+
+    @classmethod
+    def of(cls, session: ViewerSession) -> SettledPair:
+        return cls(channel_arn=session.channel_arn, viewer_id=session.viewer_id, version=session.version)
+
+
+class FailedPair(SettledPair):
+    """A pair that went to the dead-letter queue, with the code and message of its dead letter."""
+
+    code: str
+    message: str
+
+
+class InvalidMessageOutcome(_OutcomeModel):
+    reason: str
+
+
+class RevocationSettled(_OutcomeModel):
+    """The detail of a "Viewer Session Revocation Settled" event: the one source of its JSON Schema."""
+
+    version: Literal["1"] = OUTCOME_EVENT_VERSION
+    request_id: RequestId | None = Field(alias="requestId")
+    source_message_id: str = Field(alias="sourceMessageId")
+    lane: Lane
+    status: OutcomeStatus
+    revoked: list[SettledPair] = Field(default_factory=list)
+    failed: list[FailedPair] = Field(default_factory=list)
+    # Only when the body was not a valid request (then no pairs).
+    invalid_message: InvalidMessageOutcome | None = Field(None, alias="invalidMessage")
+
+    def to_detail(self) -> dict[str, Any]:
+        detail = self.model_dump(mode="json", by_alias=True)
+        if self.invalid_message is None:
+            del detail["invalidMessage"]
+        return detail
+
+    def to_json(self) -> str:
+        return to_sqs_json(self.to_detail())
+
+
 # --- How a broken request is described: one wording for the function's reasons and the CLI's errors --
 
 

@@ -25,6 +25,8 @@ ENV_BULK_QUEUE_URL: Final = "BULK_QUEUE_URL"
 # ivsRegions, else the regions of its channelArns, else its own region). Pairs of other regions, or
 # of an account other than the function's own, are dead-lettered before any call.
 ENV_IVS_REGIONS: Final = "IVS_REGIONS"
+# The bus the outcome events ("Viewer Session Revocation Settled") go to; unset: none are put.
+ENV_OUTCOME_EVENT_BUS_NAME: Final = "OUTCOME_EVENT_BUS_NAME"
 # Powertools' own, read by Powertools.
 ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
@@ -46,6 +48,9 @@ METRIC_DEAD_LETTERS_UNWRITTEN: Final = "DeadLettersUnwritten"
 METRIC_PAIRS_SENT_TO_BULK: Final = "PairsSentToBulk"
 # Per invocation, the longest time from a record's SQS SentTimestamp to the accepted call of its pairs.
 METRIC_PAIR_WAIT_SECONDS: Final = "PairWaitSeconds"
+# Outcome events put, and those that could not be (logged whole at WARNING; alarmed on).
+METRIC_OUTCOME_EVENTS_PUBLISHED: Final = "OutcomeEventsPublished"
+METRIC_OUTCOME_EVENTS_UNPUBLISHED: Final = "OutcomeEventsUnpublished"
 DIMENSION_ERROR_CODE: Final = "ErrorCode"
 # IvsCalls and ThrottledIvsCalls are also emitted with this dimension: the IVS operation's name.
 DIMENSION_OPERATION: Final = "Operation"

@@ -119,12 +119,13 @@ class RecordVerdict:
 
 @dataclass(frozen=True, slots=True)
 class RecordOutcome:
-    """A record's verdict, and the pairs that settle writes for it."""
+    """A record's verdict, the pairs that settle writes for it, and those it revoked."""
 
     verdict: RecordVerdict
     dead_letter: Sequence[tuple[ViewerSession, Failure]] = ()
     requeue: Sequence[ViewerSession] = ()
     send_on: Sequence[ViewerSession] = ()
+    revoked: Sequence[ViewerSession] = ()
 
 
 def invalid_record(reason: str) -> RecordOutcome:
@@ -181,7 +182,7 @@ def record_outcome(
         requeued=len(requeued),
         sent_to_bulk=len(send_on),
     )
-    return RecordOutcome(verdict, dead_letter, requeued, send_on)
+    return RecordOutcome(verdict, dead_letter, requeued, send_on, [session for session, _ in by_fate[Fate.REVOKED]])
 
 
 def after_writes(

@@ -15,25 +15,35 @@ import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ivs_revocation import names, outcomes
 from ivs_revocation.intake import ValidRequest, read_request, unreadable
-from ivs_revocation.models import MAX_SESSIONS_PER_CALL, PairKey, ViewerSession
+from ivs_revocation.models import MAX_SESSIONS_PER_CALL, Lane, PairKey, ViewerSession
 from ivs_revocation.observability import logger, metrics, tracer
+from ivs_revocation.outcome_events import PublishReport, outcome_events
 from ivs_revocation.outcomes import RecordVerdict
 from ivs_revocation.plan import PlannedCall, Scope, admit, deployment_scope, merge_sessions, plan_calls
 from ivs_revocation.revoke import RevocationGateway, Revoker, RevokeReport
 from ivs_revocation.settings import FunctionSettings
 from ivs_revocation.settle import OutboundMessage, Settlement, SourceRecord, settle
 
+# Kept at the end of an invocation, after the outcome events, for the response and the metrics.
+PUBLISH_RESERVE_SECONDS = 1.0
+
 
 class MessageWriter(Protocol):
     def send(self, messages: Sequence[OutboundMessage]) -> set[int]:
         """Writes the messages to its queue; returns the indexes of those that could not be written."""
+        ...
+
+
+class EventPublisher(Protocol):
+    def put(self, entries: Sequence[dict[str, str]], entry_bytes: Sequence[int], deadline: float) -> PublishReport:
+        """Puts the entries in calls started before `deadline`; reports those that could not be put."""
         ...
 
 
@@ -55,6 +65,7 @@ class RevocationService:
         requeue: MessageWriter | None = None,
         *,
         overflow: MessageWriter | None = None,
+        events: EventPublisher | None = None,
         pairs_per_call: int = MAX_SESSIONS_PER_CALL,
         operation: str = names.OPERATION_BATCH,
         clock: Callable[[], float] = time.monotonic,
@@ -62,12 +73,14 @@ class RevocationService:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """`overflow`: where the pairs of a message beyond `settings.max_pairs_per_message` go (the
-        bulk queue); without it, every pair of a message is sent here. `operation` names the gateway's
+        bulk queue); without it, every pair of a message is sent here. `events`: where the outcome events
+        go (to settings.outcome_event_bus_name); without it, none are put. `operation` names the gateway's
         IVS operation in the metrics; `wall_clock` is compared with SQS's SentTimestamp."""
         self._settings = settings
         self._dead_letters = dead_letters
         self._requeue = requeue
         self._overflow = overflow
+        self._events = events if settings.outcome_event_bus_name else None
         self._pairs_per_call = pairs_per_call
         self._operation = operation
         self._clock = clock
@@ -125,7 +138,48 @@ class RevocationService:
         self._publish(
             sources, pairs_received, calls, report, settlement, verdicts, Unwritten(unwritten, unrequeued, unsent), wait
         )
+        # Last: a ban is never delayed by its notification, and what cannot be put changes no verdict.
+        ends = deadline + self._settings.time_safety_margin_seconds
+        self._put_outcome_events(sources, settlement, unwritten, ends - PUBLISH_RESERVE_SECONDS)
         return verdicts
+
+    def _put_outcome_events(
+        self, sources: Sequence[SourceRecord], settlement: Settlement, dead_letters_unwritten: set[int], deadline: float
+    ) -> None:
+        bus = self._settings.outcome_event_bus_name
+        if self._events is None or bus is None:
+            return
+        events = outcome_events(sources, settlement, dead_letters_unwritten, cast(Lane, self._settings.lane))
+        report = (
+            self._events.put([event.entry(bus) for event in events], [event.entry_bytes for event in events], deadline)
+            if events
+            else None
+        )
+        unpublished = report.unpublished if report is not None else []
+        metrics.add_metric(
+            name=names.METRIC_OUTCOME_EVENTS_PUBLISHED, unit=MetricUnit.Count, value=len(events) - len(unpublished)
+        )
+        # Every invocation, 0 included, as DeadLettersUnwritten: its alarm has data rather than a gap.
+        metrics.add_metric(name=names.METRIC_OUTCOME_EVENTS_UNPUBLISHED, unit=MetricUnit.Count, value=len(unpublished))
+        for failure in unpublished:
+            # Whole, so that it can be replayed from the logs (PutEvents with this entry).
+            logger.warning(
+                "outcome event not published",
+                extra={
+                    "entry": events[failure.index].entry(bus),
+                    "error_code": failure.code,
+                    "error_message": failure.message,
+                },
+            )
+        if events:
+            logger.debug(
+                "outcome events put",
+                extra={
+                    "events": len(events),
+                    "unpublished": len(unpublished),
+                    "put_calls": report.calls if report else 0,
+                },
+            )
 
     def _admit(self, record: SQSRecord, scope: Scope) -> Admitted:
         """One record read, validated, scope-checked and bounded: the isolation boundary.

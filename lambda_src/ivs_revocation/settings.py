@@ -64,6 +64,8 @@ class FunctionSettings(BaseModel):
     # the function's own region (AWS_REGION, which Lambda sets). Empty only where neither is set (a
     # hand-made environment): then the region of the invoked function's ARN (see plan.Scope).
     ivs_regions: tuple[str, ...] = Field((), alias=names.ENV_IVS_REGIONS)
+    # The event bus (name or ARN) the outcome events go to; unset: the function puts none.
+    outcome_event_bus_name: str | None = Field(None, alias=names.ENV_OUTCOME_EVENT_BUS_NAME, min_length=1)
 
     @model_validator(mode="before")
     @classmethod

@@ -62,11 +62,15 @@ class OutboundMessage:
     attributes: Mapping[str, str]
     code: str
     pairs: int
+    # A dead letter's pairs with the error each carries (what its outcome event reports once written).
+    failed: tuple[tuple[ViewerSession, RevocationError], ...] = ()
 
 
 @dataclass(slots=True)
 class Settlement:
     verdicts: dict[str, RecordVerdict] = field(default_factory=dict)
+    # The pairs each record revoked, by message id (a record with none is absent).
+    revoked: dict[str, list[ViewerSession]] = field(default_factory=dict)
     dead_letters: list[OutboundMessage] = field(default_factory=list)
     requeued: list[OutboundMessage] = field(default_factory=list)
     sent_to_bulk: list[OutboundMessage] = field(default_factory=list)
@@ -101,6 +105,8 @@ def settle(
             beyond_bound=beyond_bound.get(record.message_id, ()),
         )
         settlement.verdicts[record.message_id] = outcome.verdict
+        if outcome.revoked:
+            settlement.revoked[record.message_id] = list(outcome.revoked)
         settlement.dead_letters.extend(_failed_pairs(record, intake.request_id, outcome.dead_letter))
         if outcome.requeue:
             settlement.requeued.extend(_requests(record, intake.request_id, outcome.requeue, CODE_NOT_STARTED))
@@ -120,10 +126,10 @@ def _requests(
         body = RevocationRequest(viewer_sessions=list(chunk), request_id=request_id).to_json()
         return OutboundMessage(record.message_id, body, attributes, code, len(chunk))
 
-    chunks = _pack(
+    chunks = pack(
         sessions,
         alone=lambda session: _size(message([session])),
-        added=lambda session: len(",") + _json_bytes(session.to_api()),
+        added=lambda session: len(",") + json_bytes(session.to_api()),
         limit=SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     )
     return [message(chunk) for chunk in chunks]
@@ -173,20 +179,20 @@ def _dead_letters_of_code(
             request_id=request_id,
         ).to_json()
         attributes = _attributes(code, chunk[0][1].message or "", record, request_id)
-        return OutboundMessage(record.message_id, body, attributes, code, len(chunk))
+        return OutboundMessage(record.message_id, body, attributes, code, len(chunk), tuple(chunk))
 
-    chunks = _pack(
+    chunks = pack(
         pairs,
         alone=lambda pair: _size(letter([pair])),
         # The pair's session and its error, each after a comma in its list.
-        added=lambda pair: 2 * len(",") + _json_bytes(pair[0].to_api()) + _json_bytes(pair[1].to_api()),
+        added=lambda pair: 2 * len(",") + json_bytes(pair[0].to_api()) + json_bytes(pair[1].to_api()),
         # A redrive moves the letter, attributes and all, into the source queue: it must fit that queue.
         limit=SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     )
     return [letter(chunk) for chunk in chunks]
 
 
-def _pack(
+def pack(
     items: Sequence[_Item], alone: Callable[[_Item], int], added: Callable[[_Item], int], limit: int
 ) -> list[list[_Item]]:
     """The items in order, cut into as few messages as fit `limit` bytes each.
@@ -213,7 +219,7 @@ def _size(message: OutboundMessage) -> int:
     return sqs_message_bytes(message.body, message.attributes)
 
 
-def _json_bytes(value: object) -> int:
+def json_bytes(value: object) -> int:
     return len(to_sqs_json(value).encode())
 
 
