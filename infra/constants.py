@@ -17,6 +17,10 @@ ASSET_EXCLUDE: Final = ["**/__pycache__", "**/*.pyc", ".mypy_cache", ".pytest_ca
 # Powertools for AWS Lambda (Python) v3 public layer; its ARN per release and region is published in SSM.
 POWERTOOLS_LAYER_SSM_PARAMETER: Final = "/aws/service/powertools/python/{architecture}/{runtime}/{version}"
 
+# The alias the urgent mapping invokes when the lane runs a published version (provisioned concurrency
+# or SnapStart).
+URGENT_ALIAS: Final = "live"
+
 # Alarm names are "<stack name>-<suffix>", so that a notification says which deployment it is about.
 ALARM_DLQ_NOT_EMPTY: Final = "DeadLetterQueueNotEmpty"
 ALARM_DELIVERY_DLQ_NOT_EMPTY: Final = "DeliveryDeadLetterQueueNotEmpty"

@@ -177,6 +177,10 @@ class DeploySettings(BaseModel):
     urgent_visibility_timeout_seconds: int = Field(180, alias="urgentVisibilityTimeoutSeconds", ge=0, le=43_200)
     # Seconds, not minutes: a person waits on each urgent request.
     urgent_queue_age_alarm_seconds: int = Field(10, alias="urgentQueueAgeAlarmSeconds", ge=1)
+    # A warm urgent lane on request (docs/deploy.md, "The urgent lane's cold path"): instances kept
+    # initialised on a published version behind the alias the mapping invokes, or SnapStart.
+    urgent_provisioned_concurrency: int = Field(0, alias="urgentProvisionedConcurrency", ge=0, le=1000)
+    urgent_snap_start: bool = Field(False, alias="urgentSnapStart")
 
     @field_validator("ivs_regions", "channel_arns", "producer_principals", mode="before")
     @classmethod
@@ -380,6 +384,7 @@ class DeploySettings(BaseModel):
         _visibility_covers_retries(urgent)
         self._margins_fit_timeout(urgent)
         self._urgent_batch_fits_timeout()
+        self._urgent_warm_path()
         self._window_for_large_batches()
         self._reserved_not_below_maximum()
         self._dead_letters_outlive_messages()
@@ -431,6 +436,24 @@ class DeploySettings(BaseModel):
                 f"batchSize ({self.batch_size}) above {MAX_BATCH_SIZE_WITHOUT_WINDOW} needs "
                 "maxBatchingWindowSeconds of at least 1: Lambda refuses the mapping otherwise"
             )
+
+    def _urgent_warm_path(self) -> None:
+        if self.urgent_snap_start and self.urgent_provisioned_concurrency:
+            raise ValueError(
+                f"urgentSnapStart and urgentProvisionedConcurrency ({self.urgent_provisioned_concurrency}) "
+                "exclude each other: Lambda does not support SnapStart with provisioned concurrency; choose one"
+            )
+        if self.urgent_provisioned_concurrency > self.urgent_max_concurrency:
+            raise ValueError(
+                f"urgentProvisionedConcurrency ({self.urgent_provisioned_concurrency}) must not exceed "
+                f"urgentMaxConcurrency ({self.urgent_max_concurrency}): the mapping never invokes more "
+                "instances, so the rest would be paid for and never used"
+            )
+
+    @property
+    def urgent_published(self) -> bool:
+        """Whether the urgent mapping invokes a published version (through the alias) instead of $LATEST."""
+        return self.urgent_snap_start or self.urgent_provisioned_concurrency > 0
 
     def _reserved_not_below_maximum(self) -> None:
         if self.reserved_concurrency is not None and self.reserved_concurrency < self.max_concurrency:

@@ -59,6 +59,7 @@ class RevocationFunction(Construct):
         self.log_group = self._build_log_group()
         self.role = self._build_role()
         self.function = self._build_function()
+        self.alias = self._build_alias()
         self._grant_revocation()
         self._grant_queue_writes()
         self.event_source = self._build_event_source()
@@ -125,6 +126,27 @@ class RevocationFunction(Construct):
             # keep receiving, invocations would be throttled, and messages would reach the DLQ unread.
             reserved_concurrent_executions=lane.reserved_concurrency,
             description=DESCRIPTIONS[lane.lane],
+            # A snapshot of the initialised function, taken when a version is published, restored on a
+            # cold start instead of importing and initialising again.
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if self._warm_path_snap_start else None,
+        )
+
+    @property
+    def _warm_path_snap_start(self) -> bool:
+        return self._lane.lane == names.LANE_URGENT and self._settings.urgent_snap_start
+
+    def _build_alias(self) -> lambda_.Alias | None:
+        """The urgent lane's alias on a published version, when it runs warm on request: the mapping
+        invokes it, since provisioned concurrency and SnapStart apply to published versions only."""
+        settings = self._settings
+        if self._lane.lane != names.LANE_URGENT or not settings.urgent_published:
+            return None
+        return lambda_.Alias(
+            self,
+            "Alias",
+            alias_name=constants.URGENT_ALIAS,
+            version=self.function.current_version,
+            provisioned_concurrent_executions=settings.urgent_provisioned_concurrency or None,
         )
 
     def _channel_arns(self) -> list[str]:
@@ -173,7 +195,8 @@ class RevocationFunction(Construct):
             report_batch_item_failures=True,
             max_concurrency=lane.max_concurrency,
         )
-        self.function.add_event_source(source)
+        # The alias when there is one: a mapping on the function would invoke $LATEST, cold.
+        (self.alias or self.function).add_event_source(source)
         return source
 
     def _drop_redundant_role_dependency(self) -> None:
@@ -188,9 +211,7 @@ class RevocationFunction(Construct):
 
     @property
     def event_source_mapping(self) -> lambda_.CfnEventSourceMapping:
-        mappings = [
-            child for child in self.function.node.find_all() if isinstance(child, lambda_.CfnEventSourceMapping)
-        ]
+        mappings = [child for child in self.node.find_all() if isinstance(child, lambda_.CfnEventSourceMapping)]
         assert len(mappings) == 1, "the function has exactly one event source mapping, from its queue"
         return mappings[0]
 

@@ -32,6 +32,8 @@ FULL_CONTEXT: dict[str, Any] = {
     "producerPrincipals": f"{PRODUCER_ROLE},{PRODUCER_USER}",
     "maxConcurrency": "4",
     "reservedConcurrency": "6",
+    # The urgent lane warm: one instance kept initialised behind the alias its mapping invokes.
+    "urgentProvisionedConcurrency": "1",
     "logRetentionDays": "90",
     "powertoolsLayerArn": "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:20",
     "schedules": json.dumps(
@@ -96,6 +98,8 @@ REGIONAL_CONTEXT: dict[str, Any] = {
     "maxConcurrency": "3",
     "batchSize": "10",
     "maxBatchingWindowSeconds": "0",
+    # The urgent lane restored from a SnapStart snapshot of its published version.
+    "urgentSnapStart": "true",
     # The variant without schedules (cdk.json ships a disabled example).
     "schedules": "[]",
     # Producers listed, with a bus the stack does not own: only the queue's policy can restrict them.
