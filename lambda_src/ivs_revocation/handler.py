@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ivs_revocation import names
 from ivs_revocation.adapters.events import EventBridgePublisher
 from ivs_revocation.adapters.ivs import Boto3IvsGateway, Boto3IvsSingleGateway
+from ivs_revocation.adapters.member_credentials import MemberCredentials
 from ivs_revocation.adapters.queue_writer import SqsMessageWriter
 from ivs_revocation.observability import logger, metrics, tracer
 from ivs_revocation.processor import WholeBatchProcessor
@@ -33,11 +34,13 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResp
 def build_service(settings: FunctionSettings) -> RevocationService:
     gateway: Boto3IvsGateway | Boto3IvsSingleGateway
     overflow = None
+    # Member accounts' calls are signed with their role's credentials, assumed on first use.
+    members = MemberCredentials(settings.ivs_accounts, settings.ivs_member_role_name) if settings.ivs_accounts else None
     if settings.lane == names.LANE_URGENT and settings.bulk_queue_url is not None:
-        gateway = Boto3IvsSingleGateway(settings.ivs_call_timeout_seconds)
+        gateway = Boto3IvsSingleGateway(settings.ivs_call_timeout_seconds, members=members)
         overflow = SqsMessageWriter(settings.bulk_queue_url)
     else:
-        gateway = Boto3IvsGateway(settings.ivs_call_timeout_seconds)
+        gateway = Boto3IvsGateway(settings.ivs_call_timeout_seconds, members=members)
     return RevocationService(
         settings,
         gateway=gateway,

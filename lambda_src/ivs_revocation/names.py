@@ -25,6 +25,11 @@ ENV_BULK_QUEUE_URL: Final = "BULK_QUEUE_URL"
 # ivsRegions, else the regions of its channelArns, else its own region). Pairs of other regions, or
 # of an account other than the function's own, are dead-lettered before any call.
 ENV_IVS_REGIONS: Final = "IVS_REGIONS"
+# Member accounts: the comma-separated account ids, other than the function's own, whose channels it
+# revokes, and the name of the role it assumes in each (arn:<partition>:iam::<account>:role/<name>).
+ENV_IVS_ACCOUNTS: Final = "IVS_ACCOUNTS"
+ENV_IVS_MEMBER_ROLE_NAME: Final = "IVS_MEMBER_ROLE_NAME"
+DEFAULT_MEMBER_ROLE_NAME: Final = "IvsRevocationMember"
 # The bus the outcome events ("Viewer Session Revocation Settled") go to; unset: none are put.
 ENV_OUTCOME_EVENT_BUS_NAME: Final = "OUTCOME_EVENT_BUS_NAME"
 # Powertools' own, read by Powertools.
@@ -54,12 +59,18 @@ METRIC_OUTCOME_EVENTS_UNPUBLISHED: Final = "OutcomeEventsUnpublished"
 DIMENSION_ERROR_CODE: Final = "ErrorCode"
 # IvsCalls and ThrottledIvsCalls are also emitted with this dimension: the IVS operation's name.
 DIMENSION_OPERATION: Final = "Operation"
+# IvsCalls and ThrottledIvsCalls are also emitted with this dimension: the account whose channels the
+# calls were for (the function's own or a listed member: a bounded set).
+DIMENSION_ACCOUNT: Final = "Account"
 # The values of DIMENSION_OPERATION (the bulk lane's, the urgent lane's), and (prefixed with "ivs:")
 # the IAM actions each lane is granted.
 OPERATION_BATCH: Final = "BatchStartViewerSessionRevocation"
 OPERATION_SINGLE: Final = "StartViewerSessionRevocation"
 # PairWaitSeconds is emitted with this dimension: LANE_BULK or LANE_URGENT.
 DIMENSION_LANE: Final = "Lane"
+# The urgent lane's PairWaitSeconds is also emitted with Lane and this one: "true" on an instance's
+# first invocation (Powertools' cold-start flag), "false" after.
+DIMENSION_COLD_START: Final = "ColdStart"
 
 LANE_BULK: Final = "bulk"
 LANE_URGENT: Final = "urgent"

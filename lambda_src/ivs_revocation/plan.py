@@ -8,7 +8,7 @@ refused before any call, and the urgent lane keeps only the first pairs of each 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -16,12 +16,25 @@ from ivs_revocation import names
 from ivs_revocation.models import MAX_SESSIONS_PER_CALL, PairKey, ViewerSession
 
 _Item = TypeVar("_Item")
+_Key = TypeVar("_Key", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedCall:
+    """One call: its pairs share one account and one region (the quota it counts against, the
+    credentials and the endpoint it is sent with)."""
+
     region: str
     sessions: tuple[ViewerSession, ...]
+
+    @property
+    def account(self) -> str:
+        return self.sessions[0].account
+
+    @property
+    def quota(self) -> tuple[str, str]:
+        """(account, region): IVS's quotas are per account and region."""
+        return self.account, self.region
 
 
 def merge_sessions(sessions: Iterable[ViewerSession]) -> dict[PairKey, ViewerSession]:
@@ -40,7 +53,7 @@ class Scope:
 
     A pair outside it is refused before any call (outcomes.out_of_scope). IAM would refuse its call
     anyway, and a client and a rate limiter kept for every region a producer names would cost memory
-    without bound. Today the accounts are the function's own; member accounts are more of them.
+    without bound. The accounts are the function's own and its member accounts (IVS_ACCOUNTS).
     """
 
     accounts: tuple[str, ...]
@@ -58,13 +71,14 @@ class Scope:
         return None
 
 
-def deployment_scope(function_arn: str, regions: Sequence[str]) -> Scope:
+def deployment_scope(function_arn: str, regions: Sequence[str], member_accounts: Sequence[str] = ()) -> Scope:
     """The scope of the function invoked as `function_arn` (arn:aws:lambda:REGION:ACCOUNT:function:NAME):
-    its own account, and `regions` (IVS_REGIONS), else its own region."""
+    its own account and `member_accounts` (IVS_ACCOUNTS), and `regions` (IVS_REGIONS), else its own region."""
     parts = function_arn.split(":")
     if len(parts) < 7 or parts[:3] != ["arn", "aws", "lambda"] or not parts[3] or not parts[4].isdigit():
         raise ValueError(f"not a Lambda function ARN: {function_arn!r}")
-    return Scope(accounts=(parts[4],), regions=tuple(regions) or (parts[3],))
+    accounts = tuple(dict.fromkeys((parts[4], *member_accounts)))
+    return Scope(accounts=accounts, regions=tuple(regions) or (parts[3],))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +125,15 @@ def bound_pairs(
 
 
 def cut_calls(
-    items: Iterable[_Item], region_of: Callable[[_Item], str], size: int = MAX_SESSIONS_PER_CALL
-) -> dict[str, list[tuple[_Item, ...]]]:
-    """The cutting rule: items grouped by the region their call must go to (a channel ARN names the
-    region whose endpoint is called), in the order they came, each region's cut into calls of at most
-    `size` (the operation's pairs per call). Regions are in the order they first appear."""
+    items: Iterable[_Item], region_of: Callable[[_Item], _Key], size: int = MAX_SESSIONS_PER_CALL
+) -> dict[_Key, list[tuple[_Item, ...]]]:
+    """The cutting rule: items grouped by where their call must go (`region_of`: a channel ARN names the
+    region whose endpoint is called, and the account whose credentials call it), in the order they
+    came, each group cut into calls of at most `size` (the operation's pairs per call). Groups are in
+    the order they first appear."""
     if not 1 <= size <= MAX_SESSIONS_PER_CALL:
         raise ValueError(f"a call holds 1 to {MAX_SESSIONS_PER_CALL} pairs (got {size})")
-    by_region: dict[str, list[_Item]] = {}
+    by_region: dict[_Key, list[_Item]] = {}
     for item in items:
         by_region.setdefault(region_of(item), []).append(item)
     return {
@@ -130,7 +145,8 @@ def cut_calls(
 def plan_calls(
     requests: Iterable[Iterable[ViewerSession]], pairs_per_call: int = MAX_SESSIONS_PER_CALL
 ) -> list[PlannedCall]:
-    """Merges all requests, groups by the channel's region, and cuts calls of at most `pairs_per_call`.
+    """Merges all requests, groups by the channel's account and region (a call never mixes accounts:
+    each is sent with its account's credentials), and cuts calls of at most `pairs_per_call`.
 
     Sessions keep the order they arrived in, so that when time runs out it is the newest records
     that are left for SQS to deliver again.
@@ -138,6 +154,8 @@ def plan_calls(
     merged = merge_sessions(session for sessions in requests for session in sessions)
     return [
         PlannedCall(region, sessions)
-        for region, calls in cut_calls(merged.values(), lambda session: session.region, pairs_per_call).items()
+        for (_, region), calls in cut_calls(
+            merged.values(), lambda session: (session.account, session.region), pairs_per_call
+        ).items()
         for sessions in calls
     ]

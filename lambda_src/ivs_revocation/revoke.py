@@ -1,4 +1,4 @@
-"""Revoke: planned calls go to IVS through a per-region rate limiter, within the invocation's time.
+"""Revoke: planned calls go to IVS through a rate limiter per (account, region), within the invocation's time.
 
 IVS allows 2 BatchStartViewerSessionRevocation calls per second per account and region (and 10 of
 StartViewerSessionRevocation, the urgent lane's), shared by every instance of the lane's function;
@@ -7,6 +7,12 @@ made here rather than by botocore because every attempt must pass the rate limit
 would spend quota the limiter did not grant) and the time budget (a call that cannot finish before
 the deadline is not started). Here calls are run, paced and retried; how (the limiter, the backoff,
 which errors are retried) is call_policy's, and the failure each pair is left with is outcomes'.
+
+Each (account, region) is a quota of its own: its own limiter and its own line of calls. One thread
+makes every call, taking next the line whose next call may start soonest (interleaving by readiness),
+so a line waiting for its limiter or its backoff never holds back the others, and an account whose
+calls fail (a role that cannot be assumed fails at once, see adapters/member_credentials.py) only
+spends its own turns. A call in flight does hold the thread for its duration, at most the call deadline.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -53,6 +59,9 @@ class RevokeReport:
     calls: int = 0
     throttled_calls: int = 0
     not_started_calls: int = 0
+    # The same two counts by the account the calls were for.
+    calls_by_account: Counter[str] = field(default_factory=Counter)
+    throttled_by_account: Counter[str] = field(default_factory=Counter)
 
 
 class Revoker:
@@ -73,37 +82,38 @@ class Revoker:
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
-        self._limiters: defaultdict[str, RateLimiter] = defaultdict(lambda: RateLimiter(calls_per_second))
+        # One per (account, region): each is a quota of its own, paced at this instance's share of it.
+        self._limiters: defaultdict[tuple[str, str], RateLimiter] = defaultdict(lambda: RateLimiter(calls_per_second))
 
     def run(self, calls: Sequence[PlannedCall], deadline: float) -> RevokeReport:
-        """Makes the calls, region by region as each region's limiter allows, until done or out of time.
+        """Makes the calls, each (account, region) as its limiter allows, until done or out of time.
 
         `deadline` is on this Revoker's clock: the last moment a call may still be running.
         """
         report = RevokeReport()
-        queues: dict[str, deque[_Attempt]] = {}
+        queues: dict[tuple[str, str], deque[_Attempt]] = {}
         for call in calls:
-            queues.setdefault(call.region, deque()).append(_Attempt(call))
+            queues.setdefault(call.quota, deque()).append(_Attempt(call))
 
         while any(queues.values()):
-            region, ready = self._next_ready(queues)
+            quota, ready = self._next_ready(queues)
             if ready + self._call_timeout > deadline:
                 self._give_up(queues, report)
                 break
-            attempt = queues[region].popleft()
+            attempt = queues[quota].popleft()
             now = self._clock()
             if ready > now:
                 self._sleep(ready - now)
-            self._limiters[region].take(self._clock())
-            self._attempt(attempt, queues[region], report)
+            self._limiters[quota].take(self._clock())
+            self._attempt(attempt, queues[quota], report)
         return report
 
-    def _next_ready(self, queues: dict[str, deque[_Attempt]]) -> tuple[str, float]:
-        """The region whose next attempt may start first, and when."""
+    def _next_ready(self, queues: dict[tuple[str, str], deque[_Attempt]]) -> tuple[tuple[str, str], float]:
+        """The (account, region) whose next attempt may start first, and when."""
         now = self._clock()
         candidates = (
-            (region, max(now, self._limiters[region].ready_at(), queue[0].not_before))
-            for region, queue in queues.items()
+            (quota, max(now, self._limiters[quota].ready_at(), queue[0].not_before))
+            for quota, queue in queues.items()
             if queue
         )
         return min(candidates, key=lambda candidate: candidate[1])
@@ -111,7 +121,8 @@ class Revoker:
     def _attempt(self, attempt: _Attempt, queue: deque[_Attempt], report: RevokeReport) -> None:
         sessions = attempt.call.sessions
         report.calls += 1
-        limiter = self._limiters[attempt.call.region]
+        report.calls_by_account[attempt.call.account] += 1
+        limiter = self._limiters[attempt.call.quota]
         sent = self._clock()
         try:
             errors = self._gateway.revoke(attempt.call.region, sessions)
@@ -145,8 +156,9 @@ class Revoker:
             return
         if failed.kind is CallErrorKind.THROTTLED:
             report.throttled_calls += 1
+            report.throttled_by_account[attempt.call.account] += 1
         if failed.kind in RETRIED_KINDS and attempt.number < self._max_attempts:
-            interval = self._limiters[attempt.call.region].interval
+            interval = self._limiters[attempt.call.quota].interval
             not_before = self._clock() + backoff_seconds(attempt.number, interval, self._jitter())
             queue.append(_Attempt(attempt.call, attempt.number + 1, not_before, failed))
             return
@@ -154,7 +166,7 @@ class Revoker:
         for session in sessions:
             report.failures[session.key] = outcomes.gave_up(failed, attempt.number)
 
-    def _give_up(self, queues: dict[str, deque[_Attempt]], report: RevokeReport) -> None:
+    def _give_up(self, queues: dict[tuple[str, str], deque[_Attempt]], report: RevokeReport) -> None:
         """Out of time: what is left is not started, and its records come back from SQS."""
         for queue in queues.values():
             while queue:

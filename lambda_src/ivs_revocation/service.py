@@ -101,7 +101,9 @@ class RevocationService:
         deadline = (
             started + lambda_context.get_remaining_time_in_millis() / 1000 - self._settings.time_safety_margin_seconds
         )
-        scope = deployment_scope(lambda_context.invoked_function_arn, self._settings.ivs_regions)
+        scope = deployment_scope(
+            lambda_context.invoked_function_arn, self._settings.ivs_regions, self._settings.ivs_accounts
+        )
         admitted = [self._admit(record, scope) for record in records]
         sources = [entry.source for entry in admitted]
         pairs_received = sum(entry.pairs_received for entry in admitted)
@@ -252,10 +254,17 @@ class RevocationService:
             names.DIMENSION_OPERATION,
             self._operation,
         )
+        # By account: only accounts in the scope are ever called, so the values are bounded.
+        for account, count in report.calls_by_account.items():
+            _dimensioned(names.METRIC_IVS_CALLS, count, MetricUnit.Count, names.DIMENSION_ACCOUNT, account)
+            throttled = report.throttled_by_account[account]
+            _dimensioned(names.METRIC_THROTTLED_CALLS, throttled, MetricUnit.Count, names.DIMENSION_ACCOUNT, account)
         if wait is not None:
             _dimensioned(
                 names.METRIC_PAIR_WAIT_SECONDS, wait, MetricUnit.Seconds, names.DIMENSION_LANE, self._settings.lane
             )
+            if self._settings.lane == names.LANE_URGENT:
+                _urgent_wait_by_cold_start(wait)
         # Every invocation, 0 included, so that its alarm has data rather than a gap to guess about.
         metrics.add_metric(name=names.METRIC_DEAD_LETTERS_UNWRITTEN, unit=MetricUnit.Count, value=len(unwritten))
 
@@ -353,6 +362,21 @@ def longest_wait(
 
 def _pairs_written(messages: Sequence[OutboundMessage], unwritten: set[int]) -> int:
     return sum(message.pairs for index, message in enumerate(messages) if index not in unwritten)
+
+
+def _urgent_wait_by_cold_start(wait: float) -> None:
+    """The urgent lane's PairWaitSeconds again, split by Powertools' cold-start flag (which
+    `logger.inject_lambda_context` puts in the log keys), so that the dashboard shows the cold path."""
+    cold = "true" if logger.get_current_keys().get("cold_start") is True else "false"
+    with single_metric(
+        name=names.METRIC_PAIR_WAIT_SECONDS,
+        unit=MetricUnit.Seconds,
+        value=wait,
+        namespace=names.METRICS_NAMESPACE,
+        default_dimensions={"service": names.SERVICE_NAME},
+    ) as metric:
+        metric.add_dimension(name=names.DIMENSION_LANE, value=names.LANE_URGENT)
+        metric.add_dimension(name=names.DIMENSION_COLD_START, value=cold)
 
 
 def _dimensioned(name: str, value: float, unit: MetricUnit, dimension: str, dimension_value: str) -> None:

@@ -25,6 +25,12 @@ MAX_PAIRS_PER_MESSAGE_LIMIT = 1000
 
 # An AWS region's name: us-west-2, eu-central-1, us-gov-west-1, ap-southeast-4, ...
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+# An AWS account id, and an IAM role's name (IAM's own rule: 1 to 64 of these characters).
+ACCOUNT_PATTERN = r"^[0-9]{12}$"
+ROLE_NAME_PATTERN = r"^[\w+=,.@-]{1,64}$"
+# The most member accounts one deployment revokes in: each is a rate limiter and a client per region,
+# a role ARN in the function's policy, and a value of the Account metric dimension.
+MAX_MEMBER_ACCOUNTS = 50
 # Lambda sets it to the function's own region; the default of IVS_REGIONS.
 ENV_AWS_REGION = "AWS_REGION"
 
@@ -66,6 +72,12 @@ class FunctionSettings(BaseModel):
     ivs_regions: tuple[str, ...] = Field((), alias=names.ENV_IVS_REGIONS)
     # The event bus (name or ARN) the outcome events go to; unset: the function puts none.
     outcome_event_bus_name: str | None = Field(None, alias=names.ENV_OUTCOME_EVENT_BUS_NAME, min_length=1)
+    # Member accounts (comma-separated ids, other than the function's own) whose channels it revokes
+    # through the role IVS_MEMBER_ROLE_NAME it assumes in each; its own account uses its own credentials.
+    ivs_accounts: tuple[str, ...] = Field((), alias=names.ENV_IVS_ACCOUNTS, max_length=MAX_MEMBER_ACCOUNTS)
+    ivs_member_role_name: str = Field(
+        names.DEFAULT_MEMBER_ROLE_NAME, alias=names.ENV_IVS_MEMBER_ROLE_NAME, pattern=ROLE_NAME_PATTERN
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -87,6 +99,17 @@ class FunctionSettings(BaseModel):
             raise ValueError(f"not a region name: {', '.join(map(repr, wrong))} (expected e.g. us-west-2,eu-west-1)")
         # Each once, in the order given (the order the reasons name them in).
         return tuple(dict.fromkeys(regions))
+
+    @field_validator("ivs_accounts", mode="before")
+    @classmethod
+    def _account_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        accounts = [account.strip() for account in value.split(",") if account.strip()]
+        wrong = [account for account in accounts if not re.fullmatch(ACCOUNT_PATTERN, account)]
+        if wrong:
+            raise ValueError(f"not an account id: {', '.join(map(repr, wrong))} (expected 12 digits each)")
+        return tuple(dict.fromkeys(accounts))
 
     @field_validator("lane")
     @classmethod

@@ -308,7 +308,7 @@ def test_handler_refuses_a_direct_invocation(harness: Harness) -> None:
 
 
 # Dimensions a metric is also emitted with, besides ErrorCode; its totals are keyed "Dimension=value".
-_OTHER_DIMENSIONS = (names.DIMENSION_OPERATION, names.DIMENSION_LANE)
+_OTHER_DIMENSIONS = (names.DIMENSION_OPERATION, names.DIMENSION_LANE, names.DIMENSION_ACCOUNT)
 
 
 def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> tuple[dict[tuple[str, str | None], float], set[str]]:
@@ -583,4 +583,4 @@ def test_pairs_naming_many_regions_make_clients_and_limiters_for_allowed_regions
 
     assert response == {"batchItemFailures": []}
     assert set(gateway._clients) == {"us-west-2"}
-    assert set(service._revoker._limiters) == {"us-west-2"}
+    assert set(service._revoker._limiters) == {(ACCOUNT, "us-west-2")}

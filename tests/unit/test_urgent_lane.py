@@ -485,6 +485,7 @@ def test_urgent_lane_emits_its_operation_lane_wait_and_pairs_sent_on(
         names.DIMENSION_OPERATION,
         names.DIMENSION_LANE,
         names.DIMENSION_ERROR_CODE,
+        names.DIMENSION_ACCOUNT,
     }
 
 

@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from ivs_revocation import names
 from ivs_revocation.adapters import clients as aws_clients
+from ivs_revocation.adapters.member_credentials import AssumeRoleFailed, MemberCredentials
 from ivs_revocation.call_policy import call_error_kind, single_call_pair_code
 from ivs_revocation.models import (
     CODE_CONNECTION_ERROR,
@@ -302,8 +303,15 @@ class _RegionalClients:
         self,
         call_timeout_seconds: float,
         clients: dict[str, Any] | None = None,
+        members: MemberCredentials | None = None,
     ) -> None:
+        """`clients`: the own account's clients by region (made on first use when absent); `members`:
+        the credentials of member accounts, whose calls go through clients signed with them."""
         self._call_timeout = call_timeout_seconds
+        self._members = members
+        # (account, region) -> (the access key it was made with, the client): remade when botocore
+        # refreshed the account's credentials.
+        self._member_clients: dict[tuple[str, str], tuple[str, Any]] = {}
         # botocore does not retry here: every attempt must pass the rate limiter and the time budget
         # (see revoke.py). The whole call is bounded by `call_within`; the socket timeouts, within it,
         # make a stalled connection fail on its own and end an abandoned call's thread.
@@ -317,11 +325,25 @@ class _RegionalClients:
         for client in self._clients.values():
             check_answers(client)
 
-    def _client(self, region: str) -> Any:
-        client = self._clients.get(region)
-        if client is None:
-            client = self._clients[region] = check_answers(aws_clients.client("ivs", region, config=self._config))
-        return client
+    def _client(self, region: str, sessions: Sequence[ViewerSession]) -> Any:
+        """The client for a call of `sessions` (one account's, never mixed) in `region`, signed with that
+        account's credentials. Raises AssumeRoleFailed for a member account whose role is refused."""
+        accounts = {session.account for session in sessions}
+        if len(accounts) != 1:
+            raise ValueError(f"a call's pairs must share one account (got {len(accounts)})")
+        (account,) = accounts
+        assumed = self._members.frozen(account, region) if self._members is not None else None
+        if assumed is None:
+            client = self._clients.get(region)
+            if client is None:
+                client = self._clients[region] = check_answers(aws_clients.client("ivs", region, config=self._config))
+            return client
+        made = self._member_clients.get((account, region))
+        if made is None or made[0] != assumed.access_key:
+            keys = aws_clients.Credentials(assumed.access_key, assumed.secret_key, assumed.token)
+            client = check_answers(aws_clients.client("ivs", region, config=self._config, credentials=keys))
+            made = self._member_clients[account, region] = (assumed.access_key, client)
+        return made[1]
 
 
 class Boto3IvsGateway(_RegionalClients):
@@ -331,9 +353,9 @@ class Boto3IvsGateway(_RegionalClients):
     pairs_per_call: Final = MAX_SESSIONS_PER_CALL
 
     def revoke(self, region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
-        client = self._client(region)
         viewer_sessions = [session.to_api() for session in sessions]
         try:
+            client = self._client(region, sessions)
             response = call_within(
                 self._call_timeout, lambda: client.batch_start_viewer_session_revocation(viewerSessions=viewer_sessions)
             )
@@ -359,9 +381,9 @@ class Boto3IvsSingleGateway(_RegionalClients):
         if len(sessions) != 1:
             raise ValueError(f"{SINGLE_OPERATION} takes one pair per call (got {len(sessions)})")
         (session,) = sessions
-        client = self._client(region)
         pair = session.to_api()
         try:
+            client = self._client(region, sessions)
             response = call_within(self._call_timeout, lambda: client.start_viewer_session_revocation(**pair))
             confirmed_single(response)
         except ClientError as error:
@@ -397,6 +419,10 @@ def call_failed(error: Exception) -> CallFailed:
         return CallFailed(call_error_kind(code, status), code, message)
     if isinstance(error, ParamValidationError):
         return CallFailed(CallErrorKind.INVALID, "ValidationException", str(error))
+    if isinstance(error, AssumeRoleFailed):
+        # The account's role is refused: like IVS's AccessDeniedException, not retried within this
+        # invocation; SQS delivers the record again, and its last attempt dead-letters STS's reason.
+        return CallFailed(CallErrorKind.DENIED, error.code, error.message)
     if isinstance(error, MalformedAnswer):
         return CallFailed(CallErrorKind.MALFORMED, CODE_MALFORMED_RESPONSE, str(error))
     if isinstance(error, CallDeadlineExceeded | BotoCoreError):
