@@ -358,6 +358,15 @@ class RevocationMonitoring(Construct):
                         statistic="Maximum",
                     )
                     for lane in names.LANES
+                ]
+                + [
+                    self._app_metric(
+                        names.METRIC_PAIR_WAIT_SECONDS,
+                        label=f"urgent, {'cold' if cold == 'true' else 'warm'} start (max)",
+                        dimensions={names.DIMENSION_LANE: names.LANE_URGENT, names.DIMENSION_COLD_START: cold},
+                        statistic="Maximum",
+                    )
+                    for cold in ("true", "false")
                 ],
                 width=6,
             ),

@@ -296,7 +296,16 @@ def test_dashboard_shows_the_pair_wait_of_each_lane(each: Synthesized) -> None:
     widget = _widget(each, "Pair wait, send to accepted call (s)")
 
     assert {m[1] for m in widget["metrics"]} == {names.METRIC_PAIR_WAIT_SECONDS}
-    assert sorted(_dimensions(m)[names.DIMENSION_LANE] for m in widget["metrics"]) == sorted(names.LANES)
+    by_lane = [_dimensions(m) for m in widget["metrics"] if names.DIMENSION_COLD_START not in _dimensions(m)]
+    assert sorted(dimensions[names.DIMENSION_LANE] for dimensions in by_lane) == sorted(names.LANES)
+
+
+def test_dashboard_shows_the_urgent_pair_wait_of_cold_and_warm_starts(each: Synthesized) -> None:
+    widget = _widget(each, "Pair wait, send to accepted call (s)")
+
+    split = [_dimensions(m) for m in widget["metrics"] if names.DIMENSION_COLD_START in _dimensions(m)]
+    assert sorted(d[names.DIMENSION_COLD_START] for d in split) == ["false", "true"]
+    assert {d[names.DIMENSION_LANE] for d in split} == {names.LANE_URGENT}
 
 
 def test_dashboard_shows_errors_and_duration(each: Synthesized) -> None:

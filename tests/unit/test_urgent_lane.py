@@ -486,7 +486,33 @@ def test_urgent_lane_emits_its_operation_lane_wait_and_pairs_sent_on(
         names.DIMENSION_LANE,
         names.DIMENSION_ERROR_CODE,
         names.DIMENSION_ACCOUNT,
+        names.DIMENSION_COLD_START,
     }
+
+
+def test_urgent_pair_wait_is_split_by_powertools_cold_start_flag(
+    lane: Lane, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a new instance: Powertools' flag, which its Logger reads on the first invocation.
+    monkeypatch.setattr("aws_lambda_powertools.logging.logger.is_cold_start", True)
+    cold_key = (
+        names.METRIC_PAIR_WAIT_SECONDS,
+        ((names.DIMENSION_COLD_START, "true"), (names.DIMENSION_LANE, names.LANE_URGENT)),
+    )
+    warm_key = (
+        names.METRIC_PAIR_WAIT_SECONDS,
+        ((names.DIMENSION_COLD_START, "false"), (names.DIMENSION_LANE, names.LANE_URGENT)),
+    )
+
+    lane.invoke(sqs_record(pairs(1)))
+    first = emitted(capsys)
+    lane.invoke(sqs_record(pairs(1, prefix="w")))
+    second = emitted(capsys)
+
+    lane_only = (names.METRIC_PAIR_WAIT_SECONDS, ((names.DIMENSION_LANE, names.LANE_URGENT),))
+    assert cold_key in first and warm_key not in first
+    assert warm_key in second and cold_key not in second
+    assert first[cold_key] == first[lane_only] and second[warm_key] == second[lane_only]
 
 
 def test_bulk_lane_emits_the_batch_operation_and_its_lane(
