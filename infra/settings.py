@@ -152,6 +152,10 @@ class DeploySettings(BaseModel):
     channel_arns: list[str] = Field(default_factory=list, alias="channelArns")
     event_bus_name: str = Field("default", alias="eventBusName", min_length=1, max_length=256)
     create_event_bus: bool = Field(False, alias="createEventBus")
+    # Outcome events: after settling each record, the functions put a "Viewer Session Revocation Settled"
+    # event (docs/outcome-events.md) on outcomeEventBusName, by default the stack's eventBusName.
+    outcome_events: bool = Field(True, alias="outcomeEvents")
+    outcome_event_bus_name_setting: str | None = Field(None, alias="outcomeEventBusName", min_length=1, max_length=256)
     delivery_retry_attempts: int = Field(10, alias="deliveryRetryAttempts", ge=0, le=185)
     delivery_max_event_age_seconds: int = Field(3600, alias="deliveryMaxEventAgeSeconds", ge=60, le=86_400)
     schedules: list[Schedule] = Field(default_factory=list)
@@ -327,6 +331,13 @@ class DeploySettings(BaseModel):
             return list(dict.fromkeys(_channel_region(arn) for arn in self.channel_arns))
         return [own_region]
 
+    @property
+    def outcome_event_bus_name(self) -> str | None:
+        """The bus the outcome events go to; None when outcomeEvents is false."""
+        if not self.outcome_events:
+            return None
+        return self.outcome_event_bus_name_setting or self.event_bus_name
+
     def function_environment(
         self,
         *,
@@ -364,6 +375,8 @@ class DeploySettings(BaseModel):
             # before any call: a producer's channel ARN cannot make the function reach further.
             names.ENV_IVS_REGIONS: ",".join(self.revocation_regions(region)),
         }
+        if self.outcome_event_bus_name is not None:
+            environment[names.ENV_OUTCOME_EVENT_BUS_NAME] = self.outcome_event_bus_name
         if bulk_queue_url is not None:
             environment |= {
                 names.ENV_LANE: lane,

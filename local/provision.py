@@ -17,6 +17,7 @@ from ivs_revocation.models import (
     DEAD_LETTER_QUEUE_MAX_MESSAGE_BYTES,
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
+    OUTCOME_EVENT_DETAIL_TYPE,
     PRIORITY_URGENT,
     SOURCE_QUEUE_MAX_MESSAGE_BYTES,
     SQS_MAX_MESSAGE_BYTES,
@@ -31,6 +32,9 @@ BULK_EVENT_PATTERN = {
     "detail": {"priority": [{"anything-but": [PRIORITY_URGENT]}, {"exists": False}]},
 }
 URGENT_EVENT_PATTERN = {**_REVOCATION_EVENTS, "detail": {"priority": [PRIORITY_URGENT]}}
+# The watch queue's rule: every outcome event on the outcome bus (a consumer's rule would narrow it,
+# e.g. by detail.requestId or detail.status; docs/outcome-events.md).
+OUTCOME_EVENT_PATTERN = {"source": [EVENT_SOURCE], "detail-type": [OUTCOME_EVENT_DETAIL_TYPE]}
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class Resources:
     urgent_queue_url: str
     urgent_queue_arn: str
     urgent_rule_name: str
+    # Where the functions put their outcome events (None: outcomeEvents is false), and the local queue
+    # that receives them through a rule, for watching (not part of the CDK stack: a consumer's own).
+    outcome_event_bus_name: str | None = None
+    outcome_queue_url: str | None = None
+    outcome_rule_name: str | None = None
 
 
 def resource_names(settings: DeploySettings) -> dict[str, str]:
@@ -64,6 +73,8 @@ def resource_names(settings: DeploySettings) -> dict[str, str]:
         "delivery_dead_letter_queue": f"{prefix}-delivery-dead-letters",
         "rule": f"{prefix}-revocation-requests",
         "urgent_rule": f"{prefix}-urgent-revocation-requests",
+        "outcome_queue": f"{prefix}-outcome-events",
+        "outcome_rule": f"{prefix}-outcome-events",
     }
 
 
@@ -156,6 +167,28 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
             ],
         )
         sqs.set_queue_attributes(QueueUrl=target_url, Attributes={"Policy": _events_may_send(target_arn, rule_arn)})
+    outcome_bus = settings.outcome_event_bus_name
+    outcome_url = None
+    if outcome_bus is not None:
+        if outcome_bus not in ("default", bus):
+            with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+                events.create_event_bus(Name=outcome_bus)
+        outcome_url, outcome_arn = _create_queue(
+            sqs, named["outcome_queue"], {"MessageRetentionPeriod": str(day), "SqsManagedSseEnabled": "true"}
+        )
+        outcome_rule_arn = events.put_rule(
+            Name=named["outcome_rule"],
+            EventBusName=outcome_bus,
+            EventPattern=json.dumps(OUTCOME_EVENT_PATTERN),
+            State="ENABLED",
+            Description="Outcome events, for watching (make up's OUTCOME_QUEUE_URL)",
+        )["RuleArn"]
+        events.put_targets(
+            Rule=named["outcome_rule"], EventBusName=outcome_bus, Targets=[{"Id": "OutcomeQueue", "Arn": outcome_arn}]
+        )
+        sqs.set_queue_attributes(
+            QueueUrl=outcome_url, Attributes={"Policy": _events_may_send(outcome_arn, outcome_rule_arn)}
+        )
     return Resources(
         endpoint_url=endpoint_url,
         region=region,
@@ -172,6 +205,9 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
         urgent_queue_url=urgent_url,
         urgent_queue_arn=urgent_arn,
         urgent_rule_name=named["urgent_rule"],
+        outcome_event_bus_name=outcome_bus,
+        outcome_queue_url=outcome_url,
+        outcome_rule_name=named["outcome_rule"] if outcome_bus is not None else None,
     )
 
 
@@ -221,6 +257,8 @@ def function_environment(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "AWS_ENDPOINT_URL_IVS": ivs_endpoint_url,
         "AWS_ENDPOINT_URL_SQS": resources.endpoint_url,
+        # botocore names it by the service id, EventBridge (not the endpoint prefix, events).
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": resources.endpoint_url,
         "AWS_REGION": resources.region,
         "AWS_DEFAULT_REGION": resources.region,
         "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],

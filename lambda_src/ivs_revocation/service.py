@@ -32,7 +32,7 @@ from ivs_revocation.settings import FunctionSettings
 from ivs_revocation.settle import OutboundMessage, Settlement, SourceRecord, settle
 
 # Kept at the end of an invocation, after the outcome events, for the response and the metrics.
-PUBLISH_RESERVE_SECONDS = 1.0
+PUBLISH_RESERVE_SECONDS = 0.25
 
 
 class MessageWriter(Protocol):

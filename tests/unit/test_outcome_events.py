@@ -305,7 +305,7 @@ def test_an_outage_stays_within_the_time_budget() -> None:
     """No answer at all: each round makes one call, and none starts without a call's time left."""
     wire, clock = RawEvents(EndpointConnectionError(endpoint_url="https://events")), FakeClock()
     made, sizes = entries(35)
-    report = publisher(wire, clock).put(made, sizes, clock() + 2.0)
+    report = publisher(wire, clock).put(made, sizes, clock() + 1.0)
     assert len(report.unpublished) == 35 and report.calls == 0
     report = publisher(wire, clock).put(made, sizes, clock() + 60)
     assert len(report.unpublished) == 35 and report.calls == 4  # one call a round, not 4 batches x 4

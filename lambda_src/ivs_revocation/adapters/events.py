@@ -22,9 +22,10 @@ from ivs_revocation.outcome_events import PublishReport, Unpublished
 EVENTBRIDGE_MAX_BATCH_ENTRIES = 10
 # Per-entry codes (and whole-call codes) worth another try; any other is final for the entry.
 RETRYABLE_CODES = frozenset({"InternalFailure", "InternalException", "ThrottlingException", "ServiceUnavailable"})
-# One call's connect and read timeouts: a notification must not hold the invocation for long.
-CONNECT_TIMEOUT_SECONDS = 1.0
-READ_TIMEOUT_SECONDS = 2.0
+# One call's connect and read timeouts: a notification must not hold the invocation for long (a
+# PutEvents takes tens of milliseconds). A call starts only with this much time left before the deadline.
+CONNECT_TIMEOUT_SECONDS = 0.5
+READ_TIMEOUT_SECONDS = 1.0
 CALL_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
 MAX_ATTEMPTS = 4
 BACKOFF_SECONDS = 0.1

@@ -1,0 +1,78 @@
+"""Outcome events in the stack: no request rule (the stack's, or the local stack's) ever matches one,
+whatever its detail; the function's environment names the outcome bus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ivs_revocation import names
+from ivs_revocation.models import EVENT_SOURCE, OUTCOME_EVENT_DETAIL_TYPE
+from local.provision import BULK_EVENT_PATTERN, OUTCOME_EVENT_PATTERN, URGENT_EVENT_PATTERN
+from tests.infra.event_patterns import matches
+from tests.infra.support import Synthesized
+
+PAIR = {"channelArn": "arn:aws:ivs:us-west-2:123456789012:channel/abcd", "viewerId": "v"}
+DETAILS: list[dict[str, Any]] = [
+    {
+        "version": "1",
+        "requestId": "r",
+        "sourceMessageId": "m",
+        "lane": lane,
+        "status": status,
+        "revoked": [{**PAIR, "viewerSessionVersionsLessThanOrEqualTo": 0}],
+        "failed": [],
+    }
+    for lane in names.LANES
+    for status in ("REVOKED", "PARTIALLY_REVOKED", "FAILED")
+] + [
+    {
+        "version": "1",
+        "requestId": None,
+        "sourceMessageId": "m",
+        "lane": "urgent",
+        "status": "FAILED",
+        "revoked": [],
+        "failed": [],
+        "invalidMessage": {"reason": "body: expected ..."},
+    },
+    # Whatever fields a later version adds, a priority among them.
+    {"version": "2", "priority": "urgent", "viewerSessions": [PAIR], **PAIR},
+    {"version": "2", "priority": "bulk"},
+]
+
+
+def outcome_event(detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "e",
+        "detail-type": OUTCOME_EVENT_DETAIL_TYPE,
+        "source": EVENT_SOURCE,
+        "account": "123456789012",
+        "time": "2026-12-07T15:00:00Z",
+        "region": "us-west-2",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+@pytest.mark.parametrize("detail", DETAILS)
+def test_no_request_rule_of_the_stack_matches_an_outcome_event(each: Synthesized, detail: dict[str, Any]) -> None:
+    rules = each.resources("AWS::Events::Rule")
+    assert rules
+    for logical_id, rule in rules.items():
+        assert not matches(rule["Properties"]["EventPattern"], outcome_event(detail)), logical_id
+
+
+@pytest.mark.parametrize("detail", DETAILS)
+def test_no_request_rule_of_the_local_stack_matches_an_outcome_event(detail: dict[str, Any]) -> None:
+    for pattern in (BULK_EVENT_PATTERN, URGENT_EVENT_PATTERN):
+        assert not matches(pattern, outcome_event(detail))
+    assert matches(OUTCOME_EVENT_PATTERN, outcome_event(detail))
+
+
+def test_the_functions_put_outcome_events_on_the_stacks_bus_by_default(each: Synthesized) -> None:
+    for lane in names.LANES:
+        environment = each.resource(each.lane_function(lane).function)["Properties"]["Environment"]["Variables"]
+        assert environment[names.ENV_OUTCOME_EVENT_BUS_NAME] == each.settings.event_bus_name
