@@ -3,8 +3,10 @@
 It starts the process with the function's variables and Lambda's reserved ones (no shared AWS config
 or credentials of the developer's), waits for its cold start, sends it one invocation at a time, and
 ends it when an invocation runs past the function timeout (like a timed-out environment: the next
-invocation gets a fresh cold start) or when the process died. Each instance slot writes the function's
-log stream to a file of its own.
+invocation gets a fresh cold start) or when the process died. The runner starts it on demand, for the
+batch that needs it, and ends it once it has been idle for `FunctionConfig.idle_seconds`, as Lambda
+reclaims an idle execution environment: the next batch then waits for a cold start, as on AWS. Each
+instance slot writes the function's log stream to a file of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +29,9 @@ from typing import IO, Any
 INIT_TIMEOUT_SECONDS = 60.0
 # Slack between the context's deadline and the kill: the time a response needs to cross the socket.
 TIMEOUT_GRACE_SECONDS = 0.25
+# How long an instance may sit idle before it is ended. Lambda does not publish its figure; an idle
+# execution environment is commonly reclaimed after some minutes, so a few minutes here.
+IDLE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,8 @@ class FunctionConfig:
     # One log file per instance slot (the function's log streams), `<log_name>-<slot>.log`; None discards them.
     log_dir: Path | None = None
     log_name: str = "instance"
+    # Idle time after which an instance is ended (reaped); the next invocation gets a cold start.
+    idle_seconds: float = IDLE_SECONDS
 
     @property
     def arn(self) -> str:
@@ -70,6 +78,7 @@ class FunctionInstance:
         self._log: IO[bytes] | None = None
         self._closed = False
         self.log_stream_name = ""
+        self._last_active = time.monotonic()
 
     @property
     def alive(self) -> bool:
@@ -78,6 +87,10 @@ class FunctionInstance:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    def idle_seconds(self) -> float:
+        """Seconds since the instance last finished its cold start or an invocation."""
+        return time.monotonic() - self._last_active
 
     def start(self) -> Outcome | None:
         """Starts the process and waits for its cold start; returns an Outcome when it failed."""
@@ -125,6 +138,7 @@ class FunctionInstance:
         if "init_error" in ready:
             self.stop()
             return Outcome(failure="init", error=ready["init_error"])
+        self._last_active = time.monotonic()
         return None
 
     def invoke(self, event: Mapping[str, Any], request_id: str) -> Outcome:
@@ -148,6 +162,7 @@ class FunctionInstance:
                 self.stop()
                 return Outcome(failure="timeout")
             reply = json.loads(self._connection.recv_bytes())
+            self._last_active = time.monotonic()
         except (EOFError, OSError):
             code = self._process.poll() if self._process else None
             self._write_log(f"{_now()} {request_id} Runtime exited with status {code}\n")

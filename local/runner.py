@@ -3,7 +3,10 @@
 What it does, as the mapping does with `ReportBatchItemFailures`:
 - `max_concurrency` pollers, each with its own function instance: a separate process with its own cold
   start and module-level state (local/instance_supervisor.py runs local/function_instance.py), serving
-  invocation after invocation;
+  invocation after invocation. As Lambda's execution environments, an instance starts on demand, for
+  the first batch that needs it (process start, import and init on that batch's clock), and is ended
+  after `FunctionConfig.idle_seconds` without an invocation, so that the next batch waits for a cold
+  start where AWS would make it wait;
 - a poller long-polls the queue, then keeps receiving (at most 10 messages per ReceiveMessage) until it
   holds `batch_size` messages, the batching window has passed since the first one arrived, or the next
   message would take the event over Lambda's 6 MB invocation payload;
@@ -74,6 +77,7 @@ class RunnerStats:
     timeouts: int = 0
     crashes: int = 0
     init_errors: int = 0
+    reaped: int = 0  # instances ended after idle_seconds without an invocation
     recent_errors: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
 
@@ -175,13 +179,8 @@ class EventSourceMapping:
         if self._threads:
             raise RuntimeError("already started")
         self._stopping.clear()
+        # No process yet: each starts with the first batch its poller receives (`_invoke`).
         self._instances = [FunctionInstance(self.function, slot) for slot in range(self.mapping.max_concurrency)]
-        # Cold starts in parallel, before the first poll: the pollers then start on warm instances.
-        warmers = [threading.Thread(target=self._cold_start, args=(instance,)) for instance in self._instances]
-        for thread in warmers:
-            thread.start()
-        for thread in warmers:
-            thread.join()
         self._threads = [
             threading.Thread(target=self._poll, args=(instance,), name=f"esm-poller-{slot}", daemon=True)
             for slot, instance in enumerate(self._instances)
@@ -232,8 +231,8 @@ class EventSourceMapping:
             f"{stats.invocations} invocations, {stats.records_received} records received, "
             f"{stats.records_deleted} deleted, {stats.records_failed} reported failed, "
             f"{stats.batches_failed} batches failed whole ({stats.function_errors} errors, {stats.timeouts} "
-            f"timeouts, {stats.crashes} crashes, {stats.init_errors} init errors), {stats.cold_starts} cold starts"
-            + (f"; recent errors: {errors}" if errors else "")
+            f"timeouts, {stats.crashes} crashes, {stats.init_errors} init errors), {stats.cold_starts} cold starts, "
+            f"{stats.reaped} reaped" + (f"; recent errors: {errors}" if errors else "")
         )
 
     # --- pollers --------------------------------------------------------------------------------
@@ -262,6 +261,7 @@ class EventSourceMapping:
                     wanted = min(SQS_MAX_BATCH_ENTRIES, self.mapping.batch_size)
                     first = self._receive(sqs, wanted, IDLE_WAIT_SECONDS)
                     if not first:
+                        self._reap_if_idle(instance)
                         continue
                     holding = True
                     with self._lock:
@@ -287,6 +287,13 @@ class EventSourceMapping:
                             self._in_flight -= 1
         finally:
             settler.shutdown(wait=True)
+
+    def _reap_if_idle(self, instance: FunctionInstance) -> None:
+        """Ends the instance once it has been idle for idle_seconds, as Lambda reclaims an environment."""
+        if instance.alive and instance.idle_seconds() >= self.function.idle_seconds:
+            instance.stop()
+            with self._lock:
+                self.stats.reaped += 1
 
     def _collect(self, sqs: Any, first: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Goes on receiving after the first messages, until the batch is full or the window closes."""

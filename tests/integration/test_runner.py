@@ -23,7 +23,7 @@ import pytest
 
 from ivs_revoke.dlq import scan
 from local.clients import ACCOUNT_ID, CREDENTIALS, DEFAULT_REGION, client
-from local.instance_supervisor import FunctionConfig
+from local.instance_supervisor import IDLE_SECONDS, FunctionConfig
 from local.moto_process import MotoServer
 from local.runner import EventSourceMapping, MappingConfig
 from tests.integration.conftest import HERE, STAND_IN_HANDLER, assert_processes_gone, read_journal
@@ -90,7 +90,9 @@ def harness(moto_server: MotoServer, tmp_path: Path) -> Iterator[Harness]:
     journal = tmp_path / "journal.jsonl"
     runners: list[EventSourceMapping] = []
 
-    def make_runner(batch_size: int = 10, window: float = 0, concurrency: int = 2) -> EventSourceMapping:
+    def make_runner(
+        batch_size: int = 10, window: float = 0, concurrency: int = 2, idle_seconds: float = IDLE_SECONDS
+    ) -> EventSourceMapping:
         runner = EventSourceMapping(
             MappingConfig(queue_url, queue_arn, batch_size, window, concurrency),
             FunctionConfig(
@@ -103,6 +105,7 @@ def harness(moto_server: MotoServer, tmp_path: Path) -> Iterator[Harness]:
                 memory_mb=256,
                 python_path=[str(HERE)],
                 log_dir=tmp_path / "logs",
+                idle_seconds=idle_seconds,
             ),
             endpoint_url=moto_server.url,
         )
@@ -240,8 +243,8 @@ def test_instances_are_separate_warm_processes_and_never_more_than_max_concurren
     harness.send(*[{"do": "sleep", "seconds": 0.2}] * 30)
 
     with harness.make_runner(batch_size=2, window=0, concurrency=2) as runner:
-        pids = set(runner.pids)
         runner.wait_until_drained(timeout=30)
+        pids = set(runner.pids)
 
     invocations = harness.invocations()
     assert {entry["pid"] for entry in invocations} == pids
@@ -251,6 +254,38 @@ def test_instances_are_separate_warm_processes_and_never_more_than_max_concurren
         numbers = sorted(entry["invocation"] for entry in invocations if entry["pid"] == pid)
         assert numbers == list(range(1, len(numbers) + 1)), "a warm instance keeps its module state"
     assert _most_at_once(invocations) <= 2
+    assert runner.stats.cold_starts == 2
+
+
+def test_instances_start_on_demand_with_the_batch_that_needs_them(harness: Harness) -> None:
+    with harness.make_runner(concurrency=2) as runner:
+        time.sleep(1.5)  # a poll or so with the queue empty: nothing is started for it
+        assert runner.pids == [] and runner.stats.cold_starts == 0
+        harness.send({"do": "ok"})
+        runner.wait_until_drained(timeout=30)
+
+        (invocation,) = harness.invocations()
+        assert runner.pids == [invocation["pid"]]
+        assert runner.stats.cold_starts == 1 and invocation["invocation"] == 1
+
+
+def test_an_idle_instance_is_reaped_and_the_next_batch_waits_for_a_cold_start(harness: Harness) -> None:
+    with harness.make_runner(concurrency=1, idle_seconds=1.0) as runner:
+        harness.send({"do": "ok"})
+        runner.wait_until_drained(timeout=30)
+        first = runner.pids
+        deadline = time.monotonic() + 10
+        while runner.stats.reaped == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert runner.stats.reaped == 1 and runner.pids == []
+        assert_processes_gone(first)
+
+        harness.send({"do": "ok"})
+        runner.wait_until_drained(timeout=30)
+
+    invocations = harness.invocations()
+    assert [entry["invocation"] for entry in invocations] == [1, 1], "each from a fresh process"
+    assert invocations[0]["pid"] != invocations[1]["pid"]
     assert runner.stats.cold_starts == 2
 
 
@@ -264,8 +299,11 @@ def _most_at_once(invocations: list[dict[str, Any]]) -> int:
 
 
 def test_stopping_ends_every_instance(harness: Harness) -> None:
-    runner = harness.make_runner()
+    # Instances start on demand: two slow batches of one make both pollers start theirs.
+    harness.send({"do": "sleep", "seconds": 0.5}, {"do": "sleep", "seconds": 0.5})
+    runner = harness.make_runner(batch_size=1)
     runner.start()
+    runner.wait_until_drained(timeout=30)
     pids = runner.pids
     assert len(pids) == 2
     started = time.monotonic()
