@@ -42,7 +42,7 @@ from ivs_revoke.dlq import DeadLetter, scan
 from ivs_revoke.redrive import Destination, RedriveResult, redrive
 from ivs_revoke.sqs import batches, delete, queue_counts, receive
 from local.clients import ACCOUNT_ID, DEFAULT_REGION, client
-from local.instance_supervisor import FunctionConfig
+from local.instance_supervisor import IDLE_SECONDS, FunctionConfig
 from local.ivs_emulator import IvsEmulator
 from local.moto_process import MOTO_LOG, MotoServer
 from local.provision import Resources, function_environment, provision
@@ -67,6 +67,8 @@ class LocalStack:
     - `lanes`: the lanes whose function runs (default both; `("bulk",)` is the single queue of old).
     - `environment`, `python_path`: extra function environment variables and import folders.
     - `log_dir`: where the function's logs (one file per instance) and moto's go; None discards them.
+    - `instance_idle_seconds`: how long a function instance may sit idle before it is ended, as Lambda
+      reclaims an idle execution environment (the next batch then waits for a cold start).
     """
 
     def __init__(
@@ -84,8 +86,10 @@ class LocalStack:
         environment: Mapping[str, str] | None = None,
         python_path: Sequence[str] = (),
         log_dir: Path | None = None,
+        instance_idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.settings = settings or DeploySettings.from_cdk_json()
+        self._instance_idle_seconds = instance_idle_seconds
         self.region = region
         self._ivs_options = dict(ivs_options or {})
         self._ivs_url = ivs_url
@@ -199,6 +203,7 @@ class LocalStack:
                 python_path=self._python_path,
                 log_dir=self.log_dir,
                 log_name=instance_log_name(lane),
+                idle_seconds=self._instance_idle_seconds,
             ),
             endpoint_url=resources.endpoint_url,
         )

@@ -37,6 +37,7 @@ from ivs_revocation.settings import REGION_PATTERN
 from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS
 from local.clients import CREDENTIALS
 from local.demo import CLI_EXAMPLE_CHANNELS
+from local.instance_supervisor import IDLE_SECONDS
 from local.ivs_emulator.service import EmulatorConfigError, Faults, add_fault_options, faults_of
 from local.moto_process import MOTO_LOG, MotoServer
 from local.overview import Lane, emulator_note, header_lines, lanes
@@ -563,6 +564,7 @@ def _run_stack(args: argparse.Namespace, faults: Faults, log_dir: Path, stop: St
                 ivs_url=args.ivs_url,
                 moto=moto,
                 log_dir=log_dir,
+                instance_idle_seconds=args.instance_idle_seconds,
             )
         )
         served = lanes(stack)
@@ -738,6 +740,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_GRACE_SECONDS,
         metavar="SECONDS",
         help=f"on Ctrl-C or SIGTERM, how long invocations in flight may run on (default {DEFAULT_GRACE_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--instance-idle-seconds",
+        type=_seconds,
+        default=IDLE_SECONDS,
+        metavar="SECONDS",
+        help="how long a function instance may sit idle before it is ended, as Lambda reclaims an idle "
+        f"environment; the next batch then waits for a cold start (default {IDLE_SECONDS:g})",
     )
     parser.add_argument("--quiet", action="store_true", help="no status line")
     # The emulator's own options, so that every fault it has is offered here.
