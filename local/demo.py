@@ -282,7 +282,7 @@ def print_summary(
         stats = runner.stats
         out(
             f"  {lane + ' function':<22} {stats.invocations} invocation{'' if stats.invocations == 1 else 's'} on "
-            f"{stats.cold_starts} instances (each started before the first poll), "
+            f"{stats.cold_starts} instances (each started for the first batch it took), "
             f"{stats.records_received} records, {stats.batches_failed} batches failed\n"
         )
     out(
