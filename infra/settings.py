@@ -28,7 +28,13 @@ from ivs_revocation.models import (
     RevocationRequest,
     ViewerSession,
 )
-from ivs_revocation.settings import MAX_PAIRS_PER_MESSAGE_LIMIT, REGION_PATTERN
+from ivs_revocation.settings import (
+    ACCOUNT_PATTERN,
+    MAX_MEMBER_ACCOUNTS,
+    MAX_PAIRS_PER_MESSAGE_LIMIT,
+    REGION_PATTERN,
+)
+from ivs_revocation.settings import ROLE_NAME_PATTERN as MEMBER_ROLE_NAME_PATTERN
 
 # BatchStartViewerSessionRevocation: calls per second per account and region, not adjustable.
 IVS_ACCOUNT_QUOTA_CALLS_PER_SECOND = BATCH_CALLS_PER_SECOND
@@ -185,8 +191,25 @@ class DeploySettings(BaseModel):
     # initialised on a published version behind the alias the mapping invokes, or SnapStart.
     urgent_provisioned_concurrency: int = Field(0, alias="urgentProvisionedConcurrency", ge=0, le=1000)
     urgent_snap_start: bool = Field(False, alias="urgentSnapStart")
+    # Member accounts (docs/many-accounts.md): the other accounts whose channels the functions revoke
+    # in, each through the role memberRoleName there (infra/member.py deploys it).
+    member_accounts: list[str] = Field(default_factory=list, alias="memberAccounts", max_length=MAX_MEMBER_ACCOUNTS)
+    member_role_name: str = Field(
+        names.DEFAULT_MEMBER_ROLE_NAME, alias="memberRoleName", pattern=MEMBER_ROLE_NAME_PATTERN
+    )
 
-    @field_validator("ivs_regions", "channel_arns", "producer_principals", mode="before")
+    @field_validator("member_accounts")
+    @classmethod
+    def _accounts(cls, value: list[str]) -> list[str]:
+        # The function's own rule (IVS_ACCOUNTS): 12 ASCII digits each, each once.
+        for account in value:
+            if not re.fullmatch(ACCOUNT_PATTERN, account):
+                raise ValueError(f"{account!r} is not an account id (12 digits)")
+        if len(set(value)) != len(value):
+            raise ValueError("lists an account more than once")
+        return value
+
+    @field_validator("ivs_regions", "channel_arns", "producer_principals", "member_accounts", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -375,6 +398,11 @@ class DeploySettings(BaseModel):
             # before any call: a producer's channel ARN cannot make the function reach further.
             names.ENV_IVS_REGIONS: ",".join(self.revocation_regions(region)),
         }
+        if self.member_accounts:
+            environment |= {
+                names.ENV_IVS_ACCOUNTS: ",".join(self.member_accounts),
+                names.ENV_IVS_MEMBER_ROLE_NAME: self.member_role_name,
+            }
         if self.outcome_event_bus_name is not None:
             environment[names.ENV_OUTCOME_EVENT_BUS_NAME] = self.outcome_event_bus_name
         if bulk_queue_url is not None:

@@ -39,8 +39,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.core.utils import get_service_model
+from moto.iam.models import iam_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.sqs import models as sqs_models
 from moto.sqs.exceptions import (
@@ -53,6 +55,8 @@ from moto.sqs.exceptions import (
     TooManyEntriesInBatchRequest,
 )
 from moto.sqs.responses import SQSResponse
+from moto.sts import models as sts_models
+from moto.utilities.utils import get_partition
 
 from ivs_revocation.models import (
     SQS_DISALLOWED_CHARACTER,
@@ -500,6 +504,31 @@ def _install_move_tasks() -> None:
     )
 
 
+class _AccessDenied(ServiceException):
+    code = "AccessDenied"
+
+
+def _patch_sts_assume_role() -> None:
+    """AssumeRole of a role that does not exist is refused, as STS refuses it (AccessDenied, 403);
+    moto's own assumes any ARN, which would let the local stack pass where AWS fails. The role's trust
+    policy is not read: any caller may assume a role that exists (docs/many-accounts.md)."""
+    original = sts_models.STSBackend.assume_role
+
+    def assume_role(self: Any, **kwargs: Any) -> Any:
+        role_arn = str(kwargs.get("role_arn") or "")
+        parts = role_arn.split(":", 5)
+        account = parts[4] if len(parts) == 6 else ""
+        try:
+            iam_backends[account][get_partition(kwargs.get("region_name") or "us-east-1")].get_role_by_arn(role_arn)
+        except Exception:
+            # STS answers 403; moto's serializer takes the status from the model, which has no
+            # AccessDenied shape, so here it is 400 (the code is what clients read).
+            raise _AccessDenied(f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}") from None
+        return original(self, **kwargs)
+
+    sts_models.STSBackend.assume_role = assume_role  # type: ignore[method-assign,assignment]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.moto_server")
     parser.add_argument("--port", type=int, default=0, help="the port to bind (default: a free one)")
@@ -512,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     _patch_dead_letter_source()
     _patch_redrive_allow_policy()
     _install_move_tasks()
+    _patch_sts_assume_role()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -257,6 +257,8 @@ def function_environment(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "AWS_ENDPOINT_URL_IVS": ivs_endpoint_url,
         "AWS_ENDPOINT_URL_SQS": resources.endpoint_url,
+        # moto's server is STS too: member accounts' roles are assumed there (local/accounts.py).
+        "AWS_ENDPOINT_URL_STS": resources.endpoint_url,
         # botocore names it by the service id, EventBridge (not the endpoint prefix, events).
         "AWS_ENDPOINT_URL_EVENTBRIDGE": resources.endpoint_url,
         "AWS_REGION": resources.region,

@@ -41,6 +41,7 @@ from ivs_revocation.models import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from ivs_revoke.dlq import DeadLetter, scan
 from ivs_revoke.redrive import Destination, RedriveResult, redrive
 from ivs_revoke.sqs import batches, delete, queue_counts, receive
+from local.accounts import StsAccounts, provision_member_roles
 from local.clients import ACCOUNT_ID, DEFAULT_REGION, client
 from local.instance_supervisor import IDLE_SECONDS, FunctionConfig
 from local.ivs_emulator import IvsEmulator
@@ -134,6 +135,11 @@ class LocalStack:
             moto_log = self.log_dir / MOTO_LOG if self.log_dir else None
             self._moto = self._stack.enter_context(MotoServer(moto_log))
         self._resources = provision(self.settings, self._moto.url, self.region)
+        if self.settings.member_accounts:
+            # Each member's role in its account, and IVS calls attributed to their credentials' account.
+            provision_member_roles(self._moto.url, self.settings.member_accounts, self.settings.member_role_name)
+            if self._ivs is not None:
+                self._ivs.resolve_accounts(StsAccounts(self._moto.url, self.region))
         self.sqs = client("sqs", self._moto.url, self.region)
         self.events = client("events", self._moto.url, self.region)
         if self._handler is not None:

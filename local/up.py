@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Final
+from typing import IO, Any, Final
 from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from infra.settings import DeploySettings, DeploySettingsError
 from ivs_revocation import names
 from ivs_revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
-from ivs_revocation.settings import REGION_PATTERN
+from ivs_revocation.settings import ACCOUNT_PATTERN, REGION_PATTERN
 from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS
 from local.clients import CREDENTIALS
 from local.demo import CLI_EXAMPLE_CHANNELS
@@ -553,7 +553,7 @@ def run(args: argparse.Namespace, faults: Faults, out: IO[str]) -> int:
 
 
 def _run_stack(args: argparse.Namespace, faults: Faults, log_dir: Path, stop: Stop, out: IO[str]) -> None:
-    settings, scope = deploy_settings(args.ivs_region)
+    settings, scope = deploy_settings(args.ivs_region, args.member_accounts)
     with contextlib.ExitStack() as running:
         moto = running.enter_context(MotoServer(log_dir / MOTO_LOG, port=args.port))
         stack = running.enter_context(
@@ -635,15 +635,19 @@ def introduction(
     )
 
 
-def deploy_settings(ivs_regions: Sequence[str] | None) -> tuple[DeploySettings, str]:
+def deploy_settings(
+    ivs_regions: Sequence[str] | None, member_accounts: Sequence[str] | None = None
+) -> tuple[DeploySettings, str]:
     """cdk.json's settings, the function's scope from `ivs_regions` (--ivs-region), else cdk.json's
-    ivsRegions or channelArns, else DEFAULT_IVS_REGIONS; and where the scope came from."""
+    ivsRegions or channelArns, else DEFAULT_IVS_REGIONS; and where the scope came from. Member
+    accounts (--member-accounts) replace cdk.json's memberAccounts."""
+    members: dict[str, Any] = {"memberAccounts": list(member_accounts)} if member_accounts else {}
     if ivs_regions:
-        return DeploySettings.from_cdk_json(overrides={"ivsRegions": list(ivs_regions)}), "--ivs-region"
-    settings = DeploySettings.from_cdk_json()
+        return DeploySettings.from_cdk_json(overrides={"ivsRegions": list(ivs_regions), **members}), "--ivs-region"
+    settings = DeploySettings.from_cdk_json(overrides=members or None)
     if settings.ivs_regions or settings.channel_arns:
         return settings, "from cdk.json"
-    default = DeploySettings.from_cdk_json(overrides={"ivsRegions": list(DEFAULT_IVS_REGIONS)})
+    default = DeploySettings.from_cdk_json(overrides={"ivsRegions": list(DEFAULT_IVS_REGIONS), **members})
     return default, "by default; --ivs-region REGION names others"
 
 
@@ -727,6 +731,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"ivsRegions or channelArns' regions, else {', '.join(DEFAULT_IVS_REGIONS)})",
     )
     parser.add_argument(
+        "--member-accounts",
+        type=_account_ids,
+        metavar="A,B,C",
+        help="member accounts whose channels the function revokes in too (memberAccounts, IVS_ACCOUNTS): each "
+        "gets its role in moto's IAM, assumed through moto's STS, and the emulator attributes each call to the "
+        "account of its credentials (default: cdk.json's memberAccounts)",
+    )
+    parser.add_argument(
         "--env-file",
         type=Path,
         default=ENV_FILE,
@@ -753,6 +765,14 @@ def build_parser() -> argparse.ArgumentParser:
     # The emulator's own options, so that every fault it has is offered here.
     add_fault_options(parser, "emulator faults, as `python -m local.ivs_emulator` takes them; rates are 0 to 1")
     return parser
+
+
+def _account_ids(value: str) -> list[str]:
+    accounts = [account.strip() for account in value.split(",") if account.strip()]
+    wrong = [account for account in accounts if not re.fullmatch(ACCOUNT_PATTERN, account)]
+    if not accounts or wrong:
+        raise argparse.ArgumentTypeError(f"not comma-separated 12-digit account ids: {value!r}")
+    return accounts
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Final, TypedDict
 
@@ -225,6 +225,10 @@ class AcceptedCall:
     channel_arn: str | None = None
     """The pair of a StartViewerSessionRevocation call (None for a batch call): when it was revoked."""
     viewer_id: str | None = None
+    access_key: str = ""
+    """The access key id that signed the call (whose account is `account` when accounts are resolved)."""
+    channel_accounts: tuple[str, ...] = ()
+    """The accounts the call's pairs named (a call of a member account's credentials names only it)."""
 
 
 @dataclass(frozen=True)
@@ -283,7 +287,10 @@ class Ledger:
         counts = {f.name: data[f.name] for f in fields(cls) if f.name not in ("revoked", "accepted_calls")}
         return cls(
             revoked={(item["channelArn"], item["viewerId"]): item["version"] for item in data["revoked"]},
-            accepted_calls=tuple(AcceptedCall(**call) for call in data["accepted_calls"]),
+            accepted_calls=tuple(
+                AcceptedCall(**{**call, "channel_accounts": tuple(call.get("channel_accounts", ()))})
+                for call in data["accepted_calls"]
+            ),
             **counts,
         )
 
@@ -391,6 +398,14 @@ class ServiceOptions(TypedDict, total=False):
 class _Scope:
     account: str
     region: str
+    access_key: str = ""
+    # True when `account` is the account of the signing credentials (an AccountResolver said so):
+    # then a pair of another account's channel is refused, as IAM would.
+    resolved: bool = False
+
+
+# An access key id -> the account its credentials belong to (e.g. by STS GetCallerIdentity).
+AccountResolver = Callable[[str], str]
 
 
 class IvsService:
@@ -423,8 +438,15 @@ class IvsService:
         self._seed = seed
         self._random = random.Random(seed)
         self._book = _Book()
+        self._resolver: AccountResolver | None = None
 
     # -- Python API (also behind the control paths)
+
+    def resolve_accounts(self, resolver: AccountResolver | None) -> None:
+        """From now on, attribute each call to the account of its credentials (`resolver`), keep its
+        quota there, and refuse its pairs of other accounts' channels as AWS does (a per-pair "403" in
+        a batch, AccessDeniedException to a single call). None: the access key id stands for the account."""
+        self._resolver = resolver
 
     def ledger(self) -> Ledger:
         with self._lock:
@@ -463,8 +485,10 @@ class IvsService:
         operation = path.removeprefix("/")
         if method != "POST" or operation not in (BATCH_OPERATION, SINGLE_OPERATION):
             return aws_error(404, "UnknownOperationException", f"No operation matches {method} {path}")
+        # Outside the lock: the resolver may ask another service (cached there).
+        account = _resolved_account(self._resolver, headers.get("authorization"))
         with self._lock:
-            reply = self._call(operation, headers, body)
+            reply = self._call(operation, headers, body, account)
             if reply.drop:
                 return reply
             delay = self._latency()
@@ -473,12 +497,14 @@ class IvsService:
 
     # -- the API operations (under the lock: quota, faults and ledger change together)
 
-    def _call(self, operation: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    def _call(self, operation: str, headers: Mapping[str, str], body: bytes, account: str | None = None) -> Reply:
         book = self._book
         scope = _credential_scope(headers.get("authorization"))
         if isinstance(scope, Reply):
             book.calls_denied += 1
             return scope
+        if account is not None:
+            scope = replace(scope, account=account, resolved=True)
 
         if self._chance(self._faults.drop_rate):
             book.faults_injected["dropped_connection"] += 1
@@ -540,7 +566,8 @@ class IvsService:
                 code, message = failure
                 self._book.pair_errors[code] += 1
                 errors.append({"channelArn": arn, "viewerId": viewer, "code": code, "message": message})
-        self._accept(BATCH_OPERATION, scope, len(sessions))
+        accounts = tuple(dict.fromkeys(_arn_account(session["channelArn"]) or "" for session in sessions))
+        self._accept(BATCH_OPERATION, scope, len(sessions), channel_accounts=accounts)
         return Reply(body={"errors": errors})
 
     def _single(self, scope: _Scope, request: dict[str, Any], *, naming_pairs: bool) -> Reply:
@@ -557,7 +584,7 @@ class IvsService:
         if failure is not None:
             return aws_error(500, "InternalServerException", "Unexpected error during processing of request.")
         self._revoke(arn, viewer, request.get("viewerSessionVersionsLessThanOrEqualTo") or 0)
-        self._accept(SINGLE_OPERATION, scope, 1, (arn, viewer))
+        self._accept(SINGLE_OPERATION, scope, 1, (arn, viewer), channel_accounts=(_arn_account(arn) or "",))
         # As AWS documents it: "an HTTP 200 response with an empty HTTP body" (not `{}`), and no media type.
         return Reply(content_type=None)
 
@@ -573,6 +600,9 @@ class IvsService:
     def _pair_failure(self, scope: _Scope, channel_arn: str) -> tuple[str, str] | None:
         if channel_arn in self._unauthorized:
             return NOT_AUTHORIZED
+        if scope.resolved and _arn_account(channel_arn) != scope.account:
+            # Another account's channel: the caller's IAM grants nothing there.
+            return NOT_AUTHORIZED
         if self._strict_region and _arn_region(channel_arn) != scope.region:
             return WRONG_REGION
         if self._chance(self._faults.pair_error_rate):
@@ -584,7 +614,14 @@ class IvsService:
         key = (channel_arn, viewer_id)
         self._book.revoked[key] = max(version, self._book.revoked.get(key, version))
 
-    def _accept(self, operation: str, scope: _Scope, pairs: int, pair: tuple[str, str] | None = None) -> None:
+    def _accept(
+        self,
+        operation: str,
+        scope: _Scope,
+        pairs: int,
+        pair: tuple[str, str] | None = None,
+        channel_accounts: tuple[str, ...] = (),
+    ) -> None:
         self._book.calls_accepted += 1
         channel_arn, viewer_id = pair or (None, None)
         self._book.accepted_calls.append(
@@ -596,6 +633,8 @@ class IvsService:
                 pairs=pairs,
                 channel_arn=channel_arn,
                 viewer_id=viewer_id,
+                access_key=scope.access_key,
+                channel_accounts=channel_accounts,
             )
         )
 
@@ -652,7 +691,20 @@ def _credential_scope(authorization: str | None) -> _Scope | Reply:
     access_key_id, _date, region, service = match.groups()
     if service != "ivs":
         return aws_error(403, "InvalidSignatureException", "Credential should be scoped to correct service: 'ivs'.")
-    return _Scope(account=access_key_id, region=region)
+    return _Scope(account=access_key_id, region=region, access_key=access_key_id)
+
+
+def _resolved_account(resolver: AccountResolver | None, authorization: str | None) -> str | None:
+    """The account of the call's signing credentials, when a resolver is set and the header names a key."""
+    if resolver is None or not authorization:
+        return None
+    match = _CREDENTIAL.search(authorization)
+    return resolver(match.group(1)) if match else None
+
+
+def _arn_account(channel_arn: str) -> str | None:
+    parts = channel_arn.split(":", 5)
+    return parts[4] if len(parts) > 4 else None
 
 
 def _decode(body: bytes) -> dict[str, Any] | str:
