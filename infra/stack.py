@@ -39,7 +39,13 @@ class RevocationStack(Stack):
             dead_letter_queue=self.queues.dead_letter_queue,
             bulk_queue=self.queues.queue,
         )
-        self.routing = RevocationRouting(self, "Routing", settings=settings, queues=self.queues)
+        self.routing = RevocationRouting(
+            self,
+            "Routing",
+            settings=settings,
+            queues=self.queues,
+            publishers=(self.function.role, self.urgent_function.role),
+        )
         self.monitoring = RevocationMonitoring(
             self,
             "Monitoring",

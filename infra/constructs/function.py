@@ -15,6 +15,7 @@ from infra import constants
 from infra.nag import acknowledge
 from infra.settings import DeploySettings
 from ivs_revocation import names
+from ivs_revocation.models import EVENT_SOURCE, OUTCOME_EVENT_DETAIL_TYPE
 
 # arm64 (Graviton): the function is pure Python and I/O-bound, and arm64 costs less per GB-second.
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -62,6 +63,7 @@ class RevocationFunction(Construct):
         self.alias = self._build_alias()
         self._grant_revocation()
         self._grant_queue_writes()
+        self._grant_outcome_events()
         self.event_source = self._build_event_source()
         self._drop_redundant_role_dependency()
         self._acknowledge_findings()
@@ -186,6 +188,22 @@ class RevocationFunction(Construct):
             )
         )
 
+    def _grant_outcome_events(self) -> None:
+        """PutEvents on the outcome bus only, and only the outcome events: a function cannot put a request."""
+        bus = self._settings.outcome_event_bus_name
+        if bus is None:
+            return
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PutOutcomeEvents",
+                actions=["events:PutEvents"],
+                resources=[outcome_event_bus_arn(self, bus)],
+                conditions={
+                    "StringEquals": {"events:source": EVENT_SOURCE, "events:detail-type": OUTCOME_EVENT_DETAIL_TYPE}
+                },
+            )
+        )
+
     def _build_event_source(self) -> event_sources.SqsEventSource:
         lane = self._lane
         source = event_sources.SqsEventSource(
@@ -258,6 +276,14 @@ class RevocationFunction(Construct):
         policy = self.role.node.try_find_child("DefaultPolicy")
         assert isinstance(policy, iam.Policy), "the role's statements are in its default policy"
         return policy
+
+
+def outcome_event_bus_arn(scope: Construct, bus: str) -> str:
+    """The outcome bus's ARN, in the stack's account and region (a created bus has the same)."""
+    arn: str = Stack.of(scope).format_arn(
+        service="events", resource="event-bus", resource_name=bus, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+    )
+    return arn
 
 
 def _nag_form(stack: Stack, arn: str) -> str:

@@ -200,6 +200,16 @@ class RevocationMonitoring(Construct):
             description="The function could not write dead letters: their records are retried, and may reach the "
             "dead-letter queue without a reason. Check the function's logs and its access to the DLQ.",
         )
+        # Per minute, as a dead letter unwritten: a producer waits on that event. The revocations are done;
+        # the events are in the function's logs, whole, to be put again.
+        self._alarm(
+            constants.ALARM_OUTCOME_EVENTS_UNPUBLISHED,
+            self._app_metric(names.METRIC_OUTCOME_EVENTS_UNPUBLISHED, period=QUEUE_PERIOD),
+            threshold=0,
+            description="The functions could not put outcome events: the revocations they report are done, but "
+            "producers were not told. Each is logged whole ('outcome event not published'): put it again from there. "
+            "Check the functions' access to the outcome bus and EventBridge's health.",
+        )
 
     # --- dashboard ---------------------------------------------------------------------------
     def _app_metric(
@@ -303,6 +313,7 @@ class RevocationMonitoring(Construct):
                     self._app_metric(names.METRIC_INVALID_MESSAGES, label="invalid messages"),
                     self._app_metric(names.METRIC_RECORDS_RETRIED, label="records retried"),
                     self._app_metric(names.METRIC_DEAD_LETTERS_UNWRITTEN, label="dead letters unwritten"),
+                    self._app_metric(names.METRIC_OUTCOME_EVENTS_UNPUBLISHED, label="outcome events unpublished"),
                 ],
                 width=8,
             ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack, TimeZone
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
@@ -33,10 +35,18 @@ class RevocationRouting(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: DeploySettings, queues: RevocationQueues
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeploySettings,
+        queues: RevocationQueues,
+        publishers: Sequence[iam.IRole] = (),
     ) -> None:
+        """`publishers`: the functions' roles, which put the outcome events (on this bus, by default)."""
         super().__init__(scope, construct_id)
         self._settings = settings
+        self._publishers = tuple(publishers)
         self._queue = queues.queue
         self._delivery_dlq = queues.delivery_dead_letter_queue
         self.event_bus = self._build_event_bus()
@@ -74,11 +84,15 @@ class RevocationRouting(Construct):
         """With producerPrincipals set, only they may put events on the bus the stack creates.
 
         As on the queue, a Deny: in its own account an identity policy allowing events:PutEvents
-        would be enough without one. Nothing of the pipeline puts events; the rule only reads them.
+        would be enough without one. When the outcome events go to this bus, the functions put them
+        here too: they are admitted beside the producers (their own policy lets them put outcome
+        events only, which no request rule matches).
         """
-        producers = self._settings.producer_principals
+        producers = list(self._settings.producer_principals)
         if not producers:
             return
+        if self._settings.outcome_event_bus_name == self._settings.event_bus_name:
+            producers += [role.role_arn for role in self._publishers]
         bus.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowProducersToPutEvents",

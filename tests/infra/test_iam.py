@@ -90,6 +90,7 @@ def test_function_role_allows_exactly_revocation_consumption_dead_letters_logs_a
         "logs:PutLogEvents",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
+        "events:PutEvents",
     }
     for action in CONSUME:
         assert grants[action] == [get_att(ids["queue"])], action

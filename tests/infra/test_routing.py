@@ -393,7 +393,12 @@ def test_every_role_the_stack_lets_send_to_the_queue_is_excepted_from_the_deny(
 
 def test_with_producer_principals_the_bus_the_stack_creates_admits_only_them(full: Synthesized) -> None:
     bus_id, _ = full.only("AWS::Events::EventBus")
-    producers = [PRODUCER_ROLE, PRODUCER_USER]
+    # And the functions, which put their outcome events on this bus (outcomeEventBusName unset).
+    producers = [
+        PRODUCER_ROLE,
+        PRODUCER_USER,
+        *(get_att(full.logical_id(full.lane_function(lane).role)) for lane in names.LANES),
+    ]
 
     policies = sorted(
         (p["Properties"] for p in full.resources("AWS::Events::EventBusPolicy").values()),
