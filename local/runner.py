@@ -29,6 +29,7 @@ Receives use the queue's visibility timeout, as the mapping does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -78,6 +79,8 @@ class RunnerStats:
     crashes: int = 0
     init_errors: int = 0
     reaped: int = 0  # instances ended after idle_seconds without an invocation
+    # Seconds each recent cold start took (process start, import, init), the latest last.
+    cold_start_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     recent_errors: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
 
@@ -205,6 +208,10 @@ class EventSourceMapping:
         self._threads = []
         self._instances = []
 
+    def set_idle_seconds(self, seconds: float) -> None:
+        """From now on, instances idle for `seconds` are ended (a benchmark's cold round shortens it)."""
+        self.function = dataclasses.replace(self.function, idle_seconds=seconds)
+
     @property
     def pids(self) -> list[int]:
         return [pid for pid in (instance.pid for instance in self._instances) if pid is not None]
@@ -240,9 +247,11 @@ class EventSourceMapping:
         return client("sqs", self._endpoint_url, self.function.region)
 
     def _cold_start(self, instance: FunctionInstance) -> Outcome | None:
+        started = time.monotonic()
         failed = instance.start()
         with self._lock:
             self.stats.cold_starts += 1
+            self.stats.cold_start_seconds.append(time.monotonic() - started)
             if failed is not None:
                 self.stats.init_errors += 1
                 error = failed.error or {}

@@ -12,6 +12,11 @@ window and concurrency, the urgent lane's urgentBatchSize, no window and urgentM
    SendMessage: one to the urgent queue (`"priority": "urgent"`), and one to the bulk queue, which is
    the single queue as it is today (what a producer had to do before the urgent lane). Both wait behind
    the same backlog at the same moment, so the gain is a ratio measured in one run.
+   Cold round: once the bulk backlog is down to half its messages, the urgent lane's instances are
+   ended after `COLD_REAP_SECONDS` idle (the runner's reaping, as Lambda reclaims an idle environment,
+   shortened from its minutes), and from then on one urgent pair at a time is sent only when the lane
+   has no instance left: each waits for a cold start (process start, import, init) behind the same
+   backlog. The cold-start share is the cold start's time over that pair's latency.
 2. Idle. With the queues empty and the functions warm, `idle_pairs` rounds of one pair to each lane.
 
 A pair's latency is from its producer's send (SendMessage returned) to the IVS call that revoked it,
@@ -78,6 +83,14 @@ URGENT_LANE: Final = "urgent_lane"
 SINGLE_QUEUE: Final = "single_queue"
 IDLE_URGENT: Final = "idle_urgent"
 IDLE_BULK: Final = "idle_bulk"
+COLD_URGENT: Final = "cold_urgent"
+# Not a scenario: one urgent pair after the cold round, so that the idle rounds start warm.
+WARM_UP: Final = "warm_up"
+# The urgent lane's idle time before its instances are ended, in the cold round.
+COLD_REAP_SECONDS: Final = 2.0
+MIN_COLD_PAIRS: Final = 5
+# How often the cold round looks whether the lane has no instance left.
+COLD_LOOK_SECONDS: Final = 0.25
 
 CHART = "latency.png"
 TARGET_P99_SECONDS = 1.0
@@ -85,6 +98,7 @@ MIN_URGENT_PAIRS = 30
 HEADER = "scenario | sent to | pairs | min s | p50 s | p99 s | max s | mean s | SendMessage max s | not revoked"
 SCENARIOS = {
     URGENT_LANE: ("urgent pair behind the backlog, urgent lane", "urgent queue"),
+    COLD_URGENT: ("urgent pair behind the backlog after the lane was idle past its reap time (cold)", "urgent queue"),
     SINGLE_QUEUE: ("urgent pair behind the backlog, single queue (as before the urgent lane)", "bulk queue"),
     IDLE_URGENT: ("idle pipeline, urgent lane", "urgent queue"),
     IDLE_BULK: ("idle pipeline, bulk lane", "bulk queue"),
@@ -216,15 +230,25 @@ def run(
         stack.start_function()
         origin = time.time()
 
-        def send(scenario: str, number: int) -> None:
-            urgent_pair = scenario in (URGENT_LANE, IDLE_URGENT)
+        urgent_runner = stack.urgent_runner
+        assert urgent_runner is not None, "the latency run needs the urgent lane"
+        warm_idle_seconds = urgent_runner.function.idle_seconds
+        cold_from = math.ceil(len(backlog.bodies) / 2)
+        cold = False
+        cold_number = 0
+        cold_probes: list[tuple[Probe, int]] = []  # each with the urgent lane's cold-start count before it
+
+        def send(scenario: str, number: int) -> Probe:
+            urgent_pair = scenario in (URGENT_LANE, IDLE_URGENT, COLD_URGENT, WARM_UP)
             key = (channel_arn(number), f"{scenario}-{number:05d}")
             sent_versions[key] = 0
             queue_url = stack.urgent_queue_url if urgent_pair else stack.resources.queue_url
             calling = time.time()
             stack.sqs.send_message(QueueUrl=queue_url, MessageBody=_body(key, urgent_pair))
             returned = time.time()
-            times.watch(Probe(scenario, key, returned, returned - calling))
+            probe = Probe(scenario, key, returned, returned - calling)
+            times.watch(probe)
+            return probe
 
         # 1. Behind the backlog: a pair to each lane every `every_seconds` while the bulk queue holds any.
         number = 0
@@ -239,11 +263,24 @@ def run(
                 waiting, held = counts.get("Messages", 0), counts.get("MessagesNotVisible", 0)
                 backlog_timeline.append([round(now - origin, 3), waiting, held])
                 # The backlog lasts while messages wait or are held by the function (a batch of 200).
-                if waiting + held:
+                if waiting + held and not cold and waiting + held <= cold_from:
+                    cold = True
+                    urgent_runner.set_idle_seconds(COLD_REAP_SECONDS)
+                    progress(
+                        f"latency: cold round, the urgent lane's instances ended after {COLD_REAP_SECONDS:g} s idle"
+                    )
+                if waiting + held and not cold:
                     number += 1
                     send(URGENT_LANE, number)
                     send(SINGLE_QUEUE, number)
                     next_send += every_seconds
+                elif waiting + held:
+                    # One cold pair at a time: the last one revoked, and no urgent instance left.
+                    if all(probe.revoked_at is not None for probe, _ in cold_probes) and not urgent_runner.pids:
+                        cold_number += 1
+                        starts_before = urgent_runner.stats.cold_starts
+                        cold_probes.append((send(COLD_URGENT, cold_number), starts_before))
+                    next_send = now + COLD_LOOK_SECONDS
                 else:
                     sending = False
                     settle_by = now + SETTLE_SECONDS
@@ -265,7 +302,12 @@ def run(
         drain_ledger = emulator.ledger()
         times.update(drain_ledger)
 
-        # 2. Idle: the queues are empty and both functions warm.
+        # 2. Idle: the queues are empty and both functions warm (the urgent lane's after one pair).
+        urgent_runner.set_idle_seconds(warm_idle_seconds)
+        warm_up = send(WARM_UP, 0)
+        while warm_up.revoked_at is None and time.time() - warm_up.sent_at < IDLE_WAIT_SECONDS:
+            time.sleep(0.05)
+            times.update(emulator.ledger())
         progress(f"latency: idle, {idle_pairs} pairs to each lane")
         for round_number in range(1, idle_pairs + 1):
             started = time.time()
@@ -283,6 +325,7 @@ def run(
         dead_letters = stack.dead_letters()
         lane_counts = [name for name in MAPPING_COUNTS if name != "batches_failed"]
         mapping = {lane: mapping_counts(runner.stats, lane_counts) for lane, runner in stack.runners.items()}
+        start_seconds = list(urgent_runner.stats.cold_start_seconds)
         stack.stop_function()
 
     batch_calls = sorted(
@@ -305,6 +348,12 @@ def run(
         for name in SCENARIOS
     }
     accepted = Counter(call.operation for call in ledger.accepted_calls)
+    # Each cold pair's cold start: the urgent lane's first after the pair was sent.
+    cold_starts = [
+        (probe.latency, start_seconds[before])
+        for probe, before in cold_probes
+        if probe.latency is not None and before < len(start_seconds)
+    ]
     return {
         "ivs": "local emulator (python -m local.ivs_emulator), separate windows per operation",
         "batch_quota_calls_per_second": BATCH_QUOTA,
@@ -317,6 +366,13 @@ def run(
         "bulk": _lane_settings(bulk),
         "urgent": _lane_settings(urgent),
         "drain_seconds": drain_end - origin,
+        "cold": {
+            "reap_seconds": COLD_REAP_SECONDS,
+            "from_messages_left": cold_from,
+            "start_seconds": [round(start, 4) for _, start in cold_starts],
+            "start_seconds_p50": percentile([start for _, start in cold_starts], 0.5) if cold_starts else None,
+            "share_p50": percentile([start / latency for latency, start in cold_starts], 0.5) if cold_starts else None,
+        },
         "scenarios": scenarios,
         "bulk_rate": bulk_rate,
         "calls_accepted": {op: accepted[op] for op in OPERATIONS},
@@ -330,6 +386,7 @@ def run(
         "timeline": {
             # (seconds since the mappings started, latency) per pair sent behind the backlog.
             URGENT_LANE: _points(times, URGENT_LANE, origin),
+            COLD_URGENT: _points(times, COLD_URGENT, origin),
             SINGLE_QUEUE: _points(times, SINGLE_QUEUE, origin),
             # (seconds, bulk messages waiting, in flight), sampled at each send.
             "bulk_backlog": backlog_timeline,
@@ -399,6 +456,7 @@ def rows(latency: Figures) -> list[Row]:
             note=f"single queue, same run: {_spread(single)}",
             miss_by=miss,
         ),
+        _cold_row(latency, backlog),
         Row(
             f"urgent pair's wait behind {backlog} bulk pairs: single queue / urgent lane, same run (p50; p99)",
             f"{ratio(single.get('p50_seconds'), urgent.get('p50_seconds'))}; "
@@ -433,6 +491,33 @@ def rows(latency: Figures) -> list[Row]:
     ]
 
 
+def _cold_row(latency: Figures, backlog: str) -> Row:
+    cold = latency["scenarios"].get(COLD_URGENT, {})
+    figures = latency.get("cold", {})
+    count, p99 = cold.get("pairs", 0), cold.get("p99_seconds")
+    enough = count >= MIN_COLD_PAIRS and not cold.get("not_revoked")
+    passed = enough and p99 is not None and p99 <= TARGET_P99_SECONDS
+    share, start = figures.get("share_p50"), figures.get("start_seconds_p50")
+    if passed:
+        miss = ""
+    elif not enough:
+        miss = f"{count} cold pairs revoked of {count + cold.get('not_revoked', 0)} (needs {MIN_COLD_PAIRS})"
+    else:
+        miss = f"{p99 - TARGET_P99_SECONDS:.3f} s"
+    return Row(
+        f"cold urgent pair's wait behind {backlog} bulk pairs, the lane idle past its reap time (s)",
+        _spread(cold),
+        f"p99 <= {TARGET_P99_SECONDS:g} s over >= {MIN_COLD_PAIRS} pairs",
+        verdict(passed),
+        note=(
+            f"cold start (process start, import, init) p50 {_seconds(start)} s, {share:.0%} of the cold latency (p50)"
+            if share is not None
+            else ""
+        ),
+        miss_by=miss,
+    )
+
+
 def details(latency: Figures) -> list[str]:
     bulk, urgent = latency["bulk"], latency["urgent"]
     lines = [
@@ -448,7 +533,11 @@ def details(latency: Figures) -> list[str]:
         "one pair is sent to the urgent "
         "queue and one to the bulk queue (the single queue as it was before the urgent lane), each with "
         f"SendMessage; the backlog drained in {latency['drain_seconds']:.0f} s. Then {latency['idle_pairs']} rounds "
-        "of one pair to each lane, idle. Latency: from the producer's SendMessage returning to the accepted IVS "
+        "of one pair to each lane, idle. Cold round: once the backlog was down to "
+        f"{latency.get('cold', {}).get('from_messages_left', 'n/a')} messages, the urgent lane's instances were "
+        f"ended after {latency.get('cold', {}).get('reap_seconds', COLD_REAP_SECONDS):g} s idle and one urgent pair "
+        "at a time was sent when the lane had none left (each waits for a cold start). "
+        "Latency: from the producer's SendMessage returning to the accepted IVS "
         "call, from the emulator's ledger (a single call names its pair; a bulk pair is given the last batch call "
         f"between two ledger reads {latency['ledger_poll_seconds']:g} s apart). p50 and p99 are nearest-rank. "
         "The emulator runs in its own process, so that it does not hold up the producer's thread.",
@@ -495,6 +584,7 @@ def chart(latency: Figures, folder: Path) -> None:
     with chart_file(folder, CHART, figsize=(9, 4.8)) as (figure, axis):
         series = (
             ("urgent_lane", "tab:blue", "o", "urgent lane (sent to the urgent queue)"),
+            (COLD_URGENT, "tab:green", "^", "urgent lane, cold (idle past its reap time)"),
             ("single_queue", "tab:red", "s", "single queue (sent to the bulk queue)"),
         )
         for name, colour, marker, label in series:
