@@ -9,6 +9,7 @@ from infra.constructs.function import RevocationFunction
 from infra.constructs.monitoring import RevocationMonitoring
 from infra.constructs.queues import RevocationQueues
 from infra.constructs.routing import RevocationRouting
+from infra.constructs.schemas import OutcomeEventSchemas
 from infra.settings import DeploySettings
 from ivs_revocation import names
 
@@ -46,6 +47,8 @@ class RevocationStack(Stack):
             queues=self.queues,
             publishers=(self.function.role, self.urgent_function.role),
         )
+        # Where consumers of the outcome events find their schema (and download code bindings).
+        self.schemas = OutcomeEventSchemas(self, "Schemas") if settings.outcome_events else None
         self.monitoring = RevocationMonitoring(
             self,
             "Monitoring",

@@ -434,6 +434,73 @@ class RevocationSettled(_OutcomeModel):
         return to_sqs_json(self.to_detail())
 
 
+# The JSON Schema of an outcome event's detail, in draft 4 (what an EventBridge schema registry takes
+# besides OpenAPI 3): made from RevocationSettled, the model that builds the detail, and kept in the
+# repository as lambda_src/ivs_revocation/schemas/OUTCOME_EVENT_SCHEMA_FILE (tests/unit/test_outcome_schema.py
+# compares them); the stack puts the whole event's schema in its schema registry.
+OUTCOME_EVENT_SCHEMA_FILE: Final = "viewer-session-revocation-settled.detail.schema.json"
+JSON_SCHEMA_DRAFT_4: Final = "http://json-schema.org/draft-04/schema#"
+
+
+def outcome_detail_schema() -> dict[str, Any]:
+    """The detail's schema: every field the function writes, unknown ones allowed (consumers ignore them)."""
+    generated = RevocationSettled.model_json_schema(
+        by_alias=True, mode="serialization", ref_template="#/definitions/{model}"
+    )
+    schema = _draft4(generated)
+    definitions = schema.pop("$defs", {})
+    schema["definitions"] = definitions
+    # invalidMessage is written only for an invalid message: absent, not null.
+    schema["properties"]["invalidMessage"] = {"$ref": "#/definitions/InvalidMessageOutcome"}
+    # The function writes every other field, always.
+    schema["required"] = [name for name in schema["properties"] if name != "invalidMessage"]
+    schema["description"] = (
+        "What became of the settled pairs of one SQS message (sourceMessageId) of a producer's request"
+        " (requestId): revoked, or failed for good (dead-lettered, with the dead letter's code and message);"
+        " or the message was not a valid request (invalidMessage). Delivered at least once: de-duplicate by"
+        " (requestId, channelArn, viewerId), and ignore fields you do not know."
+    )
+    return {"$schema": JSON_SCHEMA_DRAFT_4, "title": OUTCOME_EVENT_DETAIL_TYPE, **schema}
+
+
+def outcome_event_schema() -> dict[str, Any]:
+    """The whole event as a rule delivers it (EventBridge's envelope around the detail): what the schema
+    registry holds, so that code bindings name every field."""
+    detail = outcome_detail_schema()
+    definitions = detail.pop("definitions")
+    detail.pop("$schema")
+    return {
+        "$schema": JSON_SCHEMA_DRAFT_4,
+        "title": OUTCOME_EVENT_DETAIL_TYPE,
+        "type": "object",
+        "required": ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"],
+        "properties": {
+            "version": {"type": "string"},
+            "id": {"type": "string"},
+            "detail-type": {"type": "string", "enum": [OUTCOME_EVENT_DETAIL_TYPE]},
+            "source": {"type": "string", "enum": [EVENT_SOURCE]},
+            "account": {"type": "string"},
+            "time": {"type": "string", "format": "date-time"},
+            "region": {"type": "string"},
+            "resources": {"type": "array", "items": {"type": "string"}},
+            "detail": {"$ref": "#/definitions/RevocationSettled"},
+        },
+        "definitions": {**definitions, "RevocationSettled": detail},
+    }
+
+
+def _draft4(value: Any) -> Any:
+    """Pydantic writes draft 2020-12: `const` becomes a one-value `enum`; defaults and titles of fields go."""
+    if isinstance(value, dict):
+        converted = {key: _draft4(item) for key, item in value.items() if key not in ("default", "title")}
+        if "const" in converted:
+            converted["enum"] = [converted.pop("const")]
+        return converted
+    if isinstance(value, list):
+        return [_draft4(item) for item in value]
+    return value
+
+
 # --- How a broken request is described: one wording for the function's reasons and the CLI's errors --
 
 

@@ -11,7 +11,7 @@ import pytest
 from infra import constants
 from infra.settings import DeploySettings
 from ivs_revocation import names
-from ivs_revocation.models import EVENT_SOURCE, OUTCOME_EVENT_DETAIL_TYPE
+from ivs_revocation.models import EVENT_SOURCE, OUTCOME_EVENT_DETAIL_TYPE, outcome_event_schema
 from local.provision import BULK_EVENT_PATTERN, OUTCOME_EVENT_PATTERN, URGENT_EVENT_PATTERN
 from tests.infra.event_patterns import matches
 from tests.infra.support import Synthesized
@@ -131,3 +131,14 @@ def test_unpublished_outcome_events_alarm_and_dashboard(each: Synthesized) -> No
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     _, dashboard = each.only("AWS::CloudWatch::Dashboard")
     assert names.METRIC_OUTCOME_EVENTS_UNPUBLISHED in json.dumps(dashboard["Properties"]["DashboardBody"])
+
+
+def test_the_stack_holds_the_outcome_events_schema_in_a_registry(each: Synthesized) -> None:
+    registry_id, registry = each.only("AWS::EventSchemas::Registry")
+    assert registry["Properties"]["RegistryName"] == each.settings.stack_name
+    _, schema = each.only("AWS::EventSchemas::Schema")
+    properties = schema["Properties"]
+    assert properties["Type"] == "JSONSchemaDraft4"
+    assert properties["SchemaName"] == "ivs-revocation@ViewerSessionRevocationSettled"
+    assert properties["RegistryName"] == {"Fn::GetAtt": [registry_id, "RegistryName"]}
+    assert json.loads(properties["Content"]) == outcome_event_schema()
