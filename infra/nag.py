@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stage, Validations
+from aws_cdk import Acknowledgment, Stack, Stage, Validations
 from cdk_nag import AwsSolutionsChecks, NagPack, ServerlessChecks
 from constructs import IConstruct
 
@@ -23,6 +23,15 @@ def add_nag_checks(stage: Stage) -> None:
     itself says what was accepted and why.
     """
     Validations.of(stage).add_plugins(*nag_packs(stage))
+
+
+def nag_form(stack: Stack, arn: str) -> str:
+    """An ARN as cdk-nag prints it in a finding id: pseudo parameters as <AWS::Name>."""
+    resolved = stack.resolve(arn)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved["Fn::Join"][1]
+    return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)
 
 
 def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:

@@ -97,5 +97,11 @@ class RevocationStack(Stack):
                 "The pipeline's CloudWatch dashboard",
             ),
             (names.OUTPUT_ALARM_TOPIC_ARN, self.monitoring.topic.topic_arn, "Where the alarms notify"),
+            (names.OUTPUT_REVOKER_ROLE_ARN, self.function.role.role_arn, "The function's role: member roles trust it"),
+            (
+                names.OUTPUT_URGENT_REVOKER_ROLE_ARN,
+                self.urgent_function.role.role_arn,
+                "The fast lane function's role: member roles trust it",
+            ),
         ):
             CfnOutput(self, name, value=value, description=description)

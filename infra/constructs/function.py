@@ -12,7 +12,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import constants
-from infra.nag import acknowledge
+from infra.nag import acknowledge, nag_form
 from infra.settings import DeploySettings
 from ivs_revocation import names
 from ivs_revocation.models import EVENT_SOURCE, OUTCOME_EVENT_DETAIL_TYPE
@@ -62,6 +62,7 @@ class RevocationFunction(Construct):
         self.function = self._build_function()
         self.alias = self._build_alias()
         self._grant_revocation()
+        self._grant_member_roles()
         self._grant_queue_writes()
         self._grant_outcome_events()
         self.event_source = self._build_event_source()
@@ -175,6 +176,28 @@ class RevocationFunction(Construct):
             )
         )
 
+    def _grant_member_roles(self) -> None:
+        # Exactly the listed member accounts' roles (docs/many-accounts.md): nothing else of STS.
+        if not self._settings.member_accounts:
+            return
+        stack = Stack.of(self)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AssumeMemberRoles",
+                actions=["sts:AssumeRole"],
+                resources=[
+                    stack.format_arn(
+                        service="iam",
+                        region="",
+                        account=account,
+                        resource="role",
+                        resource_name=self._settings.member_role_name,
+                    )
+                    for account in self._settings.member_accounts
+                ],
+            )
+        )
+
     def _grant_queue_writes(self) -> None:
         # SendMessageBatch is authorized as sqs:SendMessage; SSE-SQS needs no KMS permission. The
         # lane's queue takes back the pairs an invocation had no time to start; the bulk queue takes
@@ -239,7 +262,7 @@ class RevocationFunction(Construct):
             if arn.endswith("/*"):
                 acknowledge(
                     policy,
-                    f"AwsSolutions-IAM5[Resource::{_nag_form(Stack.of(self), arn)}]",
+                    f"AwsSolutions-IAM5[Resource::{nag_form(Stack.of(self), arn)}]",
                     "Revocation targets any channel of this account in the listed regions, and channels "
                     f"are created at run time; the one action granted is {IVS_REVOKE_ACTIONS[self._lane.lane]}. "
                     "Narrow it with the channelArns setting.",
@@ -284,12 +307,3 @@ def outcome_event_bus_arn(scope: Construct, bus: str) -> str:
         service="events", resource="event-bus", resource_name=bus, arn_format=ArnFormat.SLASH_RESOURCE_NAME
     )
     return arn
-
-
-def _nag_form(stack: Stack, arn: str) -> str:
-    """An ARN as cdk-nag prints it in a finding id: pseudo parameters as <AWS::Name>."""
-    resolved = stack.resolve(arn)
-    if isinstance(resolved, str):
-        return resolved
-    parts = resolved["Fn::Join"][1]
-    return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)

@@ -90,5 +90,8 @@ OUTPUT_FUNCTION_NAME: Final = "FunctionName"
 OUTPUT_URGENT_FUNCTION_NAME: Final = "UrgentFunctionName"
 OUTPUT_DASHBOARD_URL: Final = "DashboardUrl"
 OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
+# The functions' roles: what each member account's role trusts (docs/many-accounts.md).
+OUTPUT_REVOKER_ROLE_ARN: Final = "RevokerRoleArn"
+OUTPUT_URGENT_REVOKER_ROLE_ARN: Final = "UrgentRevokerRoleArn"
 
 HANDLER: Final = "ivs_revocation.handler.lambda_handler"

@@ -28,6 +28,7 @@ FULL_CONTEXT: dict[str, Any] = {
     "alarmEmail": "ops@example.com",
     # As `cdk deploy -c` passes them: strings, lists comma-separated or as JSON.
     "ivsRegions": "us-east-1,eu-west-1",
+    "memberAccounts": "111111111111,222222222222",
     "channelArns": json.dumps([CHANNEL_US, CHANNEL_EU]),
     "producerPrincipals": f"{PRODUCER_ROLE},{PRODUCER_USER}",
     "maxConcurrency": "4",

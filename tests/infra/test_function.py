@@ -34,6 +34,12 @@ SHARED_VARIABLES = {
     names.ENV_IVS_REGIONS,
     names.ENV_OUTCOME_EVENT_BUS_NAME,
 }
+# Set only for a stack with memberAccounts (test_member.py checks their values).
+MEMBER_VARIABLES = {names.ENV_IVS_ACCOUNTS, names.ENV_IVS_MEMBER_ROLE_NAME}
+
+
+def _shared(each: Synthesized) -> set[str]:
+    return SHARED_VARIABLES | (MEMBER_VARIABLES if each.settings.member_accounts else set())
 
 
 @pytest.fixture(params=list(names.LANES))
@@ -155,13 +161,13 @@ def test_function_logs_to_its_own_log_group_with_retention_from_settings(each: S
 
 
 def test_environment_holds_exactly_the_variables_the_function_reads(each: Synthesized) -> None:
-    assert set(_environment(each)) == SHARED_VARIABLES
+    assert set(_environment(each)) == _shared(each)
 
 
 def test_urgent_environment_adds_the_lane_its_bound_and_the_bulk_queue(each: Synthesized) -> None:
     environment = _environment(each, URGENT)
 
-    assert set(environment) == SHARED_VARIABLES | {
+    assert set(environment) == _shared(each) | {
         names.ENV_LANE,
         names.ENV_MAX_PAIRS_PER_MESSAGE,
         names.ENV_BULK_QUEUE_URL,

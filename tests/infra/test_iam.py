@@ -91,6 +91,8 @@ def test_function_role_allows_exactly_revocation_consumption_dead_letters_logs_a
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "events:PutEvents",
+        # Only with member accounts (test_member.py: exactly their roles).
+        *(["sts:AssumeRole"] if each.settings.member_accounts else []),
     }
     for action in CONSUME:
         assert grants[action] == [get_att(ids["queue"])], action

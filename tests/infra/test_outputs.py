@@ -29,6 +29,8 @@ def test_outputs_have_the_stable_names(each: Synthesized) -> None:
         names.OUTPUT_URGENT_FUNCTION_NAME,
         names.OUTPUT_DASHBOARD_URL,
         names.OUTPUT_ALARM_TOPIC_ARN,
+        names.OUTPUT_REVOKER_ROLE_ARN,
+        names.OUTPUT_URGENT_REVOKER_ROLE_ARN,
     }
 
 
