@@ -296,7 +296,9 @@ class OnePairRequest(ViewerSession):
 class RevocationError(BaseModel):
     """One entry of the API response's `errors`, and of a dead-letter message's."""
 
-    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+    # defer_build, here and below: built on first use, not at every cold start's import; only a
+    # refused pair, a dead letter, an EventBridge-shaped body or an outcome event needs it.
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True, defer_build=True)
 
     channel_arn: str = Field(alias="channelArn")
     viewer_id: str = Field(alias="viewerId")
@@ -343,6 +345,7 @@ class RevocationRequest(BaseModel):
 class DeadLetterMessage(RevocationRequest):
     """A dead-letter message body: a valid request for the failed pairs, with why each failed."""
 
+    model_config = ConfigDict(defer_build=True)  # merged with RevocationRequest's
     errors: list[RevocationError] = Field(default_factory=list)
 
     def _body(self) -> dict[str, Any]:
@@ -354,7 +357,7 @@ class DeadLetterMessage(RevocationRequest):
 class RevocationEvent(BaseModel):
     """An EventBridge event as a rule delivers it to SQS; `detail` is any of the other body shapes."""
 
-    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(extra="allow", validate_by_name=True, validate_by_alias=True, defer_build=True)
 
     # The request id of the messages written on its behalf: held to the same type, so that they can be.
     id: RequestId | None = None
@@ -385,7 +388,9 @@ def eventbridge_entry_bytes(source: str, detail_type: str, detail: str) -> int:
 
 class _OutcomeModel(BaseModel):
     # Consumers ignore fields they do not know (the schema allows them); the function writes these only.
-    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        frozen=True, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True, defer_build=True
+    )
 
 
 class SettledPair(_OutcomeModel):
