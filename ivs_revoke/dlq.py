@@ -264,8 +264,11 @@ def list_output(queue_url: str, letters: Sequence[DeadLetter]) -> dict[str, Any]
     return {"deadLetterQueueUrl": queue_url, "messages": len(letters), "failedPairs": pairs, "invalidMessages": invalid}
 
 
-def stats_output(queue_url: str, counts: dict[str, int], letters: Sequence[DeadLetter]) -> dict[str, Any]:
-    """`counts` are ivs_revoke.sqs.queue_counts', taken before the scan hides messages from them."""
+def stats_output(
+    queue_url: str, counts: dict[str, int], letters: Sequence[DeadLetter], *, by_account: bool = False
+) -> dict[str, Any]:
+    """`counts` are ivs_revoke.sqs.queue_counts', taken before the scan hides messages from them.
+    `by_account`: also the failed pairs by the account their channel ARN names (member accounts)."""
     pairs, invalid = failed_pair_rows(letters)
     by_pairs = Counter(row.get("code", NO_CODE) for row in pairs)
     invalid_by_code = Counter(row.get("code", NO_CODE) for row in invalid)
@@ -282,4 +285,21 @@ def stats_output(queue_url: str, counts: dict[str, int], letters: Sequence[DeadL
         "failedPairs": len(pairs),
         "invalidMessages": len(invalid),
         "byCode": by_code,
+        **({"byAccount": _by_account(letters)} if by_account else {}),
     }
+
+
+def _by_account(letters: Iterable[DeadLetter]) -> list[dict[str, Any]]:
+    """The failed pairs of the letters that are requests, by account, most first, then by code."""
+    pairs: Counter[str] = Counter()
+    codes: dict[str, Counter[str]] = {}
+    for letter in letters:
+        if letter.reading.invalid_reason is not None:
+            continue
+        for session, code, _ in letter.failed_sessions():
+            pairs[session.account] += 1
+            codes.setdefault(session.account, Counter())[code or NO_CODE] += 1
+    return [
+        {"account": account, "pairs": pairs[account], "byCode": dict(sorted(codes[account].items()))}
+        for account in sorted(pairs, key=lambda account: (-pairs[account], account))
+    ]

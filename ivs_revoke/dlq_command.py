@@ -54,6 +54,13 @@ def add_command(commands: Any) -> None:
             help="how long each message is hidden while the queue is read; all are made visible again at the end "
             f"(default {dlq.DEFAULT_SCAN_VISIBILITY_SECONDS})",
         )
+        if name == "stats":
+            reader.add_argument(
+                "--by-account",
+                action="store_true",
+                help="also count the failed pairs by the account their channel names (byAccount): with member "
+                "accounts, which account's pairs failed and why",
+            )
         add_global_options(reader)
 
     mover = command(
@@ -114,7 +121,9 @@ def dlq_stats(invocation: Invocation) -> int:
     url = invocation.resolve(DLQ, invocation.args.dlq_url)
     client = invocation.aws.client("sqs")
     counts = sqs.queue_counts(client, url)  # before the scan hides messages from the count
-    invocation.render(dlq.stats_output(url, counts, _scan(invocation, client, url)), "DeadLetterQueueStats")
+    letters = _scan(invocation, client, url)
+    output = dlq.stats_output(url, counts, letters, by_account=invocation.args.by_account)
+    invocation.render(output, "DeadLetterQueueStats")
     return EXIT_OK
 
 

@@ -337,7 +337,35 @@ class RevocationMonitoring(Construct):
             ),
         )
         dashboard.add_widgets(*self._urgent_lane_widgets())
+        if settings.member_accounts:
+            dashboard.add_widgets(*self._account_widgets())
         return dashboard
+
+    def _account_widgets(self) -> list[cw.IWidget]:
+        """IVS calls and throttles by account, both lanes together: the own account and each member,
+        each against its own quota (docs/many-accounts.md)."""
+        accounts = [Aws.ACCOUNT_ID, *self._settings.member_accounts]
+
+        def by_account(name: str) -> list[cw.IMetric]:
+            return [
+                self._app_metric(
+                    name,
+                    label="own account" if account == Aws.ACCOUNT_ID else account,
+                    dimensions={names.DIMENSION_ACCOUNT: account},
+                )
+                for account in accounts
+            ]
+
+        return [
+            cw.GraphWidget(
+                title="IVS calls by account (per minute)", left=by_account(names.METRIC_IVS_CALLS), width=12
+            ),
+            cw.GraphWidget(
+                title="Throttled IVS calls by account (per minute)",
+                left=by_account(names.METRIC_THROTTLED_CALLS),
+                width=12,
+            ),
+        ]
 
     def _urgent_lane_widgets(self) -> list[cw.IWidget]:
         """The fast lane's row: its backlog, its calls against its quota, the wait of both lanes, its function."""

@@ -326,3 +326,18 @@ def test_dashboard_shows_every_alarm(each: Synthesized) -> None:
 
     (widget,) = alarm_widgets
     assert len(widget["properties"]["alarms"]) == len(constants.ALARM_SUFFIXES)
+
+
+@pytest.mark.parametrize("name", [names.METRIC_IVS_CALLS, names.METRIC_THROTTLED_CALLS])
+def test_dashboard_shows_calls_and_throttles_by_account_with_members(full: Synthesized, name: str) -> None:
+    title = {names.METRIC_IVS_CALLS: "IVS calls", names.METRIC_THROTTLED_CALLS: "Throttled IVS calls"}[name]
+    widget = _widget(full, f"{title} by account (per minute)")
+
+    assert {m[1] for m in widget["metrics"]} == {name}
+    accounts = [_dimensions(m)[names.DIMENSION_ACCOUNT] for m in widget["metrics"]]
+    # The own account (the stack's, a reference) and each listed member: a bounded set.
+    assert accounts == ["${{'Ref': 'AWS::AccountId'}}", *full.settings.member_accounts]
+
+
+def test_dashboard_has_no_account_widgets_without_members(default: Synthesized) -> None:
+    assert not [title for title in _graphed(default) if "by account" in title]

@@ -353,6 +353,32 @@ def test_stats_counts_pairs_and_invalid_messages_by_code() -> None:
     assert queue.hidden == set()
 
 
+def test_stats_by_account_counts_failed_pairs_by_the_account_their_channel_names() -> None:
+    member = "arn:aws:ivs:us-west-2:111111111111:channel/abcdABCDefgh"
+    sessions = [ViewerSession(channel_arn=member, viewer_id=viewer) for viewer in ("m-1", "m-2")]
+    errors = [
+        RevocationError(channel_arn=member, viewer_id=viewer, code="AccessDenied", message="sts:AssumeRole failed")
+        for viewer in ("m-1", "m-2")
+    ]
+    refused = {
+        "Body": DeadLetterMessage(viewer_sessions=sessions, errors=errors).to_json(),
+        "MessageAttributes": {ATTR_ERROR_CODE: "AccessDenied", ATTR_ATTEMPTS: "5"},
+    }
+    queue = FakeQueue([*_queue_with_every_kind().messages.values(), refused])
+    fake = FakeAws()
+    queue.attach(fake)
+
+    plain = _dlq(["stats"], fake).json()
+    output = _dlq(["stats", "--by-account"], fake).json()
+
+    assert "byAccount" not in plain
+    assert output["byAccount"] == [
+        {"account": "123456789012", "pairs": 4, "byCode": {"(none)": 1, "403": 2, "503": 1}},
+        {"account": "111111111111", "pairs": 2, "byCode": {"AccessDenied": 2}},
+    ]
+    assert {key: value for key, value in output.items() if key != "byAccount"} == plain
+
+
 # --- redrive: the destination is always named ------------------------------------------------------
 #
 # A dead letter the function wrote was sent to the DLQ with SendMessage: a StartMessageMoveTask without
