@@ -105,3 +105,10 @@ class RevocationStack(Stack):
             ),
         ):
             CfnOutput(self, name, value=value, description=description)
+        if self.settings.outcome_event_bus_name is not None:
+            CfnOutput(
+                self,
+                names.OUTPUT_OUTCOME_BUS_NAME,
+                value=self.settings.outcome_event_bus_name,
+                description="The bus the functions put their outcome events on (Viewer Session Revocation Settled)",
+            )

@@ -107,13 +107,15 @@ def pack(
     return groups
 
 
-def request_body(sessions: Sequence[ViewerSession], priority: Priority | None = None) -> str:
+def request_body(
+    sessions: Sequence[ViewerSession], priority: Priority | None = None, request_id: str | None = None
+) -> str:
     """One message body or event detail: the API request shape, `{"viewerSessions": [...]}`, in JSON
     that SQS accepts (a viewer ID holding a character SQS refuses travels escaped, its value unchanged),
-    with the request's `priority` when one is given."""
+    with the request's `priority` when one is given, and its `requestId` (submit --wait's)."""
     if priority is None:
-        return RevocationRequest(viewer_sessions=list(sessions)).to_json()
-    return RevocationRequest(viewer_sessions=list(sessions), priority=priority).to_json()
+        return RevocationRequest(viewer_sessions=list(sessions), request_id=request_id).to_json()
+    return RevocationRequest(viewer_sessions=list(sessions), priority=priority, request_id=request_id).to_json()
 
 
 def _pairs_text(group: range) -> str:
@@ -140,10 +142,12 @@ class _BatchedSender:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         sleep: Sleep = time.sleep,
         priority: Priority | None = None,
+        request_id: str | None = None,
     ) -> None:
         self._client = client
         self._header = header  # what the report says first: where the items went
         self._priority = priority
+        self._request_id = request_id
         self._pairs_per_message = pairs_per_message
         self._max_attempts = max_attempts
         self._sleep = sleep
@@ -166,9 +170,16 @@ class _BatchedSender:
         # EventBridge count them).
         sessions = [pair.session for pair in pairs]
         sizes = [sqs_message_bytes(to_sqs_json(session.to_api()), {}) for session in sessions]
-        overhead = sqs_message_bytes(request_body(sessions[:1], self._priority), {}) - sizes[0] if sessions else 0
+        overhead = (
+            sqs_message_bytes(request_body(sessions[:1], self._priority, self._request_id), {}) - sizes[0]
+            if sessions
+            else 0
+        )
         groups = pack(sizes, max_items=self._pairs_per_message, max_bytes=self._body_limit(), overhead=overhead)
-        items = [self._item(request_body(sessions[group.start : group.stop], self._priority)) for group in groups]
+        items = [
+            self._item(request_body(sessions[group.start : group.stop], self._priority, self._request_id))
+            for group in groups
+        ]
         ids: list[str | None] = [None] * len(items)
         max_items, max_bytes = self.batch_limits
         batches = pack([self._item_size(item) for item in items], max_items=max_items, max_bytes=max_bytes, separator=0)

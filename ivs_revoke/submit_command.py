@@ -15,7 +15,7 @@ from ivs_revocation.call_policy import BATCH_CALLS_PER_SECOND as DEFAULT_CALLS_P
 from ivs_revocation.models import EVENTBRIDGE_MAX_ENTRY_BYTES, PRIORITY_URGENT, SQS_MAX_MESSAGE_BYTES
 from ivs_revoke import inputs
 from ivs_revoke.direct import DirectReport, DirectSender
-from ivs_revoke.errors import EXIT_CODES_HELP, EXIT_OK, EXIT_PAIRS_FAILED, UsageError
+from ivs_revoke.errors import EXIT_CODES_HELP, EXIT_OK, EXIT_PAIRS_FAILED, ConfigurationError, UsageError
 from ivs_revoke.invocation import Invocation
 from ivs_revoke.parser import add_global_options, non_negative_int, positive_float, positive_int
 from ivs_revoke.senders import (
@@ -28,14 +28,17 @@ from ivs_revoke.senders import (
 )
 from ivs_revoke.targets import (
     ENV_EVENT_BUS,
+    ENV_OUTCOME_EVENT_BUS,
     ENV_QUEUE_URL,
     ENV_STACK_NAME,
     ENV_URGENT_QUEUE_URL,
     EVENT_BUS,
+    OUTCOME_EVENT_BUS,
     OUTPUT_URGENT_QUEUE_URL,
     QUEUE,
     URGENT_QUEUE,
 )
+from ivs_revoke.wait import DEFAULT_WAIT_SECONDS, OutcomeWatch, new_request_id
 
 # The skeletons printed as text, before any input is read.
 _PRINTED_SKELETONS: Final = {
@@ -106,6 +109,23 @@ def add_command(commands: Any) -> None:
         "not for sweeps (the lane sends 10 pairs a second in all). Not with --direct",
     )
     submit.add_argument(
+        "--wait",
+        nargs="?",
+        const=DEFAULT_WAIT_SECONDS,
+        type=positive_float,
+        metavar="SECONDS",
+        help="wait, up to SECONDS (default %(const)g), for the outcome events of these pairs and print the result "
+        'as --direct does ({"errors": [...]}: the pairs that failed, with their dead letter\'s code and message; '
+        "exit 1 when there are any). Makes a temporary queue and rule on the outcome bus, removed when it ends. "
+        "Not with --direct",
+    )
+    submit.add_argument(
+        "--outcome-event-bus",
+        metavar="NAME",
+        help=f"with --wait: the bus the outcome events go to (default: ${ENV_OUTCOME_EVENT_BUS}, the stack's "
+        "OutcomeEventBusName, else the event bus)",
+    )
+    submit.add_argument(
         "--stack-name", help=f"the deployed stack whose outputs name the queue and bus (${ENV_STACK_NAME})"
     )
     submit.add_argument(
@@ -144,6 +164,10 @@ def _check_lane(args: Any) -> None:
             "argument --urgent: not allowed with argument --direct (--direct calls the "
             "API from here and waits behind no queue; --urgent chooses the pipeline's urgent queue)"
         )
+    if args.wait is not None and args.direct:
+        raise UsageError("argument --wait: not allowed with argument --direct (which waits for the API itself)")
+    if args.outcome_event_bus is not None and args.wait is None:
+        raise UsageError("argument --outcome-event-bus: only with --wait")
     if args.urgent and args.queue_url is not None:
         raise UsageError(
             "argument --urgent: not allowed with argument --queue-url (the bulk queue); "
@@ -176,13 +200,55 @@ def submit_pairs(invocation: Invocation) -> int:
     }
     if args.event_bus is not None:
         bus = invocation.resolve(EVENT_BUS, args.event_bus)
-        return _finish(invocation, BusSender(invocation.aws.client("events"), bus, **options).send(pairs), "PutEvents")
-    if args.urgent:
-        queue_url = invocation.resolve(URGENT_QUEUE, args.urgent_queue_url)
+
+        def send(**extra: Any) -> SendReport:
+            return BusSender(invocation.aws.client("events"), bus, **options, **extra).send(pairs)
+
+        title = "PutEvents"
     else:
-        queue_url = invocation.resolve(QUEUE, args.queue_url)
-    sender = QueueSender(invocation.aws.client("sqs"), queue_url, **options)
-    return _finish(invocation, sender.send(pairs), "SendMessageBatch")
+        if args.urgent:
+            queue_url = invocation.resolve(URGENT_QUEUE, args.urgent_queue_url)
+        else:
+            queue_url = invocation.resolve(QUEUE, args.queue_url)
+
+        def send(**extra: Any) -> SendReport:
+            return QueueSender(invocation.aws.client("sqs"), queue_url, **options, **extra).send(pairs)
+
+        title = "SendMessageBatch"
+    if args.wait is None:
+        return _finish(invocation, send(), title)
+    return _submit_and_wait(invocation, pairs, send, title)
+
+
+def _outcome_bus(invocation: Invocation) -> str:
+    """--outcome-event-bus, $IVS_REVOKE_OUTCOME_EVENT_BUS, the stack's OutcomeEventBusName, else the event bus."""
+    args = invocation.args
+    if args.outcome_event_bus:
+        return str(args.outcome_event_bus)
+    try:
+        return invocation.resolve(OUTCOME_EVENT_BUS, None)
+    except ConfigurationError:
+        return invocation.resolve(EVENT_BUS, args.event_bus or None)
+
+
+def _submit_and_wait(invocation: Invocation, pairs: Sequence[inputs.Pair], send: Any, title: str) -> int:
+    """Sends with one request id, then waits for its outcome events; the rule and queue go afterwards."""
+    seconds = float(invocation.args.wait)
+    request_id = new_request_id()
+    with OutcomeWatch(
+        invocation.aws.client("sqs"), invocation.aws.client("events"), _outcome_bus(invocation), request_id
+    ) as watch:
+        report = send(request_id=request_id)
+        if report.failure is not None:
+            # Not everything was sent: what was is in the report; nothing to wait for with certainty.
+            return _finish(invocation, report, title)
+        invocation.note(f"sent {len(pairs)} pairs as request {request_id}; waiting up to {seconds:g} s for outcomes")
+        outcomes = watch.collect(pairs, seconds, clock=invocation.clock)
+    errors = outcomes.errors(seconds)
+    invocation.render({"errors": errors}, inputs.OPERATION_NAME)
+    if outcomes.pending:
+        invocation.note(f"\n{len(outcomes.pending)} pairs had no outcome event within {seconds:g} s")
+    return EXIT_PAIRS_FAILED if errors else EXIT_OK
 
 
 def _finish(invocation: Invocation, report: SendReport | DirectReport, title: str) -> int:

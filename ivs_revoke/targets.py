@@ -15,7 +15,7 @@ from typing import Any, Final, NamedTuple
 from botocore.exceptions import ClientError
 
 # The stack's output names, defined once in the package the stack and this command share, re-exported.
-from ivs_revocation.names import OUTPUT_BUS_NAME
+from ivs_revocation.names import OUTPUT_BUS_NAME, OUTPUT_OUTCOME_BUS_NAME
 from ivs_revocation.names import OUTPUT_DLQ_URL as OUTPUT_DLQ_URL
 from ivs_revocation.names import OUTPUT_QUEUE_ARN as OUTPUT_QUEUE_ARN
 from ivs_revocation.names import OUTPUT_QUEUE_URL as OUTPUT_QUEUE_URL
@@ -28,6 +28,7 @@ ENV_URGENT_QUEUE_URL: Final = "IVS_REVOKE_URGENT_QUEUE_URL"
 ENV_DLQ_URL: Final = "IVS_REVOKE_DLQ_URL"
 ENV_EVENT_BUS: Final = "IVS_REVOKE_EVENT_BUS"
 ENV_STACK_NAME: Final = "IVS_REVOKE_STACK_NAME"
+ENV_OUTCOME_EVENT_BUS: Final = "IVS_REVOKE_OUTCOME_EVENT_BUS"
 
 
 class Target(NamedTuple):
@@ -43,6 +44,9 @@ QUEUE: Final = Target("queue URL", "--queue-url", ENV_QUEUE_URL, OUTPUT_QUEUE_UR
 URGENT_QUEUE: Final = Target("urgent queue URL", "--urgent-queue-url", ENV_URGENT_QUEUE_URL, OUTPUT_URGENT_QUEUE_URL)
 DLQ: Final = Target("dead-letter queue URL", "--dlq-url", ENV_DLQ_URL, OUTPUT_DLQ_URL)
 EVENT_BUS: Final = Target("event bus", "--event-bus NAME", ENV_EVENT_BUS, OUTPUT_EVENT_BUS_NAME)
+OUTCOME_EVENT_BUS: Final = Target(
+    "outcome event bus", "--outcome-event-bus", ENV_OUTCOME_EVENT_BUS, OUTPUT_OUTCOME_BUS_NAME
+)
 
 
 @dataclass

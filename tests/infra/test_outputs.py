@@ -31,6 +31,7 @@ def test_outputs_have_the_stable_names(each: Synthesized) -> None:
         names.OUTPUT_ALARM_TOPIC_ARN,
         names.OUTPUT_REVOKER_ROLE_ARN,
         names.OUTPUT_URGENT_REVOKER_ROLE_ARN,
+        names.OUTPUT_OUTCOME_BUS_NAME,
     }
 
 
