@@ -23,6 +23,7 @@ message was dead-lettered with its reason; 1 otherwise; 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import time
@@ -80,6 +81,7 @@ class Submission:
     """What the demo sent, and what it expects: every valid pair revoked or dead-lettered."""
 
     lines: list[tuple[str, str]] = field(default_factory=list)  # (what, how) for the printout
+    labels: dict[str, str] = field(default_factory=dict)  # an example's SQS message id: what it is
     pairs_sent: int = 0
     versions: dict[Pair, int] = field(default_factory=dict)  # highest version asked per distinct pair
     malformed: int = 0
@@ -101,7 +103,7 @@ def submit_examples(stack: LocalStack) -> Submission:
     submission = Submission()
     news, sports = channel("NewsChannel01"), channel("SportsChannel02")
 
-    stack.send(CLI_EXAMPLE)
+    submission.labels.update(dict.fromkeys(stack.send(CLI_EXAMPLE), "the AWS CLI example"))
     submission.add(
         "AWS CLI documentation example: 2 pairs, their channels not authorized",
         "SendMessage, --viewer-sessions JSON (a list of pairs)",
@@ -109,11 +111,12 @@ def submit_examples(stack: LocalStack) -> Submission:
     )
 
     one = {"channelArn": news, "viewerId": "viewer-0001", "viewerSessionVersionsLessThanOrEqualTo": 7}
-    stack.send(one)
+    submission.labels.update(dict.fromkeys(stack.send(one), "one pair"))
     submission.add("one pair", "SendMessage, one viewer session", [one])
 
     many = [{"channelArn": sports, "viewerId": f"viewer-{i:04d}"} for i in range(1, 46)]
-    stack.send({"viewerSessions": many})
+    # With the producer's own id: its outcome events carry it (the summary's last part, per request).
+    stack.send({"viewerSessions": many, "requestId": "demo-45-pairs"})
     submission.add("45 pairs in one message (the API takes 20 per call)", "SendMessage, --cli-input-json shape", many)
 
     event = [
@@ -122,16 +125,17 @@ def submit_examples(stack: LocalStack) -> Submission:
     stack.put_event({"viewerSessions": event})
     submission.add("3 pairs as an EventBridge event", "PutEvents on the bus, the bulk rule routes it", event)
 
-    stack.send(one)
+    submission.labels.update(dict.fromkeys(stack.send(one), "the one-pair message again"))
     submission.add("the one-pair message again", "SendMessage, exact duplicate", [one])
     repeated: list[dict[str, Any]] = [
         {"channelArn": news, "viewerId": "viewer-0001", "viewerSessionVersionsLessThanOrEqualTo": 9},
         {"channelArn": sports, "viewerId": "viewer-0001"},
     ]
-    stack.send(repeated)
+    submission.labels.update(dict.fromkeys(stack.send(repeated), "2 pairs sent before"))
     submission.add("2 pairs sent before, one with a higher version (9)", "SendMessage, duplicates", repeated)
 
-    stack.send('{"viewerSessions": [{"channelArn": "' + news + '", "viewerId": ')
+    cut_off = '{"viewerSessions": [{"channelArn": "' + news + '", "viewerId": '
+    submission.labels.update(dict.fromkeys(stack.send(cut_off), "the malformed message"))
     submission.add("a malformed message (cut-off JSON)", "SendMessage", malformed=True)
     return submission
 
@@ -326,6 +330,73 @@ def print_summary(
     )
 
 
+# The messages without a requestId the outcome summary names one by one; the rest are counted together.
+OUTCOME_LINES: Final = 3
+
+
+def read_outcome_events(stack: LocalStack) -> list[dict[str, Any]]:
+    """The details of every outcome event in the watch queue (read once, nothing deleted)."""
+    url = stack.resources.outcome_queue_url
+    if url is None:
+        return []
+    details: list[dict[str, Any]] = []
+    empty = 0
+    while empty < 2:
+        answer = stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600)
+        messages = answer.get("Messages", [])
+        empty = 0 if messages else empty + 1
+        for message in messages:
+            event = json.loads(message["Body"])
+            if isinstance(event, dict) and isinstance(event.get("detail"), dict):
+                details.append(event["detail"])
+    return details
+
+
+def print_outcomes(details: Sequence[Mapping[str, Any]], labels: Mapping[str, str]) -> None:
+    """Per request (its requestId; else its message, the examples first), what its outcome events said."""
+    out = sys.stdout.write
+    by_request: dict[str, list[Mapping[str, Any]]] = {}
+    for detail in details:
+        request, message_id = detail.get("requestId"), str(detail.get("sourceMessageId"))
+        if request:
+            key = f"request {request}"
+        elif message_id in labels:
+            key = f"message: {labels[message_id]} (no requestId)"
+        else:
+            key = f"message {message_id} (no requestId)"
+        by_request.setdefault(key, []).append(detail)
+    by_request = dict(sorted(by_request.items(), key=lambda item: not item[0].startswith(("request ", "message:"))))
+    out(
+        f"\nOutcome events (Viewer Session Revocation Settled): {len(details)} events, "
+        f"of {len(by_request)} requests or messages\n"
+    )
+    named = [key for key in by_request if key.startswith(("request ", "message:"))]
+    others = [key for key in by_request if not key.startswith(("request ", "message:"))]
+    shown = named + others[:OUTCOME_LINES]
+    for key in shown:
+        events = by_request[key]
+        revoked = sum(len(detail.get("revoked", [])) for detail in events)
+        failed = [pair for detail in events for pair in detail.get("failed", [])]
+        invalid = [detail for detail in events if detail.get("invalidMessage")]
+        statuses = "/".join(sorted({str(detail.get("status")) for detail in events}))
+        lane = "/".join(sorted({str(detail.get("lane")) for detail in events}))
+        what = f"{revoked} revoked, {len(failed)} failed"
+        if invalid:
+            what = f"invalid message: {invalid[0]['invalidMessage'].get('reason')}"
+        codes = ", ".join(sorted({str(pair.get("code")) for pair in failed}))
+        out(f"  {key}: {statuses} ({lane} lane, {len(events)} event{'' if len(events) == 1 else 's'}): {what}")
+        out(f" [{codes}]\n" if codes else "\n")
+    rest = others[OUTCOME_LINES:]
+    if rest:
+        rest_events = [detail for key in rest for detail in by_request[key]]
+        rest_revoked = sum(len(detail.get("revoked", [])) for detail in rest_events)
+        rest_failed = sum(len(detail.get("failed", [])) for detail in rest_events)
+        out(
+            f"  ... and {len(rest)} more messages without a requestId: {rest_revoked} pairs revoked, "
+            f"{rest_failed} failed\n"
+        )
+
+
 def _tqdm() -> Any:
     from tqdm import tqdm
 
@@ -407,12 +478,14 @@ def demonstrate(pairs: int, wave: int, log_dir: Path) -> int:
         ledger = stack.ivs.ledger()
         dead_letters = stack.dead_letters()
         accounting = account(submission, ledger, dead_letters)
+        outcome_details = read_outcome_events(stack)
         stopping = time.monotonic()
     timings["stop"] = time.monotonic() - stopping
     timings["total"] = time.monotonic() - started
     print_summary(stack, submission, accounting, ledger, dead_letters, timings)
     if result is not None:
         print_race(result)
+    print_outcomes(outcome_details, submission.labels)
     return 0 if accounting.complete and len(accounting.invalid) == submission.malformed else 1
 
 

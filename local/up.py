@@ -34,7 +34,7 @@ from infra.settings import DeploySettings, DeploySettingsError
 from ivs_revocation import names
 from ivs_revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
 from ivs_revocation.settings import ACCOUNT_PATTERN, REGION_PATTERN
-from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS
+from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS, ENV_OUTCOME_EVENT_BUS
 from local.clients import CREDENTIALS
 from local.demo import CLI_EXAMPLE_CHANNELS
 from local.instance_supervisor import IDLE_SECONDS
@@ -85,6 +85,23 @@ def environment(stack: LocalStack, served: Sequence[Lane]) -> dict[str, str]:
         **{lane.env_name: lane.queue_url for lane in served},
         ENV_DLQ_URL: stack.resources.dead_letter_queue_url,
         ENV_EVENT_BUS: stack.resources.event_bus_name,
+        **outcome_environment(stack),
+    }
+
+
+# The local queue that receives every outcome event through a rule on the outcome bus: watch it with
+# aws sqs receive-message --queue-url "$OUTCOME_QUEUE_URL" (it is not part of the stack: a consumer's own).
+ENV_OUTCOME_QUEUE_URL: Final = "OUTCOME_QUEUE_URL"
+
+
+def outcome_environment(stack: LocalStack) -> dict[str, str]:
+    """The outcome bus (for `submit --wait`) and the watch queue, when the stack puts outcome events."""
+    resources = stack.resources
+    if resources.outcome_event_bus_name is None or resources.outcome_queue_url is None:
+        return {}
+    return {
+        ENV_OUTCOME_EVENT_BUS: resources.outcome_event_bus_name,
+        ENV_OUTCOME_QUEUE_URL: resources.outcome_queue_url,
     }
 
 
@@ -129,6 +146,10 @@ class Status:
     lanes: Sequence[LaneStatus]
     dead_letter_messages: int
     dead_lettered_by_code: Mapping[str, int]  # pairs (or invalid messages) the function dead-lettered
+    # Outcome events the functions put, and could not put; the watch queue's messages (None: no outcomes).
+    outcome_events: int = 0
+    outcome_events_unpublished: int = 0
+    outcome_queue_messages: int | None = None
 
     @property
     def revoked(self) -> int:
@@ -141,7 +162,14 @@ def format_status(status: Status) -> str:
     rates = ", ".join(f"{lane.lane} {lane.rate:.1f} of {lane.bound:g}" for lane in status.lanes)
     codes = ", ".join(f"{code} {count}" for code, count in sorted(status.dead_lettered_by_code.items()))
     dead = f"DLQ {status.dead_letter_messages} msg" + (f"; dead-lettered since start: {codes}" if codes else "")
-    return f"{queues} | revoked {status.revoked} ({revoked}) | last minute pairs/s {rates} | {dead}"
+    line = f"{queues} | revoked {status.revoked} ({revoked}) | last minute pairs/s {rates} | {dead}"
+    if status.outcome_queue_messages is None:
+        return line
+    unpublished = f", {status.outcome_events_unpublished} unpublished" if status.outcome_events_unpublished else ""
+    return (
+        f"{line} | outcome events {status.outcome_events} put{unpublished}, "
+        f"{status.outcome_queue_messages} in ${ENV_OUTCOME_QUEUE_URL}"
+    )
 
 
 @dataclass(frozen=True)
@@ -189,6 +217,8 @@ class FunctionMetrics:
         self._partial: dict[Path, bytes] = {}
         self.revoked: Counter[str] = Counter()  # by lane
         self.dead_lettered_by_code: Counter[str] = Counter()
+        self.outcome_events = 0
+        self.outcome_events_unpublished = 0
         self._recent: dict[str, deque[tuple[float, float]]] = {lane: deque() for lane in names.LANES}
 
     def read(self) -> None:
@@ -205,6 +235,10 @@ class FunctionMetrics:
             self._recent[lane].append((point.at, point.value))
         elif point.name == names.METRIC_PAIRS_DEAD_LETTERED and names.DIMENSION_ERROR_CODE in point.dimensions:
             self.dead_lettered_by_code[point.dimensions[names.DIMENSION_ERROR_CODE]] += int(point.value)
+        elif point.name == names.METRIC_OUTCOME_EVENTS_PUBLISHED:
+            self.outcome_events += int(point.value)
+        elif point.name == names.METRIC_OUTCOME_EVENTS_UNPUBLISHED:
+            self.outcome_events_unpublished += int(point.value)
 
     def rate(self, lane: str, now: float, serving_since: float) -> float:
         """A lane's pairs revoked per second over the last minute (or since serving began, if less)."""
@@ -257,10 +291,15 @@ def current_status(stack: LocalStack, served: Sequence[Lane], metrics: FunctionM
             )
         )
     dead = stack.queue_counts(stack.resources.dead_letter_queue_url)
+    watch = stack.resources.outcome_queue_url
+    watched = stack.queue_counts(watch) if watch is not None else None
     return Status(
         lanes=lanes,
         dead_letter_messages=dead["Messages"] + dead["MessagesNotVisible"],
         dead_lettered_by_code=dict(metrics.dead_lettered_by_code),
+        outcome_events=metrics.outcome_events,
+        outcome_events_unpublished=metrics.outcome_events_unpublished,
+        outcome_queue_messages=None if watched is None else watched["Messages"] + watched["MessagesNotVisible"],
     )
 
 
@@ -629,10 +668,24 @@ def introduction(
             "\n".join(header) + "\n\n",
             f"Point your SDK, the AWS CLI and ivs-revoke at it (or, in another terminal: source {env_file}):\n",
             "\n".join(exports) + "\n\n",
+            *watch_lines(stack),
             f"Ready: serving (lanes: {lanes_served}) at {stack.endpoint_url} as PID {pid}; Ctrl-C or kill {pid} "
             "stops it.\n",
         ]
     )
+
+
+def watch_lines(stack: LocalStack) -> list[str]:
+    """How to watch the outcome events (docs/outcome-events.md), when the stack puts them."""
+    if stack.resources.outcome_queue_url is None:
+        return []
+    return [
+        f"Outcome events (Viewer Session Revocation Settled, on bus {stack.resources.outcome_event_bus_name}) "
+        f"reach ${ENV_OUTCOME_QUEUE_URL} through a rule; watch them with:\n",
+        f'  aws sqs receive-message --queue-url "${ENV_OUTCOME_QUEUE_URL}" --wait-time-seconds 10 '
+        "--max-number-of-messages 10\n",
+        "or wait for your own: ivs-revoke submit ... --wait\n\n",
+    ]
 
 
 def deploy_settings(
