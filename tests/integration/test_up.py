@@ -270,7 +270,8 @@ def test_up_serves_the_aws_cli_and_ivs_revoke_from_its_exports_and_stops_on_ctrl
     final = re.search(
         r"^\[.*\] bulk 0 queued \+ 0 in flight, urgent 0 queued \+ 0 in flight \| revoked 46 \(bulk 45, urgent 1\) "
         r"\| last minute pairs/s bulk [\d.]+ of 40, urgent [\d.]+ of 10 \| DLQ (\d+) msg; dead-lettered since start: "
-        r"403 2$",
+        # The outcome events the functions put, and those waiting in the watch queue ($OUTCOME_QUEUE_URL).
+        r"403 2 \| outcome events [1-9]\d* put, [1-9]\d* in \$OUTCOME_QUEUE_URL$",
         up.output,
         re.MULTILINE,
     )
