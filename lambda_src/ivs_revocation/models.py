@@ -214,6 +214,9 @@ class CallErrorKind(enum.Enum):
     THROTTLED = "throttled"  # ThrottlingException, or any 429
     INVALID = "invalid"  # ValidationException: some pair of the call is rejected
     DENIED = "denied"  # AccessDeniedException / PendingVerification: an account or policy problem
+    # The credentials of the call's account could not be had (a member role that cannot be assumed):
+    # no call was made, and none of that account's would pass within this invocation.
+    CREDENTIALS = "credentials"
     SERVER = "server"  # 5xx, or a code the operation does not name
     CONNECTION = "connection"  # no answer (refused, reset, timed out, past the call's deadline)
     # A 2xx that is not the operation's JSON, or names pairs not sent: nothing of it counts.

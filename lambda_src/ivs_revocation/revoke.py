@@ -105,7 +105,7 @@ class Revoker:
             if ready > now:
                 self._sleep(ready - now)
             self._limiters[quota].take(self._clock())
-            self._attempt(attempt, queues[quota], report)
+            self._attempt(attempt, queues, report)
         return report
 
     def _next_ready(self, queues: dict[tuple[str, str], deque[_Attempt]]) -> tuple[tuple[str, str], float]:
@@ -118,7 +118,7 @@ class Revoker:
         )
         return min(candidates, key=lambda candidate: candidate[1])
 
-    def _attempt(self, attempt: _Attempt, queue: deque[_Attempt], report: RevokeReport) -> None:
+    def _attempt(self, attempt: _Attempt, queues: dict[tuple[str, str], deque[_Attempt]], report: RevokeReport) -> None:
         sessions = attempt.call.sessions
         report.calls += 1
         report.calls_by_account[attempt.call.account] += 1
@@ -128,7 +128,10 @@ class Revoker:
             errors = self._gateway.revoke(attempt.call.region, sessions)
         except CallFailed as failed:
             limiter.observe(sent, self._clock())
-            self._on_call_failed(attempt, failed, queue, report)
+            if failed.kind is CallErrorKind.CREDENTIALS:
+                self._without_credentials(attempt, failed, queues, report)
+                return
+            self._on_call_failed(attempt, failed, queues[attempt.call.quota], report)
             return
         answered = self._clock()
         limiter.observe(sent, answered)
@@ -140,6 +143,30 @@ class Revoker:
                 report.accepted_at[session.key] = answered
             else:
                 report.failures[session.key] = outcomes.pair_error(error)
+
+    def _without_credentials(
+        self,
+        attempt: _Attempt,
+        failed: CallFailed,
+        queues: dict[tuple[str, str], deque[_Attempt]],
+        report: RevokeReport,
+    ) -> None:
+        """The account's credentials could not be had: its other calls, in every region, would fail
+        alike, each waiting its turn of the limiter and holding the invocation open. They fail now,
+        unmade, and their records come back from SQS (dead-lettered with this reason on the last)."""
+        account = attempt.call.account
+        # No call reached IVS: it is not one of IvsCalls.
+        report.calls -= 1
+        report.calls_by_account[account] -= 1
+        failure = outcomes.gave_up(failed, attempt.number)
+        for session in attempt.call.sessions:
+            report.failures[session.key] = failure
+        for (queued_account, _), queue in queues.items():
+            if queued_account != account:
+                continue
+            while queue:
+                for session in queue.popleft().call.sessions:
+                    report.failures[session.key] = failure
 
     def _on_call_failed(
         self, attempt: _Attempt, failed: CallFailed, queue: deque[_Attempt], report: RevokeReport

@@ -98,10 +98,12 @@ def test_each_account_is_paced_at_its_own_share_and_they_interleave(clock: FakeC
     assert clock.now - started < 10 * 0.51 + 1.0
 
 
-def test_an_account_whose_calls_fail_does_not_slow_the_others(clock: FakeClock) -> None:
+def test_an_account_without_credentials_fails_its_calls_at_once_and_does_not_slow_the_others(
+    clock: FakeClock,
+) -> None:
     def denied_for_first_member(region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
         if sessions[0].account == MEMBERS[0]:
-            raise CallFailed(CallErrorKind.DENIED, "AccessDenied", "sts:AssumeRole failed")
+            raise CallFailed(CallErrorKind.CREDENTIALS, "AccessDenied", "sts:AssumeRole failed")
         return []
 
     durations = {}
@@ -112,12 +114,20 @@ def test_an_account_whose_calls_fail_does_not_slow_the_others(clock: FakeClock) 
             gateway, calls_per_second=2.0, max_attempts=4, call_timeout=5.0, clock=clock, sleep=clock.sleep
         )
         accounts = (ACCOUNT, MEMBERS[1], MEMBERS[2], *((MEMBERS[0],) if failing else ()))
-        report = revoker.run(plan_calls([pairs(account, 200) for account in accounts]), deadline=clock.now + 600)
+        backlog = [pairs(account, 200) for account in accounts]
+        if failing:
+            backlog.append(pairs(MEMBERS[0], 20, "eu-west-1"))
+        report = revoker.run(plan_calls(backlog), deadline=clock.now + 600)
         last_good = max(started for _, sessions, started in gateway.calls if sessions[0].account != MEMBERS[0])
         durations[failing] = last_good - 1000.0
         assert len(report.revoked) == 600
-    # Its calls are each tried once (a denied call is not retried within the invocation) and take their
-    # own turns: the others' last call starts no later than without it.
+        if failing:
+            # One attempt; its other calls (in both regions) fail with it, unmade, instead of waiting their turns.
+            assert sum(1 for _, sessions, _ in gateway.calls if sessions[0].account == MEMBERS[0]) == 1
+            assert {failure.code for failure in report.failures.values()} == {"AccessDenied"}
+            assert len(report.failures) == 200 + 20
+            assert report.calls_by_account[MEMBERS[0]] == 0
+    # The others' last call starts no later than without it.
     assert durations[True] == pytest.approx(durations[False], abs=0.05)
 
 
@@ -126,7 +136,9 @@ def test_a_denied_account_is_retried_by_sqs_then_dead_lettered_with_sts_reason_o
 ) -> None:
     def member_refused(region: str, sessions: Sequence[ViewerSession]) -> list[RevocationError]:
         if sessions[0].account == MEMBERS[0]:
-            raise CallFailed(CallErrorKind.DENIED, "AccessDenied", f"sts:AssumeRole of arn:aws:iam::{MEMBERS[0]}:x")
+            raise CallFailed(
+                CallErrorKind.CREDENTIALS, "AccessDenied", f"sts:AssumeRole of arn:aws:iam::{MEMBERS[0]}:x"
+            )
         return []
 
     dead_letters = FakeQueueWriter()
@@ -323,7 +335,7 @@ def test_a_refused_role_is_a_denied_call_with_sts_code_and_no_ivs_call(
     with pytest.raises(CallFailed) as failed:
         gateway.revoke("us-west-2", pairs(MEMBERS[0], 2))
 
-    assert (failed.value.kind, failed.value.code) == (CallErrorKind.DENIED, "AccessDenied")
+    assert (failed.value.kind, failed.value.code) == (CallErrorKind.CREDENTIALS, "AccessDenied")
     assert "sts:AssumeRole" in failed.value.message
     assert ivs.signed_by == []
     assert gateway.revoke("us-west-2", pairs(ACCOUNT, 1)) == []

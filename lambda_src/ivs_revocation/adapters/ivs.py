@@ -420,9 +420,10 @@ def call_failed(error: Exception) -> CallFailed:
     if isinstance(error, ParamValidationError):
         return CallFailed(CallErrorKind.INVALID, "ValidationException", str(error))
     if isinstance(error, AssumeRoleFailed):
-        # The account's role is refused: like IVS's AccessDeniedException, not retried within this
-        # invocation; SQS delivers the record again, and its last attempt dead-letters STS's reason.
-        return CallFailed(CallErrorKind.DENIED, error.code, error.message)
+        # The account's role is refused: not retried within this invocation (the Revoker fails the
+        # account's other calls with it); SQS delivers the record again, and its last attempt
+        # dead-letters STS's reason.
+        return CallFailed(CallErrorKind.CREDENTIALS, error.code, error.message)
     if isinstance(error, MalformedAnswer):
         return CallFailed(CallErrorKind.MALFORMED, CODE_MALFORMED_RESPONSE, str(error))
     if isinstance(error, CallDeadlineExceeded | BotoCoreError):

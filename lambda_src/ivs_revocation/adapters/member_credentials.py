@@ -108,6 +108,10 @@ class MemberCredentials:
             )
         except BotoCoreError as error:
             failure = AssumeRoleFailed("ConnectionError", f"sts:AssumeRole of {self.role_arn(account)} failed: {error}")
+        except Exception as error:  # e.g. no source credentials at all: the account's calls fail, not the batch
+            failure = AssumeRoleFailed(
+                type(error).__name__, f"sts:AssumeRole of {self.role_arn(account)} failed: {type(error).__name__}"
+            )
         else:
             self._held.pop(account, None)
             return frozen
