@@ -25,7 +25,7 @@ from typing import Any
 
 from benchmarks import report
 from benchmarks.harness import RESULTS, ROOT, deploy_settings
-from benchmarks.sections import calls, cold, cpu, drain, latency, memory
+from benchmarks.sections import accounts, calls, cold, cpu, drain, latency, memory
 from benchmarks.workload import DEFAULT_MIX, MIXES
 
 SECTIONS = report.SECTION_NAMES
@@ -96,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
         "--results", type=Path, default=RESULTS, help="folder of results.json, results.md and the charts"
     )
     parser.add_argument(
+        "--outcome-events",
+        choices=("on", "off"),
+        default="on",
+        help="drain: the function puts its outcome events (on, cdk.json's default) or not (off), for comparison",
+    )
+    parser.add_argument(
         "--ivs-url", default=None, help="drain: send IVS calls to this endpoint instead of the local emulator"
     )
     parser.add_argument("--cold-runs", type=int, default=None, help="cold start rounds (default 15, quick 7)")
@@ -161,8 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=progress,
                 targets=args.drain_targets,
                 ivs_url=args.ivs_url,
+                outcome_events=args.outcome_events == "on",
             ),
         )
+
+    if "accounts" in only:
+        keep("accounts", accounts.run(pairs=args.pairs, quick=args.quick, progress=progress))
 
     if "latency" in only:
         keep(

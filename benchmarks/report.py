@@ -15,11 +15,19 @@ from typing import Any
 
 from tabulate import tabulate
 
-from benchmarks.sections import calls, cold, cpu, drain, latency, memory
+from benchmarks.sections import accounts, calls, cold, cpu, drain, latency, memory
 from benchmarks.sections.section import Row, markdown_table
 
 # In the order the report shows them.
-SECTIONS = (drain.SECTION, latency.SECTION, calls.SECTION, cpu.SECTION, cold.SECTION, memory.SECTION)
+SECTIONS = (
+    drain.SECTION,
+    accounts.SECTION,
+    latency.SECTION,
+    calls.SECTION,
+    cpu.SECTION,
+    cold.SECTION,
+    memory.SECTION,
+)
 SECTION_NAMES = tuple(section.name for section in SECTIONS)
 
 
