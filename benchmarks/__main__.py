@@ -96,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
         "--results", type=Path, default=RESULTS, help="folder of results.json, results.md and the charts"
     )
     parser.add_argument(
+        "--outcome-events",
+        choices=("on", "off"),
+        default="on",
+        help="drain: the function puts its outcome events (on, cdk.json's default) or not (off), for comparison",
+    )
+    parser.add_argument(
         "--ivs-url", default=None, help="drain: send IVS calls to this endpoint instead of the local emulator"
     )
     parser.add_argument("--cold-runs", type=int, default=None, help="cold start rounds (default 15, quick 7)")
@@ -161,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=progress,
                 targets=args.drain_targets,
                 ivs_url=args.ivs_url,
+                outcome_events=args.outcome_events == "on",
             ),
         )
 

@@ -27,6 +27,7 @@ import base64
 import binascii
 import contextlib
 import copy
+import functools
 import json
 import logging
 import re
@@ -118,6 +119,35 @@ def _patch_moto_sqs() -> None:
         raise ReceiptHandleIsInvalid()
 
     setattr(sqs_models.Queue, "delete_message", delete_message)  # noqa: B010
+
+    # SendMessage reads queue.attributes for ContentBasedDeduplication only, and moto's property
+    # counts every message of the queue for ApproximateNumberOf*: each send costs the queue's length.
+    # A queue that only receives (a consumer's, such as the outcome events' watch queue, thousands
+    # deep after a drain) made every PutEvents to it slower than the last. During a send, the property
+    # answers the attributes SendMessage reads, without counting.
+    original_attributes = sqs_models.Queue.attributes
+    sending = threading.local()
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if getattr(sending, "active", False):
+            if not self.fifo_queue:
+                return {}
+            value = getattr(self, "content_based_deduplication", False)
+            return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
+        everything: dict[str, Any] = original_attributes.__get__(self, type(self))
+        return everything
+
+    original_send_message = backend.send_message
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sending.active = True
+        try:
+            return original_send_message(self, *args, **kwargs)
+        finally:
+            sending.active = False
+
+    setattr(sqs_models.Queue, "attributes", property(attributes))  # noqa: B010
+    setattr(backend, "send_message", send_message)  # noqa: B010
 
 
 # ------------------------------------------------------------------- what SQS refuses, moto accepts
@@ -508,6 +538,16 @@ class _AccessDenied(ServiceException):
     code = "AccessDenied"
 
 
+def _patch_event_delivery() -> None:
+    """A rule's delivery without an input transformer fills moto's default template, whose eight JSON
+    paths moto parses anew for every event and target (a parser built each time: most of a PutEvents'
+    cost). The parsed paths are kept; what is delivered is the same."""
+    import jsonpath_ng.ext
+
+    parse = getattr(jsonpath_ng.ext, "parse")  # noqa: B009
+    setattr(jsonpath_ng.ext, "parse", functools.lru_cache(maxsize=256)(parse))  # noqa: B010
+
+
 def _patch_sts_assume_role() -> None:
     """AssumeRole of a role that does not exist is refused, as STS refuses it (AccessDenied, 403);
     moto's own assumes any ARN, which would let the local stack pass where AWS fails. The role's trust
@@ -542,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     _patch_redrive_allow_policy()
     _install_move_tasks()
     _patch_sts_assume_role()
+    _patch_event_delivery()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

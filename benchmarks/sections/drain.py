@@ -109,14 +109,17 @@ def run(
     progress: Callable[[str], None],
     targets: Iterable[str] = ("product", "peer"),
     ivs_url: str | None = None,
+    outcome_events: bool = True,
 ) -> dict[str, Any]:
-    """Drains a backlog of each mix with each target; `ivs_url` runs against another IVS endpoint."""
-    settings = deploy_settings()
+    """Drains a backlog of each mix with each target; `ivs_url` runs against another IVS endpoint;
+    `outcome_events` False drains with the outcome events off (outcomeEvents: false), for comparison."""
+    settings = deploy_settings().model_copy(update={"outcome_events": outcome_events})
     strong = strong_peer_settings(settings)
     scale = 2 if quick and ivs_url is None else 1
     quota = FULL_QUOTA * scale
     result: dict[str, Any] = {
         "mode": "quick" if scale > 1 else "full",
+        "outcome_events": outcome_events,
         "time_scale": scale,
         "ivs": ivs_url or "local emulator (local/ivs_emulator)",
         "quota_calls_per_second": quota,
@@ -214,9 +217,37 @@ def _drain(
     figures = _figures(backlog, calls, service, dead_letters, counts, quota, polling, drained, elapsed, cap_seconds)
     figures["cold_start_seconds"] = polling - started
     figures["log_dir"] = str(log_dir)
+    publishing = publishing_figures(log_dir)
+    if publishing:
+        figures["outcome_events"] = publishing
     if runner is not None:
         figures["mapping"] = mapping_counts(runner)
     return figures
+
+
+def publishing_figures(log_dir: Path) -> dict[str, Any]:
+    """What putting the outcome events cost per invocation, from the functions' `outcome events put`
+    lines: PutEvents calls and milliseconds (mean, median, max), events put and unpublished."""
+    lines: list[dict[str, Any]] = []
+    for path in sorted(log_dir.glob("instance-*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"outcome events put"' in line:
+                with contextlib.suppress(ValueError):
+                    lines.append(json.loads(line))
+    if not lines:
+        return {}
+    calls = [int(entry["put_calls"]) for entry in lines]
+    millis = sorted(float(entry["put_seconds"]) * 1000 for entry in lines)
+    return {
+        "invocations": len(lines),
+        "events": sum(int(entry["events"]) for entry in lines),
+        "unpublished": sum(int(entry["unpublished"]) for entry in lines),
+        "put_calls_per_invocation_mean": sum(calls) / len(calls),
+        "put_calls_per_invocation_max": max(calls),
+        "put_ms_per_invocation_mean": sum(millis) / len(millis),
+        "put_ms_per_invocation_median": millis[len(millis) // 2],
+        "put_ms_per_invocation_max": millis[-1],
+    }
 
 
 def mapping_counts(stats: RunnerStats, names: Iterable[str] = MAPPING_COUNTS) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.config import Config
@@ -29,6 +30,9 @@ READ_TIMEOUT_SECONDS = 1.0
 CALL_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
 MAX_ATTEMPTS = 4
 BACKOFF_SECONDS = 0.1
+# PutEvents calls in flight at once: a batch of 200 records is 20 calls, which one after the other would
+# hold the invocation (and its share of the IVS quota) for 20 round trips.
+PARALLEL_CALLS = 10
 
 
 class EventBridgePublisher:
@@ -42,7 +46,15 @@ class EventBridgePublisher:
         self._client = client  # made on first use, as the queue writer's
         self._clock = clock
         self._sleep = sleep
-        self._unreachable = False  # the last call got no answer (connection refused, timed out)
+        self._unreachable = False  # the first call of a round got no answer (connection refused, timed out)
+        self._workers: ThreadPoolExecutor | None = None
+
+    @property
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._workers is None:
+            # Made on first use and kept for the instance's life; botocore clients are thread-safe.
+            self._workers = ThreadPoolExecutor(max_workers=PARALLEL_CALLS, thread_name_prefix="put-events")
+        return self._workers
 
     @property
     def client(self) -> Any:
@@ -73,20 +85,29 @@ class EventBridgePublisher:
                 self._sleep(pause)
             again: list[int] = []
             groups = batches(pending, entry_bytes)
-            out_of_time = False
-            for position, batch in enumerate(groups):
-                out_of_time = self._clock() + CALL_SECONDS > deadline
-                if out_of_time or (position and self._unreachable):
-                    # Out of time; or the service did not answer: the next round tries the rest.
-                    left = _flat(groups[position:])
-                    for index in left:
-                        why.setdefault(index, ("NoTimeLeft", "the invocation had no time left to put it"))
-                    again.extend(left)
-                    break
+            out_of_time = self._clock() + CALL_SECONDS > deadline
+            if out_of_time:
+                for index in _flat(groups):
+                    why.setdefault(index, ("NoTimeLeft", "the invocation had no time left to put it"))
+                again.extend(_flat(groups))
+            else:
+                # The first call alone: when the service does not answer, the rest waits for the next
+                # round rather than each call waiting out its own timeouts.
+                retry, final = self._put_batch(entries, groups[0], why)
                 calls += 1
-                retry, final = self._put_batch(entries, batch, why)
                 again.extend(retry)
                 given_up.extend(final)
+                rest = groups[1:]
+                if rest and self._unreachable:
+                    for index in _flat(rest):
+                        why.setdefault(index, ("NoTimeLeft", "the service did not answer the call before it"))
+                    again.extend(_flat(rest))
+                elif rest:
+                    # The others at once, PARALLEL_CALLS at a time: the invocation waits for about one call.
+                    calls += len(rest)
+                    for retry, final in self._pool.map(lambda batch: self._put_batch(entries, batch, why), rest):
+                        again.extend(retry)
+                        given_up.extend(final)
             pending = again
             if not pending or out_of_time:
                 break
