@@ -133,7 +133,8 @@ def _run(
                     f"{len(wanted)} pairs revoked, {ledger.calls_accepted} calls (+{ledger.calls_throttled} throttled)"
                 )
                 next_report += PROGRESS_SECONDS
-            time.sleep(0.2)
+            # Seldom: a ledger snapshot holds the emulator's lock, which every IVS call of the run waits on.
+            time.sleep(1.0)
         elapsed = time.time() - started
         stack.stop_function(timeout=0)
         ledger = emulator.ledger()
