@@ -41,6 +41,9 @@ def build_service(settings: FunctionSettings) -> RevocationService:
         overflow = SqsMessageWriter(settings.bulk_queue_url)
     else:
         gateway = Boto3IvsGateway(settings.ivs_call_timeout_seconds, members=members)
+    if members is not None:
+        # Member roles assumed and their clients made beside the cold start, not in the first calls.
+        gateway.warm(settings.ivs_regions)
     return RevocationService(
         settings,
         gateway=gateway,

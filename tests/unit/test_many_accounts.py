@@ -339,3 +339,32 @@ def test_a_refused_role_is_a_denied_call_with_sts_code_and_no_ivs_call(
     assert "sts:AssumeRole" in failed.value.message
     assert ivs.signed_by == []
     assert gateway.revoke("us-west-2", pairs(ACCOUNT, 1)) == []
+
+
+def test_warm_assumes_the_member_roles_before_the_first_calls(
+    sts: tuple[Any, Stubber], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, stubber = sts
+    members = MemberCredentials(
+        MEMBERS[:2],
+        ROLE,
+        client_creator=lambda region: lambda service, **keys: client,
+        source_credentials=Credentials("own", "own"),
+        clock=clock,
+    )
+    stubber.add_response(
+        "assume_role", _sts_response("ASIAWARMEXAMPLE01", datetime.timedelta(hours=1)), _expected(MEMBERS[0])
+    )
+    stubber.add_client_error("assume_role", "AccessDenied", "not authorized to assume", 403, _expected(MEMBERS[1]))
+    ivs = _SignedIvs()
+    monkeypatch.setattr(ivs_adapter.aws_clients, "client", ivs.client)
+    gateway = Boto3IvsGateway(5.0, members=members)
+
+    gateway.warm(["us-west-2"]).join(timeout=10)
+
+    stubber.assert_no_pending_responses()  # both asked, before any call
+    assert gateway.revoke("us-west-2", pairs(MEMBERS[0], 1)) == []  # no AssumeRole left for it: kept
+    with pytest.raises(CallFailed) as refused:  # held: no AssumeRole asked again within the hold
+        gateway.revoke("us-west-2", pairs(MEMBERS[1], 1))
+    assert refused.value.code == "AccessDenied"
+    assert ivs.signed_by == [("ASIAWARMEXAMPLE01", MEMBERS[0])]

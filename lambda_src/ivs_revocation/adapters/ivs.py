@@ -16,6 +16,7 @@ Two rules that botocore does not keep are enforced here, and the operator CLI's 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -332,6 +333,26 @@ class _RegionalClients:
         if len(accounts) != 1:
             raise ValueError(f"a call's pairs must share one account (got {len(accounts)})")
         (account,) = accounts
+        return self._client_for(account, region)
+
+    def warm(self, regions: Sequence[str]) -> threading.Thread:
+        """Assumes each member account's role and makes its clients for `regions` on a thread of its own,
+        so that the first call of an account does not pay for them within its limiter's timing (the
+        limiter reads a slow call as one that may have arrived late, and spaces the next ones wider).
+        A role refused here is held as the calls would hold it (member_credentials). Returns the thread."""
+
+        def run() -> None:
+            accounts = sorted(self._members.accounts) if self._members is not None else []
+            for account in accounts:
+                for region in regions:
+                    with contextlib.suppress(Exception):  # the account's calls will meet it again
+                        self._client_for(account, region)
+
+        thread = threading.Thread(target=run, name="ivs-warm", daemon=True)
+        thread.start()
+        return thread
+
+    def _client_for(self, account: str, region: str) -> Any:
         assumed = self._members.frozen(account, region) if self._members is not None else None
         if assumed is None:
             client = self._clients.get(region)

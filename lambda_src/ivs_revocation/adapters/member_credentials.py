@@ -85,6 +85,10 @@ class MemberCredentials:
         self._held: dict[str, _Held] = {}
         self._lock = threading.Lock()
 
+    @property
+    def accounts(self) -> frozenset[str]:
+        return self._accounts
+
     def role_arn(self, account: str) -> str:
         return role_arn(self._partition, account, self._role_name)
 
