@@ -69,7 +69,15 @@ def peek(stack: LocalStack, url: str) -> list[str]:
 @pytest.mark.parametrize("own_bus", [False, True], ids=["stack-bus", "bus-of-its-own"])
 def test_every_pair_comes_back_in_a_settled_event_and_nowhere_else(started: Any, own_bus: bool) -> None:
     name = f"It{uuid.uuid4().hex[:10]}"
-    overrides: dict[str, Any] = {"stackName": name, "eventBusName": f"{name}-bus"}
+    # A margin that leaves publishing its window (a call's timeouts, 1.5 s, and 0.25 s) after the last
+    # IVS call, as cdk.json's 3 s does: fast_settings' 0.5 s would leave it what the calls did not use.
+    overrides: dict[str, Any] = {
+        "stackName": name,
+        "eventBusName": f"{name}-bus",
+        "functionTimeoutSeconds": 6,
+        "visibilityTimeoutSeconds": 36,
+        "timeSafetyMarginSeconds": 2,
+    }
     if own_bus:
         overrides["outcomeEventBusName"] = f"{name}-outcomes"
     stack = started(fast_settings(**overrides))
