@@ -64,7 +64,15 @@ def test_demo_exits_0_with_the_documented_403_pairs_in_the_dead_letter_queue_and
     urgent = re.search(r"^  urgent pair, fast lane revoked ([\d.]+) s after its SendMessage returned", output, re.M)
     assert wave and urgent, output
     assert int(wave[1]) == WAVE and float(wave[2]) >= WAVE / 40 * 0.95, output
-    assert float(urgent[1]) < 1.0, output
+    # The urgent pair overtakes the wave: revoked while the wave still drains. Its time includes the urgent
+    # lane's cold start, as on AWS without provisioned concurrency; the latency benchmark measures that path.
+    behind = re.search(
+        r"^  in one queue +it would have waited behind the wave: the wave's last pair was revoked "
+        r"([\d.]+) s after the urgent pair was sent",
+        output,
+        re.MULTILINE,
+    )
+    assert behind and float(urgent[1]) < float(behind[1]), output
     for port in map(int, URL.findall(output)):
         assert not listening(port), f"port {port} still open after the demo"
 
