@@ -77,6 +77,7 @@ def test_every_pair_comes_back_in_a_settled_event_and_nowhere_else(started: Any,
         "functionTimeoutSeconds": 6,
         "visibilityTimeoutSeconds": 36,
         "timeSafetyMarginSeconds": 2,
+        "outcomeEvents": True,
     }
     if own_bus:
         overrides["outcomeEventBusName"] = f"{name}-outcomes"
