@@ -141,13 +141,14 @@ def test_urgent_pairs_are_revoked_within_a_second_while_a_bulk_backlog_waits(sta
     # The lanes' quotas, as issue 11 measured them: what outcome events cost the drain is the drain
     # benchmark's comparison (--outcome-events on|off), not this timed test's.
     stack = started(real_settings(outcomeEvents=False), start_function=False)
-    stack.start_function()
-    # Warm lanes are this test's premise; the cold path is measured by the latency benchmark's cold round.
-    # Both queues are empty until the instances have started, so no poller starts one meanwhile.
-    for runner in stack.runners.values():
-        runner.start_instances()
+    # The backlog waits before the function starts, so that the bulk lane takes it in full batches.
     backlog = [pair(f"backlog-{i:05d}", channel(f"Load{i % 20:02d}")) for i in range(BACKLOG_PAIRS)]
     stack.send(*backlog)
+    stack.start_function()
+    # A warm urgent lane is this test's premise; the latency benchmark's cold round measures the cold path.
+    # Its queue is empty until the first urgent pair, so no poller starts an instance meanwhile.
+    assert stack.urgent_runner is not None
+    stack.urgent_runner.start_instances()
 
     sent: dict[tuple[str, str], float] = {}
     waiting_at_send = []
