@@ -53,11 +53,15 @@ class StsAccounts:
         self._region = region
         self._accounts: dict[str, str] = {}
         self._lock = threading.Lock()
+        # One session for every key: a client of a warm session is made in milliseconds, a new
+        # session's first in a tenth of a second or more (it loads the service models).
+        self._session = boto3.session.Session()
 
     def __call__(self, access_key_id: str) -> str:
         account = self._accounts.get(access_key_id)
         if account is None:
-            sts = _client("sts", self._endpoint_url, access_key_id, region=self._region)
+            with self._lock:  # a boto3 session is not thread-safe
+                sts = _client("sts", self._endpoint_url, access_key_id, region=self._region, session=self._session)
             account = str(sts.get_caller_identity()["Account"])
             with self._lock:
                 self._accounts[access_key_id] = account
@@ -65,9 +69,14 @@ class StsAccounts:
 
 
 def _client(
-    service: str, endpoint_url: str, access_key_id: str, account: str | None = None, region: str = DEFAULT_REGION
+    service: str,
+    endpoint_url: str,
+    access_key_id: str,
+    account: str | None = None,
+    region: str = DEFAULT_REGION,
+    session: boto3.session.Session | None = None,
 ) -> Any:
-    client = boto3.session.Session().client(
+    client = (session or boto3.session.Session()).client(
         service,
         endpoint_url=endpoint_url,
         region_name=region,

@@ -7,12 +7,13 @@ HTTP layer (`server.py`) stays a thin adapter and the rules can be read in one p
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import random
 import re
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Final, TypedDict
@@ -318,29 +319,43 @@ class _Book:
         return Ledger(**copies)
 
 
+# How long after it arrived a call may still come to the quota (see SlidingWindowQuota).
+_OUT_OF_ORDER_SECONDS: Final = 30.0
+
+
 class SlidingWindowQuota:
     """At most ``limit`` admitted calls in any window of one second, per key; ``limit`` 0 means no quota.
 
     A sliding window rather than a token bucket: it is the strictest reading of "2 calls per second".
-    Throttled calls do not take a place in the window.
+    Throttled calls do not take a place in the window. A call is counted at its arrival, which the
+    caller passes: calls handled concurrently may come to the quota out of arrival order (one waited
+    for its account to be resolved), so admitted arrivals are kept sorted and every window around the
+    new one is checked.
     """
 
     def __init__(self, limit: int) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise EmulatorConfigError(f"a quota must be an integer >= 0 calls per second, got {limit!r}")
         self._limit = limit
-        self._admitted: dict[tuple[str, ...], deque[float]] = {}
+        self._admitted: dict[tuple[str, ...], list[float]] = {}
 
-    def admit(self, key: tuple[str, ...]) -> bool:
+    def admit(self, key: tuple[str, ...], arrived: float | None = None) -> bool:
         if self._limit == 0:
             return True
-        now = time.monotonic()
-        window = self._admitted.setdefault(key, deque())
-        while window and now - window[0] >= QUOTA_WINDOW_SECONDS:
-            window.popleft()
-        if len(window) >= self._limit:
-            return False
-        window.append(now)
+        now = time.monotonic() if arrived is None else arrived
+        admitted = self._admitted.setdefault(key, [])
+        # A call reaches the quota at most seconds after it arrived (its handling is bounded by the
+        # resolver's timeouts), so what arrived well before can share no window with it.
+        keep_from = bisect.bisect_left(admitted, now - _OUT_OF_ORDER_SECONDS - QUOTA_WINDOW_SECONDS)
+        del admitted[:keep_from]
+        place = bisect.bisect_right(admitted, now)
+        candidate = [*admitted[:place], now, *admitted[place:]]
+        limit = self._limit
+        for first in range(max(0, place - limit), place + 1):
+            last = first + limit
+            if last < len(candidate) and candidate[last] - candidate[first] < QUOTA_WINDOW_SECONDS:
+                return False
+        admitted.insert(place, now)
         return True
 
     def clear(self) -> None:
@@ -485,10 +500,13 @@ class IvsService:
         operation = path.removeprefix("/")
         if method != "POST" or operation not in (BATCH_OPERATION, SINGLE_OPERATION):
             return aws_error(404, "UnknownOperationException", f"No operation matches {method} {path}")
+        # A call counts against the quota when it arrives, as at AWS: before its account is resolved,
+        # which may ask another service and take a while under load (longer than the caller waits).
+        arrived = time.monotonic()
         # Outside the lock: the resolver may ask another service (cached there).
         account = _resolved_account(self._resolver, headers.get("authorization"))
         with self._lock:
-            reply = self._call(operation, headers, body, account)
+            reply = self._call(operation, headers, body, account, arrived)
             if reply.drop:
                 return reply
             delay = self._latency()
@@ -497,7 +515,14 @@ class IvsService:
 
     # -- the API operations (under the lock: quota, faults and ledger change together)
 
-    def _call(self, operation: str, headers: Mapping[str, str], body: bytes, account: str | None = None) -> Reply:
+    def _call(
+        self,
+        operation: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        account: str | None = None,
+        arrived: float | None = None,
+    ) -> Reply:
         book = self._book
         scope = _credential_scope(headers.get("authorization"))
         if isinstance(scope, Reply):
@@ -516,7 +541,7 @@ class IvsService:
             book.faults_injected["throttle"] += 1
         # Throttling comes before validation, as at AWS's front door: an invalid call still uses quota.
         quota = self._batch_quota if operation == BATCH_OPERATION else self._single_quota
-        if injected or not quota.admit((scope.account, scope.region)):
+        if injected or not quota.admit((scope.account, scope.region), arrived):
             book.calls_throttled += 1
             book.throttled_by_operation[operation] += 1
             return aws_error(429, "ThrottlingException", "Rate exceeded")
