@@ -42,7 +42,9 @@ def test_no_window_of_a_second_ever_holds_more_than_the_limit_whatever_the_order
 @given(limit=st.integers(1, 4), gaps=st.lists(st.floats(0, 1.5, allow_nan=False), max_size=30))
 def test_in_arrival_order_it_is_the_plain_sliding_window(limit: int, gaps: list[float]) -> None:
     quota = SlidingWindowQuota(limit)
-    now, admitted, expected = 0.0, [], []
+    now = 0.0
+    admitted: list[float] = []
+    expected: list[float] = []
     for gap in gaps:
         now += gap
         if quota.admit(KEY, now):
