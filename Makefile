@@ -36,7 +36,7 @@ $(NODE_STAMP): package.json package-lock.json
 # each module's tests stay in one worker (tests/conftest.py). Four workers finish sooner here (about
 # 5.5 min of pytest), but the timed tests (a quota's rate, a call's deadline) then miss their bounds.
 TEST_WORKERS ?= 2
-PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadscope
 test: lint docs-build synth
 	$(PY) -m pytest $(PYTEST_PARALLEL) --durations=15
 
