@@ -246,6 +246,7 @@ def test_an_answer_that_is_not_the_operations_exits_254_naming_it(
     assert faulty_emulator.ledger().faults_injected == {"malformed_answer": 2}  # retried once
 
 
+@pytest.mark.timed
 def test_an_answer_that_trickles_in_is_given_up_at_the_call_deadline(faulty_emulator: IvsEmulator) -> None:
     # 14 bytes at one every 0.4 s take 5.6 s; each socket read gets a byte well within the read timeout.
     faulty_emulator.set_faults(trickle_ms=400)

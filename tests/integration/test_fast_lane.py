@@ -137,6 +137,7 @@ def test_an_urgent_event_reaches_the_urgent_queue_only_and_every_other_the_bulk_
 # ------------------------------------------------------------------------------------------- latency
 
 
+@pytest.mark.timed
 def test_urgent_pairs_are_revoked_within_a_second_while_a_bulk_backlog_waits(started: Any) -> None:
     # The lanes' quotas, as issue 11 measured them: what outcome events cost the drain is the drain
     # benchmark's comparison (--outcome-events on|off), not this timed test's.

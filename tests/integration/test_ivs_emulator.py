@@ -341,6 +341,7 @@ def test_unsigned_call_is_denied(emu: IvsEmulator) -> None:
 # ---------------------------------------------------------------------------------------------- quota
 
 
+@pytest.mark.timed
 def test_quota_throttles_after_two_calls_per_account_and_region() -> None:
     with IvsEmulator(tps=2) as emulator:
         west, east = ivs(emulator.url, "us-west-2"), ivs(emulator.url, "us-east-1")
@@ -373,6 +374,7 @@ def _burst(emulator: IvsEmulator, batch_calls: int, single_calls: int) -> list[s
     return batch + single
 
 
+@pytest.mark.timed
 def test_single_operation_has_its_own_quota_of_10_calls_per_second_by_default() -> None:
     with IvsEmulator() as emulator:
         outcomes = _burst(emulator, batch_calls=3, single_calls=11)
@@ -386,11 +388,13 @@ def test_single_operation_has_its_own_quota_of_10_calls_per_second_by_default() 
     }
 
 
+@pytest.mark.timed
 def test_single_tps_sets_the_single_operation_s_quota() -> None:
     with IvsEmulator(tps=2, single_tps=3) as emulator:
         assert _burst(emulator, batch_calls=2, single_calls=4) == ["ok"] * 5 + ["ThrottlingException"]
 
 
+@pytest.mark.timed
 def test_a_shared_quota_makes_both_operations_draw_from_the_batch_window() -> None:
     with IvsEmulator(tps=2, shared_quota=True) as emulator:
         outcomes = _burst(emulator, batch_calls=1, single_calls=2)
@@ -512,6 +516,7 @@ def test_dropped_connection_fault_closes_without_a_response(emu: IvsEmulator) ->
     assert client.batch_start_viewer_session_revocation(viewerSessions=[pair()])["errors"] == []
 
 
+@pytest.mark.timed
 def test_latency_fault_delays_responses(emu: IvsEmulator) -> None:
     client = ivs(emu.url)
     client.batch_start_viewer_session_revocation(viewerSessions=[pair()])  # connection set up beforehand

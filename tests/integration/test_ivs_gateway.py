@@ -81,6 +81,7 @@ def test_an_answer_that_trickles_in_outlives_botocores_read_timeout(emu: IvsEmul
     assert time.monotonic() - started > 2.5
 
 
+@pytest.mark.timed
 def test_the_gateway_gives_up_on_a_trickling_answer_at_the_call_deadline(emu: IvsEmulator) -> None:
     emu.set_faults(trickle_ms=400)  # 14 bytes: 5.6 s in all
     gateway = Boto3IvsGateway(1.0)

@@ -259,6 +259,7 @@ def test_a_message_arriving_while_the_task_runs_waits_for_the_next_task(pair: Pa
 # --- running, cancelling, one at a time ----------------------------------------------------------
 
 
+@pytest.mark.timed
 def test_a_running_task_can_be_cancelled_and_what_it_did_not_move_stays(pair: Pair) -> None:
     for n in range(5):
         pair.dead_letter_by_send_message(f"letter {n}")
