@@ -85,10 +85,16 @@ class Revoker:
         # One per (account, region): each is a quota of its own, paced at this instance's share of it.
         self._limiters: defaultdict[tuple[str, str], RateLimiter] = defaultdict(lambda: RateLimiter(calls_per_second))
 
-    def run(self, calls: Sequence[PlannedCall], deadline: float) -> RevokeReport:
+    def run(
+        self,
+        calls: Sequence[PlannedCall],
+        deadline: float,
+        on_revoked: Callable[[list[PairKey]], None] | None = None,
+    ) -> RevokeReport:
         """Makes the calls, each (account, region) as its limiter allows, until done or out of time.
 
-        `deadline` is on this Revoker's clock: the last moment a call may still be running.
+        `deadline` is on this Revoker's clock: the last moment a call may still be running. `on_revoked`
+        is told the pairs of each answered call that IVS accepted, as the call is answered.
         """
         report = RevokeReport()
         queues: dict[tuple[str, str], deque[_Attempt]] = {}
@@ -105,7 +111,7 @@ class Revoker:
             if ready > now:
                 self._sleep(ready - now)
             self._limiters[quota].take(self._clock())
-            self._attempt(attempt, queues, report)
+            self._attempt(attempt, queues, report, on_revoked)
         return report
 
     def _next_ready(self, queues: dict[tuple[str, str], deque[_Attempt]]) -> tuple[tuple[str, str], float]:
@@ -118,7 +124,13 @@ class Revoker:
         )
         return min(candidates, key=lambda candidate: candidate[1])
 
-    def _attempt(self, attempt: _Attempt, queues: dict[tuple[str, str], deque[_Attempt]], report: RevokeReport) -> None:
+    def _attempt(
+        self,
+        attempt: _Attempt,
+        queues: dict[tuple[str, str], deque[_Attempt]],
+        report: RevokeReport,
+        on_revoked: Callable[[list[PairKey]], None] | None,
+    ) -> None:
         sessions = attempt.call.sessions
         report.calls += 1
         report.calls_by_account[attempt.call.account] += 1
@@ -136,13 +148,17 @@ class Revoker:
         answered = self._clock()
         limiter.observe(sent, answered)
         errors_by_key = {(error.channel_arn, error.viewer_id): error for error in errors}
+        revoked: list[PairKey] = []
         for session in sessions:
             error = errors_by_key.get(session.key)
             if error is None:
                 report.revoked.add(session.key)
                 report.accepted_at[session.key] = answered
+                revoked.append(session.key)
             else:
                 report.failures[session.key] = outcomes.pair_error(error)
+        if revoked and on_revoked is not None:
+            on_revoked(revoked)
 
     def _without_credentials(
         self,

@@ -15,6 +15,7 @@ import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Protocol, cast
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -24,7 +25,7 @@ from ivs_revocation import names, outcomes
 from ivs_revocation.intake import ValidRequest, read_request, unreadable
 from ivs_revocation.models import MAX_SESSIONS_PER_CALL, Lane, PairKey, ViewerSession
 from ivs_revocation.observability import logger, metrics, tracer
-from ivs_revocation.outcome_events import PublishReport, outcome_events
+from ivs_revocation.outcome_events import EarlyEvents, OutcomeEvent, PublishReport, Unpublished, outcome_events
 from ivs_revocation.outcomes import RecordVerdict
 from ivs_revocation.plan import PlannedCall, Scope, admit, deployment_scope, merge_sessions, plan_calls
 from ivs_revocation.revoke import RevocationGateway, Revoker, RevokeReport
@@ -71,11 +72,13 @@ class RevocationService:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        background: Executor | None = None,
     ) -> None:
         """`overflow`: where the pairs of a message beyond `settings.max_pairs_per_message` go (the
         bulk queue); without it, every pair of a message is sent here. `events`: where the outcome events
         go (to settings.outcome_event_bus_name); without it, none are put. `operation` names the gateway's
-        IVS operation in the metrics; `wall_clock` is compared with SQS's SentTimestamp."""
+        IVS operation in the metrics; `wall_clock` is compared with SQS's SentTimestamp. `background`
+        puts the outcome events while the calls go on (by default one thread, made on first use)."""
         self._settings = settings
         self._dead_letters = dead_letters
         self._requeue = requeue
@@ -85,6 +88,7 @@ class RevocationService:
         self._operation = operation
         self._clock = clock
         self._wall_clock = wall_clock
+        self._background = background
         self._revoker = Revoker(
             gateway,
             calls_per_second=settings.ivs_calls_per_second,
@@ -113,7 +117,10 @@ class RevocationService:
             session.key: outcomes.out_of_scope(problem) for entry in admitted for session, problem in entry.refused
         }
         calls = plan_calls((entry.to_call for entry in admitted), self._pairs_per_call)
-        report = self._revoker.run(calls, deadline)
+        # Outcome events are the invocation's last work, within the time kept back for them.
+        publish_deadline = deadline + self._settings.time_safety_margin_seconds - PUBLISH_RESERVE_SECONDS
+        publishing = self._events_in_flight(admitted, publish_deadline)
+        report = self._revoker.run(calls, deadline, publishing.revoked if publishing else None)
         settlement = settle(
             sources,
             report.revoked,
@@ -141,36 +148,46 @@ class RevocationService:
             sources, pairs_received, calls, report, settlement, verdicts, Unwritten(unwritten, unrequeued, unsent), wait
         )
         # Last: a ban is never delayed by its notification, and what cannot be put changes no verdict.
-        ends = deadline + self._settings.time_safety_margin_seconds
-        self._put_outcome_events(sources, settlement, unwritten, ends - PUBLISH_RESERVE_SECONDS)
+        if publishing is not None:
+            self._put_outcome_events(publishing, sources, settlement, unwritten)
         return verdicts
 
-    def _put_outcome_events(
-        self, sources: Sequence[SourceRecord], settlement: Settlement, dead_letters_unwritten: set[int], deadline: float
-    ) -> None:
+    def _events_in_flight(self, admitted: Sequence[Admitted], deadline: float) -> _EventsInFlight | None:
         bus = self._settings.outcome_event_bus_name
         if self._events is None or bus is None:
-            return
-        events = outcome_events(sources, settlement, dead_letters_unwritten, cast(Lane, self._settings.lane))
+            return None
+        if self._background is None:
+            # Kept for the instance's life: one thread, so that the publisher's puts never overlap.
+            self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outcome-events")
+        # Records with pairs refused or beyond the bound settle only with the batch.
+        excluded = {entry.source.message_id for entry in admitted if entry.refused or entry.beyond}
+        early = EarlyEvents([entry.source for entry in admitted], cast(Lane, self._settings.lane), excluded)
+        return _EventsInFlight(self._events, self._background, bus, deadline, early)
+
+    def _put_outcome_events(
+        self,
+        publishing: _EventsInFlight,
+        sources: Sequence[SourceRecord],
+        settlement: Settlement,
+        dead_letters_unwritten: set[int],
+    ) -> None:
+        lane = cast(Lane, self._settings.lane)
         began = self._clock()
-        report = (
-            self._events.put([event.entry(bus) for event in events], [event.entry_bytes for event in events], deadline)
-            if events
-            else None
-        )
+        publishing.put(outcome_events(sources, settlement, dead_letters_unwritten, lane, publishing.early.given))
+        events, calls, unpublished = publishing.finish()
+        # After the calls: what publishing held the invocation for (the early puts ran beside the calls).
         took = self._clock() - began
-        unpublished = report.unpublished if report is not None else []
         metrics.add_metric(
-            name=names.METRIC_OUTCOME_EVENTS_PUBLISHED, unit=MetricUnit.Count, value=len(events) - len(unpublished)
+            name=names.METRIC_OUTCOME_EVENTS_PUBLISHED, unit=MetricUnit.Count, value=events - len(unpublished)
         )
         # Every invocation, 0 included, as DeadLettersUnwritten: its alarm has data rather than a gap.
         metrics.add_metric(name=names.METRIC_OUTCOME_EVENTS_UNPUBLISHED, unit=MetricUnit.Count, value=len(unpublished))
-        for failure in unpublished:
+        for event, failure in unpublished:
             # Whole, so that it can be replayed from the logs (PutEvents with this entry).
             logger.warning(
                 "outcome event not published",
                 extra={
-                    "entry": events[failure.index].entry(bus),
+                    "entry": event.entry(publishing.bus),
                     "error_code": failure.code,
                     "error_message": failure.message,
                 },
@@ -180,9 +197,10 @@ class RevocationService:
             logger.info(
                 "outcome events put",
                 extra={
-                    "events": len(events),
+                    "events": events,
+                    "events_put_early": len(publishing.early_events),
                     "unpublished": len(unpublished),
-                    "put_calls": report.calls if report else 0,
+                    "put_calls": calls,
                     "put_seconds": round(took, 4),
                 },
             )
@@ -327,6 +345,56 @@ class Unwritten:
     dead_letters: set[int]
     requeued: set[int]
     sent_to_bulk: set[int]
+
+
+class _EventsInFlight:
+    """One invocation's outcome events, put on the background thread as they become final: a record's
+    as soon as its last pair is revoked (EarlyEvents), while the calls go on, the rest once the batch
+    is settled. Putting them all after the calls held every invocation, and the lane's share of the
+    IVS quota, for the PutEvents round trips of a whole batch."""
+
+    def __init__(
+        self, publisher: EventPublisher, background: Executor, bus: str, deadline: float, early: EarlyEvents
+    ) -> None:
+        self._publisher = publisher
+        self._background = background
+        self.bus = bus
+        self._deadline = deadline
+        self.early = early
+        self.early_events: list[OutcomeEvent] = []
+        self._puts: list[tuple[list[OutcomeEvent], Future[PublishReport]]] = []
+
+    def revoked(self, keys: list[PairKey]) -> None:
+        """The Revoker's report of an answered call: the events this settles are put now."""
+        try:
+            events = self.early.revoked(keys)
+        except Exception:
+            # Never a reason to stop revoking: what was not given early is put with the rest.
+            logger.exception("outcome events could not be made early")
+            return
+        self.early_events += events
+        self.put(events)
+
+    def put(self, events: list[OutcomeEvent]) -> None:
+        if not events:
+            return
+        entries = [event.entry(self.bus) for event in events]
+        sizes = [event.entry_bytes for event in events]
+        self._puts.append((events, self._background.submit(self._publisher.put, entries, sizes, self._deadline)))
+
+    def finish(self) -> tuple[int, int, list[tuple[OutcomeEvent, Unpublished]]]:
+        """Waits for every put; returns the events, the PutEvents calls, and each event not put."""
+        events = calls = 0
+        unpublished: list[tuple[OutcomeEvent, Unpublished]] = []
+        for put, done in self._puts:
+            events += len(put)
+            try:
+                report = done.result()
+            except Exception as error:  # a publisher that raised: nothing of this put is known to be put
+                report = PublishReport(0, [Unpublished(i, type(error).__name__, "") for i in range(len(put))])
+            calls += report.calls
+            unpublished += [(put[failure.index], failure) for failure in report.unpublished]
+        return events, calls, unpublished
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,18 @@ def denied_pairs(*viewers: str, code: str = "403", message: str = "not authorize
         ]
 
     return outcome
+
+
+class InlineExecutor(Executor):
+    """Runs what is submitted at once, on the caller's thread: the service's background puts, in order."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:
+            future.set_exception(error)
+        return future
 
 
 @dataclass

@@ -13,6 +13,8 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ivs_revocation import outcome_events
 from ivs_revocation.adapters.events import EVENTBRIDGE_MAX_BATCH_ENTRIES, EventBridgePublisher, batches
@@ -330,6 +332,63 @@ def test_a_missing_result_is_not_taken_as_put() -> None:
 _ = _Stream
 
 
+# --- Early events: the same events, sooner ------------------------------------------------------------
+
+VIEWERS = [f"v{i}" for i in range(6)]
+
+
+@st.composite
+def early_case(draw: st.DrawFn) -> tuple[list[SourceRecord], list[list[str]], dict[str, Failure], set[str]]:
+    """Records over a few viewers (shared between records, repeated within one, at several versions),
+    the order in which calls revoke pairs, the failures of the pairs never revoked, and the records
+    left to the end (as the service leaves those with refused or beyond-bound pairs)."""
+    records = []
+    for index in range(draw(st.integers(1, 6))):
+        message_id = f"m{index}"
+        if draw(st.booleans()) and index:
+            body = "not JSON"
+            records.append(SourceRecord(message_id, 1, body, read_request(body)))
+            continue
+        viewers = draw(st.lists(st.sampled_from(VIEWERS), min_size=1, max_size=4))
+        versions = [draw(st.integers(0, 2)) for _ in viewers]
+        body = RevocationRequest(
+            viewer_sessions=[session(v, version) for v, version in zip(viewers, versions, strict=True)],
+            request_id=f"req-{index}",
+        ).to_json()
+        records.append(SourceRecord(message_id, draw(st.integers(1, 3)), body, read_request(body)))
+    revoked = draw(st.lists(st.sampled_from(VIEWERS), unique=True))
+    chunks: list[list[str]] = []
+    while revoked:
+        size = draw(st.integers(1, len(revoked)))
+        chunks.append(revoked[:size])
+        revoked = revoked[size:]
+    failed = {v: draw(st.sampled_from([FOR_GOOD, RETRYABLE, NOT_STARTED])) for v in VIEWERS if v not in revoked}
+    excluded = draw(st.sets(st.sampled_from([record.message_id for record in records])))
+    return records, chunks, failed, excluded
+
+
+@given(early_case())
+def test_events_given_early_and_the_rest_are_exactly_the_events_of_the_settled_batch(
+    case: tuple[list[SourceRecord], list[list[str]], dict[str, Failure], set[str]],
+) -> None:
+    records, chunks, failed, excluded = case
+    revoked = {v for chunk in chunks for v in chunk}
+    failures = {session(v).key: failure for v, failure in failed.items() if v not in revoked}
+    settlement = settle(records, {session(v).key for v in revoked}, failures, 3, requeue_not_started=True)
+
+    early = outcome_events.EarlyEvents(records, "bulk", excluded)
+    given = [event for chunk in chunks for event in early.revoked([session(v).key for v in chunk])]
+    rest = outcome_events.outcome_events(records, settlement, set(), "bulk", early.given)
+    whole = outcome_events.outcome_events(records, settlement, set(), "bulk")
+
+    assert sorted(event.detail_json for event in given + rest) == sorted(event.detail_json for event in whole)
+    assert not early.given & excluded
+    # A record given early is settled revoked, whole, with nothing to retry or dead-letter.
+    for message_id in early.given:
+        verdict = settlement.verdicts[message_id]
+        assert (verdict.retry, verdict.dead_lettered, verdict.requeued) == (False, 0, 0)
+
+
 # --- The service: publishing after the revocation calls, never changing a verdict ---------------------
 
 from ivs_revocation.outcome_events import PublishReport, Unpublished  # noqa: E402
@@ -338,6 +397,7 @@ from tests.unit.fakes import (  # noqa: E402
     FakeContext,
     FakeGateway,
     FakeQueueWriter,
+    InlineExecutor,
     denied_pairs,
     settings,
     sqs_event,
@@ -349,9 +409,12 @@ class FakePublisher:
     def __init__(self, clock: FakeClock, gateway: FakeGateway, refuse: bool = False) -> None:
         self.clock, self.gateway, self.refuse = clock, gateway, refuse
         self.put_calls: list[tuple[list[dict[str, str]], float, int]] = []
+        self.raises = False
 
     def put(self, entries: Any, entry_bytes: Any, deadline: float) -> PublishReport:
         self.put_calls.append((list(entries), deadline, len(self.gateway.calls)))
+        if self.raises:
+            raise RuntimeError("a publisher that raises")
         if self.refuse:
             return PublishReport(1, [Unpublished(i, "InternalFailure", "down") for i in range(len(entries))])
         return PublishReport(1, [])
@@ -365,26 +428,58 @@ def serve(clock: FakeClock, gateway: FakeGateway, publisher: FakePublisher, **ov
         events=publisher,
         clock=clock,
         sleep=clock.sleep,
+        background=InlineExecutor(),
     )
 
 
-def test_the_service_puts_outcome_events_after_every_revocation_call() -> None:
+def pairs_of(prefix: str) -> list[dict[str, str]]:
+    return [{"channelArn": channel(), "viewerId": f"{prefix}-v{i}"} for i in range(20)]
+
+
+def test_a_records_event_is_put_when_its_last_pair_is_revoked_and_the_rest_after_the_calls() -> None:
     clock = FakeClock()
     gateway = FakeGateway(clock=clock, call_seconds=0.05)
-    gateway.default = denied_pairs("v1")
+    gateway.default = denied_pairs("r1-v3")
     publisher = FakePublisher(clock, gateway)
     service = serve(clock, gateway, publisher)
-    records = [
-        sqs_record({"viewerSessions": [{"channelArn": channel(), "viewerId": f"v{i}"}], "requestId": f"r{i}"})
-        for i in range(3)
-    ]
+    # 20 pairs each: a call each, in this order.
+    records = [sqs_record({"viewerSessions": pairs_of(f"r{r}"), "requestId": f"r{r}"}) for r in range(3)]
     service.settle_batch(_records(records), FakeContext(clock, 30))
-    [(put, deadline, calls_before)] = publisher.put_calls
-    assert calls_before == len(gateway.calls) > 0
-    assert deadline <= clock() + 30
-    parsed = [(e["EventBusName"], e["Source"], e["DetailType"], json.loads(e["Detail"])) for e in put]
-    assert {(bus, source, dt) for bus, source, dt, _ in parsed} == {(BUS, EVENT_SOURCE, OUTCOME_EVENT_DETAIL_TYPE)}
-    assert {d["requestId"]: d["status"] for *_, d in parsed} == {"r0": "REVOKED", "r1": "FAILED", "r2": "REVOKED"}
+    assert len(gateway.calls) == 3
+    puts = [
+        (calls_before, [json.loads(entry["Detail"]) for entry in entries], deadline)
+        for entries, deadline, calls_before in publisher.put_calls
+    ]
+    # r0 as its call was answered, while r1's and r2's calls were still to come; r2 likewise; r1, with
+    # a dead-lettered pair, once the batch was settled.
+    assert [(calls_before, [(d["requestId"], d["status"]) for d in put]) for calls_before, put, _ in puts] == [
+        (1, [("r0", "REVOKED")]),
+        (3, [("r2", "REVOKED")]),
+        (3, [("r1", "PARTIALLY_REVOKED")]),
+    ]
+    assert all(deadline <= clock() + 30 for *_, deadline in puts)
+    [(_, [r0], _), *_] = puts
+    assert [pair["viewerId"] for pair in r0["revoked"]] == [f"r0-v{i}" for i in range(20)]
+
+
+def test_an_early_put_that_raises_changes_no_verdict_and_its_events_are_counted_unpublished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ivs_revocation import service as service_module
+
+    logged: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(service_module.logger, "warning", lambda msg, extra: logged.append((msg, extra)))
+    clock = FakeClock()
+    gateway = FakeGateway(clock=clock, call_seconds=0.05)
+    publisher = FakePublisher(clock, gateway)
+    publisher.raises = True
+    service = serve(clock, gateway, publisher)
+    records = [sqs_record({"channelArn": channel(), "viewerId": "v1"})]
+    verdicts = service.settle_batch(_records(records), FakeContext(clock, 30))
+    assert not any(v.retry for v in verdicts.values()) and len(publisher.put_calls) == 1
+    assert [(message, warning["error_code"]) for message, warning in logged] == [
+        ("outcome event not published", "RuntimeError")
+    ]
 
 
 def test_unpublished_events_change_no_verdict_and_are_counted_and_logged_whole(
@@ -416,7 +511,13 @@ def test_without_a_bus_no_event_is_put() -> None:
     gateway = FakeGateway(clock=clock, call_seconds=0.05)
     publisher = FakePublisher(clock, gateway)
     service = RevocationService(
-        settings(), gateway, FakeQueueWriter(), events=publisher, clock=clock, sleep=clock.sleep
+        settings(),
+        gateway,
+        FakeQueueWriter(),
+        events=publisher,
+        clock=clock,
+        sleep=clock.sleep,
+        background=InlineExecutor(),
     )
     service.settle_batch(_records([sqs_record({"channelArn": channel(), "viewerId": "v1"})]), FakeContext(clock, 30))
     assert publisher.put_calls == []
