@@ -36,11 +36,14 @@ $(NODE_STAMP): package.json package-lock.json
 # cores: the integration tests mostly wait on their stacks' timeouts. Each module's tests stay in one
 # worker, the longest first (tests/conftest.py). The tests that hold a bound in seconds (marked `timed`)
 # run after the others, alone, where the bound measures the code rather than the load beside it.
+# The checks before the tests run side by side (mypy, cdk synth and mkdocs each keep one core busy for a
+# while), each one's output printed whole when it ends.
 TEST_WORKERS ?= 3
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadscope
-test: lint docs-build synth
+test: $(STAMP) $(NODE_STAMP)
+	@$(MAKE) --no-print-directory --jobs=3 --output-sync=target lint docs-build synth
 	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not timed" --durations=15
-	$(PY) -m pytest -m timed --durations=5
+	$(PY) -m pytest -m timed --durations=5 tests/unit tests/integration
 
 unit: $(STAMP)
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit

@@ -11,8 +11,10 @@ credentials, the role's account (moto does not check signatures, so the key alon
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Iterable
 from typing import Any, Final
@@ -20,6 +22,7 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config
 
+from ivs_revocation.settings import ACCOUNT_PATTERN
 from local.clients import ACCOUNT_ID, DEFAULT_REGION
 
 _ACCOUNT_HEADER: Final = "x-moto-account-id"
@@ -90,3 +93,12 @@ def _client(
             "before-sign", lambda request, **_: request.headers.__setitem__(_ACCOUNT_HEADER, account)
         )
     return client
+
+
+def account_ids(value: str) -> list[str]:
+    """--member-accounts: comma-separated 12-digit account ids."""
+    accounts = [account.strip() for account in value.split(",") if account.strip()]
+    wrong = [account for account in accounts if not re.fullmatch(ACCOUNT_PATTERN, account)]
+    if not accounts or wrong:
+        raise argparse.ArgumentTypeError(f"not comma-separated 12-digit account ids: {value!r}")
+    return accounts

@@ -1,4 +1,4 @@
-"""`make demo` (`python -m local.demo [--pairs N] [--wave N]`): the whole pipeline on this machine.
+"""`make demo` (`python -m local.demo [--pairs N] [--wave N] [--member-accounts ...]`): the pipeline here.
 
 Starts the local stack (IVS emulator, SQS and EventBridge on moto's server, each lane's function behind
 an event source mapping runner) with the settings of cdk.json, submits examples of every accepted body
@@ -14,7 +14,9 @@ one-pair messages, drained with a progress bar.
 The wave (`--wave N`, default 2,000; 0 leaves it out): N one-pair messages to the bulk queue, then one
 pair to the urgent queue. The urgent pair's wait is the time from its SendMessage returning to its
 StartViewerSessionRevocation call accepted (the emulator's ledger); the wave's is its drain time at
-IVS's 40 pairs/s.
+IVS's 40 pairs/s. With `--member-accounts`, the function also revokes in those accounts (through their
+roles on moto's STS), and the wave's pairs are spread evenly over its own account and the members, each
+account drained at its own quota: 40 pairs/s each.
 
 Exit status: 0 when every valid pair was revoked or dead-lettered with its reason and every malformed
 message was dead-lettered with its reason; 1 otherwise; 130 on Ctrl-C.
@@ -39,6 +41,7 @@ from ivs_revocation.models import CODE_INVALID_MESSAGE, MAX_SESSIONS_PER_CALL
 from ivs_revoke.dlq import DeadLetter
 from ivs_revoke.errors import EXIT_INTERRUPTED
 from ivs_revoke.sqs import batches
+from local.accounts import account_ids
 from local.clients import ACCOUNT_ID
 from local.ivs_emulator import Faults, Ledger
 from local.ivs_emulator.service import BATCH_OPERATION
@@ -72,8 +75,8 @@ DEFAULT_WAVE = 2000
 Pair = tuple[str, str]
 
 
-def channel(name: str) -> str:
-    return f"arn:aws:ivs:{REGION}:{ACCOUNT_ID}:channel/{name}"
+def channel(name: str, account: str = ACCOUNT_ID) -> str:
+    return f"arn:aws:ivs:{REGION}:{account}:channel/{name}"
 
 
 @dataclass
@@ -141,11 +144,20 @@ def submit_examples(stack: LocalStack) -> Submission:
 
 
 def submit_generated(
-    stack: LocalStack, submission: Submission, pairs: int, progress: Any, viewer_prefix: str = "load-viewer"
+    stack: LocalStack,
+    submission: Submission,
+    pairs: int,
+    progress: Any,
+    viewer_prefix: str = "load-viewer",
+    accounts: Sequence[str] = (ACCOUNT_ID,),
 ) -> None:
-    """N one-pair messages over 50 channels: the function merges them, 20 pairs per call."""
+    """N one-pair messages over 50 channels (of `accounts`, in turn): the function merges them, 20 pairs
+    per call."""
     sessions = (
-        {"channelArn": channel(f"LoadChannel{i % 50:02d}"), "viewerId": f"{viewer_prefix}-{i:07d}"}
+        {
+            "channelArn": channel(f"LoadChannel{i % 50:02d}", accounts[i % len(accounts)]),
+            "viewerId": f"{viewer_prefix}-{i:07d}",
+        }
         for i in range(pairs)
     )
     with progress(total=pairs, desc="submitting", unit="msg", leave=False) as bar:
@@ -169,17 +181,23 @@ class Race:
     urgent_sent_at: float  # the urgent pair's SendMessage returned
     urgent_called_at: float | None  # its StartViewerSessionRevocation accepted (None: never)
     wave_done_at: float  # the wave's last batch call accepted
+    # The wave's pairs revoked in each account, by accepted batch calls (the emulator's ledger).
+    pairs_by_account: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def wave_drain(self) -> float:
         return self.wave_done_at - self.wave_sent_at
 
 
-def submit_wave(stack: LocalStack, submission: Submission, pairs: int, progress: Any) -> tuple[float, float]:
-    """The wave to the bulk queue, then the urgent pair to the urgent queue; when each was sent."""
+def submit_wave(
+    stack: LocalStack, submission: Submission, pairs: int, progress: Any, accounts: Sequence[str] = (ACCOUNT_ID,)
+) -> tuple[float, float]:
+    """The wave to the bulk queue (its pairs spread over `accounts`), then the urgent pair to the urgent
+    queue; when each was sent."""
     wave_sent_at = time.time()
-    submit_generated(stack, submission, pairs, progress, viewer_prefix="wave-viewer")
-    submission.lines[-1] = (f"a wave of {pairs} one-pair messages", "SendMessageBatch to the bulk queue")
+    submit_generated(stack, submission, pairs, progress, viewer_prefix="wave-viewer", accounts=accounts)
+    over = f", over {len(accounts)} accounts" if len(accounts) > 1 else ""
+    submission.lines[-1] = (f"a wave of {pairs} one-pair messages{over}", "SendMessageBatch to the bulk queue")
     stack.send_urgent(URGENT_PAIR)
     urgent_sent_at = time.time()
     submission.add("one urgent pair, sent after the wave", "SendMessage to the urgent queue", [URGENT_PAIR])
@@ -188,14 +206,18 @@ def submit_wave(stack: LocalStack, submission: Submission, pairs: int, progress:
 
 def race(ledger: Ledger, wave_pairs: int, wave_sent_at: float, urgent_sent_at: float) -> Race:
     batch_calls = [
-        call.at for call in ledger.accepted_calls if call.operation == BATCH_OPERATION and call.at >= wave_sent_at
+        call for call in ledger.accepted_calls if call.operation == BATCH_OPERATION and call.at >= wave_sent_at
     ]
+    pairs_by_account: dict[str, int] = {}
+    for call in batch_calls:
+        pairs_by_account[call.account] = pairs_by_account.get(call.account, 0) + call.pairs
     return Race(
         wave_pairs=wave_pairs,
         wave_sent_at=wave_sent_at,
         urgent_sent_at=urgent_sent_at,
         urgent_called_at=ledger.single_call_at(URGENT_PAIR["channelArn"], URGENT_PAIR["viewerId"]),
-        wave_done_at=max(batch_calls, default=wave_sent_at),
+        wave_done_at=max((call.at for call in batch_calls), default=wave_sent_at),
+        pairs_by_account=pairs_by_account,
     )
 
 
@@ -203,6 +225,14 @@ def print_race(result: Race) -> None:
     out = sys.stdout.write
     out("\nAn urgent ban overtakes the wave\n")
     out(f"  wave, bulk lane        {result.wave_pairs} pairs revoked in {result.wave_drain:.1f} s\n")
+    if len(result.pairs_by_account) > 1 and result.wave_drain > 0:
+        # Each account is a quota of its own: the wave drains at their sum.
+        for account, count in sorted(result.pairs_by_account.items()):
+            out(f"    account {account} {count} pairs, {count / result.wave_drain:.1f} pairs/s\n")
+        out(
+            f"    together             {result.wave_pairs / result.wave_drain:.1f} pairs/s over "
+            f"{len(result.pairs_by_account)} accounts (one account's bound: {PAIRS_PER_SECOND} pairs/s)\n"
+        )
     if result.urgent_called_at is None:
         out("  urgent pair            NOT revoked by a StartViewerSessionRevocation call\n")
         return
@@ -426,12 +456,12 @@ def drain(stack: LocalStack, submission: Submission, progress: Any, log_dir: Any
         return None
 
 
-def run(pairs: int, wave: int = 0) -> int:
+def run(pairs: int, wave: int = 0, member_accounts: Sequence[str] = ()) -> int:
     """The demo, with a log folder of its own that is kept only when the demo fails."""
     log_dir = temporary_log_dir("ivs-revocation-demo-")
     failure: str | None = "the demo did not finish"
     try:
-        status = demonstrate(pairs, wave, log_dir)
+        status = demonstrate(pairs, wave, log_dir, member_accounts)
         failure = None if status == 0 else "not every pair was accounted for, or the queues did not drain"
         return status
     except KeyboardInterrupt:
@@ -441,9 +471,11 @@ def run(pairs: int, wave: int = 0) -> int:
         sys.stdout.write(close_log_dir(log_dir, failure) + "\n")
 
 
-def demonstrate(pairs: int, wave: int, log_dir: Path) -> int:
+def demonstrate(pairs: int, wave: int, log_dir: Path, member_accounts: Sequence[str] = ()) -> int:
     started = time.monotonic()
-    settings = DeploySettings.from_cdk_json()
+    settings = DeploySettings.from_cdk_json(
+        overrides={"memberAccounts": list(member_accounts)} if member_accounts else None
+    )
     out = sys.stdout.write
     timings: dict[str, float] = {}
     # In the region of its channels, as a stack deployed where its channels are: cdk.json names no other
@@ -469,7 +501,8 @@ def demonstrate(pairs: int, wave: int, log_dir: Path) -> int:
 
         result = None
         if wave:
-            wave_sent_at, urgent_sent_at = submit_wave(stack, submission, wave, _tqdm())
+            accounts = (ACCOUNT_ID, *settings.member_accounts)
+            wave_sent_at, urgent_sent_at = submit_wave(stack, submission, wave, _tqdm(), accounts)
             if drain(stack, submission, _tqdm(), log_dir) is None:
                 return 1
             result = race(stack.ivs.ledger(), wave, wave_sent_at, urgent_sent_at)
@@ -509,13 +542,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help=f"one-pair messages of the wave the urgent pair overtakes; 0 leaves it out (default {DEFAULT_WAVE})",
     )
+    parser.add_argument(
+        "--member-accounts",
+        type=account_ids,
+        default=[],
+        metavar="A,B,C",
+        help="member accounts the function revokes in too, through their roles on moto's STS; the wave is "
+        "spread evenly over its own account and these, each drained at its own quota (default: cdk.json's "
+        "memberAccounts)",
+    )
     args = parser.parse_args(argv)
     if args.pairs < 0 or args.wave < 0:
         parser.error("--pairs and --wave must be 0 or more")
     # A supervisor's SIGTERM stops the demo as Ctrl-C does: in order, leaving nothing behind.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return run(args.pairs, args.wave)
+        return run(args.pairs, args.wave, args.member_accounts)
     except KeyboardInterrupt:
         sys.stdout.write("\nInterrupted: the stack is stopped, nothing left running.\n")
         return EXIT_INTERRUPTED

@@ -33,8 +33,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from infra.settings import DeploySettings, DeploySettingsError
 from ivs_revocation import names
 from ivs_revocation.models import CHANNEL_ARN_MAX_LENGTH, CHANNEL_ARN_PATTERN, MAX_SESSIONS_PER_CALL
-from ivs_revocation.settings import ACCOUNT_PATTERN, REGION_PATTERN
+from ivs_revocation.settings import REGION_PATTERN
 from ivs_revoke.targets import ENV_DLQ_URL, ENV_EVENT_BUS, ENV_OUTCOME_EVENT_BUS
+from local.accounts import account_ids
 from local.clients import CREDENTIALS
 from local.demo import CLI_EXAMPLE_CHANNELS
 from local.instance_supervisor import IDLE_SECONDS
@@ -785,7 +786,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--member-accounts",
-        type=_account_ids,
+        type=account_ids,
         metavar="A,B,C",
         help="member accounts whose channels the function revokes in too (memberAccounts, IVS_ACCOUNTS): each "
         "gets its role in moto's IAM, assumed through moto's STS, and the emulator attributes each call to the "
@@ -818,14 +819,6 @@ def build_parser() -> argparse.ArgumentParser:
     # The emulator's own options, so that every fault it has is offered here.
     add_fault_options(parser, "emulator faults, as `python -m local.ivs_emulator` takes them; rates are 0 to 1")
     return parser
-
-
-def _account_ids(value: str) -> list[str]:
-    accounts = [account.strip() for account in value.split(",") if account.strip()]
-    wrong = [account for account in accounts if not re.fullmatch(ACCOUNT_PATTERN, account)]
-    if not accounts or wrong:
-        raise argparse.ArgumentTypeError(f"not comma-separated 12-digit account ids: {value!r}")
-    return accounts
 
 
 def main(argv: Sequence[str] | None = None) -> int:

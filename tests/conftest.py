@@ -5,7 +5,8 @@ matrix) starts once. The template tests are one scope: their session fixture syn
 about 15 s of CPU, which each worker would otherwise pay again.
 
 Tests marked `timed` hold a bound in seconds (a quota's rate, a call's deadline): `make test` runs them
-after the others, alone on the machine, where a bound measures the code rather than the load beside it.
+after the others, alone on the machine, where a bound measures the code rather than the load beside it
+(from tests/unit and tests/integration: the template tests hold no bound in seconds).
 
 The scopes are drawn by a scheduler of our own rather than by `xdist_group` marks: pytest-xdist 3.8
 groups marked tests by a suffix it writes to `item._nodeid`, which pytest 9.2 no longer reads, so
