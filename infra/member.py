@@ -14,10 +14,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import ArnFormat, CfnOutput, Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.channels import channel_arns
 from infra.nag import acknowledge, nag_form
 from infra.settings import DeploySettings, DeploySettingsError
 from ivs_revocation import names
@@ -90,20 +91,6 @@ class MemberRole(Construct):
                 "Revocation targets any channel of this account (in the listed regions), and channels are "
                 "created at run time; the only actions granted are the two revocation operations.",
             )
-
-
-def channel_arns(stack: Stack, regions: Sequence[str]) -> list[str]:
-    """This account's channels in `regions`, or in every region when none is named."""
-    return [
-        stack.format_arn(
-            service="ivs",
-            region=region,
-            resource="channel",
-            resource_name="*",
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
-        for region in (regions or ["*"])
-    ]
 
 
 class MemberStack(Stack):

@@ -12,6 +12,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import constants
+from infra.channels import channel_arns
 from infra.nag import acknowledge, nag_form
 from infra.settings import DeploySettings
 from ivs_revocation import names
@@ -156,16 +157,7 @@ class RevocationFunction(Construct):
         if self._settings.channel_arns:
             return list(self._settings.channel_arns)
         stack = Stack.of(self)
-        return [
-            stack.format_arn(
-                service="ivs",
-                region=region,
-                resource="channel",
-                resource_name="*",
-                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-            )
-            for region in self._settings.revocation_regions(stack.region)
-        ]
+        return channel_arns(stack, self._settings.revocation_regions(stack.region))
 
     def _grant_revocation(self) -> None:
         self.role.add_to_policy(
