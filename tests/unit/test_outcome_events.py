@@ -420,9 +420,13 @@ class FakePublisher:
         return PublishReport(1, [])
 
 
-def serve(clock: FakeClock, gateway: FakeGateway, publisher: FakePublisher, **overrides: Any) -> RevocationService:
+def serve(
+    clock: FakeClock, gateway: FakeGateway, publisher: FakePublisher, *, bus: bool = True, **overrides: Any
+) -> RevocationService:
+    if bus:
+        overrides["OUTCOME_EVENT_BUS_NAME"] = BUS
     return RevocationService(
-        settings(OUTCOME_EVENT_BUS_NAME=BUS, **overrides),
+        settings(**overrides),
         gateway,
         FakeQueueWriter(),
         events=publisher,
@@ -510,15 +514,7 @@ def test_without_a_bus_no_event_is_put() -> None:
     clock = FakeClock()
     gateway = FakeGateway(clock=clock, call_seconds=0.05)
     publisher = FakePublisher(clock, gateway)
-    service = RevocationService(
-        settings(),
-        gateway,
-        FakeQueueWriter(),
-        events=publisher,
-        clock=clock,
-        sleep=clock.sleep,
-        background=InlineExecutor(),
-    )
+    service = serve(clock, gateway, publisher, bus=False)
     service.settle_batch(_records([sqs_record({"channelArn": channel(), "viewerId": "v1"})]), FakeContext(clock, 30))
     assert publisher.put_calls == []
 
