@@ -8,6 +8,8 @@ checks, when it ends, that none of them is left.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from infra.settings import DeploySettings
 from local.moto_process import MotoServer
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 STAND_IN_HANDLER = "stand_in_function.lambda_handler"
 
 
@@ -47,6 +50,31 @@ def fast_settings(**overrides: Any) -> DeploySettings:
     }
     values.update(overrides)
     return DeploySettings.from_cdk_json(overrides=values)
+
+
+def one_invocation_settings(**overrides: Any) -> DeploySettings:
+    """cdk.json's settings with a function timeout that fits the few calls of a command's test in one
+    invocation (one call per second per instance), so that no test waits for a redelivery."""
+    values: dict[str, Any] = {
+        "stackName": f"Cli{uuid.uuid4().hex[:10]}",
+        "functionTimeoutSeconds": 6,
+        "visibilityTimeoutSeconds": 36,
+        "batchSize": 20,
+        "maxBatchingWindowSeconds": 1,
+        "maxReceiveCount": 3,
+        "timeSafetyMarginSeconds": 0.5,
+        "ivsCallTimeoutSeconds": 1.0,
+    }
+    values.update(overrides)
+    return DeploySettings.from_cdk_json(overrides=values)
+
+
+def install_project(target: Path, *, editable: bool = False) -> subprocess.CompletedProcess[str]:
+    """This project installed into `target` as the Makefile installs it (uv, no dependencies: they are
+    the test environment's), output captured."""
+    command = [str(ROOT / ".venv" / "bin" / "uv"), "pip", "install", "--quiet", "--no-deps"]
+    command += ["--python", sys.executable, "--target", str(target), *(["-e"] if editable else []), str(ROOT)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
 def assert_processes_gone(pids: list[int]) -> None:

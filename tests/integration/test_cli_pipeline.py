@@ -11,14 +11,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.settings import DeploySettings
 from ivs_revocation.intake import ValidRequest, read_request
 from ivs_revocation.models import (
     ATTR_ATTEMPTS,
@@ -30,6 +28,7 @@ from ivs_revocation.models import (
     ViewerSession,
 )
 from local.stack import LocalStack
+from tests.integration.conftest import one_invocation_settings
 
 pytestmark = pytest.mark.integration
 
@@ -46,20 +45,7 @@ def channel(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    # A function timeout that fits the few calls of each test in one invocation (one call per second
-    # per instance), so that no test waits for a redelivery.
-    settings = DeploySettings.from_cdk_json(
-        overrides={
-            "stackName": f"Cli{uuid.uuid4().hex[:10]}",
-            "functionTimeoutSeconds": 6,
-            "visibilityTimeoutSeconds": 36,
-            "batchSize": 20,
-            "maxBatchingWindowSeconds": 1,
-            "maxReceiveCount": 3,
-            "timeSafetyMarginSeconds": 0.5,
-            "ivsCallTimeoutSeconds": 1.0,
-        }
-    )
+    settings = one_invocation_settings()
     with LocalStack(settings, region=REGION, ivs_options={"unauthorized_channels": [DENIED]}) as stack:
         yield stack
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import DeploySettings
 from ivs_revoke.wait import WAIT_PREFIX
 from local.stack import LocalStack
+from tests.integration.conftest import one_invocation_settings
 
 pytestmark = pytest.mark.integration
 
@@ -33,19 +33,7 @@ OK = f"arn:aws:ivs:{REGION}:{ACCOUNT}:channel/okChannel"
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     name = f"Wait{uuid.uuid4().hex[:10]}"
-    settings = DeploySettings.from_cdk_json(
-        overrides={
-            "stackName": name,
-            "eventBusName": f"{name}-bus",
-            "functionTimeoutSeconds": 6,
-            "visibilityTimeoutSeconds": 36,
-            "batchSize": 20,
-            "maxBatchingWindowSeconds": 1,
-            "maxReceiveCount": 3,
-            "timeSafetyMarginSeconds": 0.5,
-            "ivsCallTimeoutSeconds": 1.0,
-        }
-    )
+    settings = one_invocation_settings(stackName=name, eventBusName=f"{name}-bus")
     with LocalStack(settings, region=REGION, ivs_options={"unauthorized_channels": [DENIED]}) as stack:
         yield stack
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.integration.conftest import install_project
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -20,21 +20,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project built and installed (not editable) into a folder of its own; the dependencies are
     the test environment's."""
     target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "uv"),
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--python",
-            sys.executable,
-            "--target",
-            str(target),
-            str(ROOT),
-        ],
-        check=True,
-    )
+    installed = install_project(target)
+    assert installed.returncode == 0, installed.stderr
     return target
 
 

@@ -32,7 +32,7 @@ from ivs_revoke.sqs import queue_counts
 from local.clients import client
 from local.demo import CLI_EXAMPLE, CLI_EXAMPLE_CHANNELS
 from local.up import lock_path
-from tests.integration.conftest import assert_processes_gone
+from tests.integration.conftest import assert_processes_gone, install_project
 from tests.integration.processes import descendants, listening
 
 pytestmark = pytest.mark.integration
@@ -442,24 +442,7 @@ def test_the_first_install_says_what_it_does_and_how_long_before_its_quiet_insta
 def test_the_editable_install_prints_no_warning_box(tmp_path: Path) -> None:
     """setuptools' "Editable installation." box reads as a failure on a first run: the install shows a
     build's output only when it fails."""
-    installed = subprocess.run(
-        [
-            str(ROOT / ".venv" / "bin" / "uv"),
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--python",
-            sys.executable,
-            "--target",
-            str(tmp_path / "site"),
-            "-e",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    installed = install_project(tmp_path / "site", editable=True)
 
     assert installed.returncode == 0, installed.stderr
     assert "Editable installation" not in installed.stdout + installed.stderr
