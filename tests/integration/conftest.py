@@ -8,6 +8,7 @@ checks, when it ends, that none of them is left.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -19,6 +20,9 @@ import pytest
 
 from infra.settings import DeploySettings
 from local.moto_process import MotoServer
+from local.overview import lanes
+from local.stack import LocalStack
+from local.up import environment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -67,6 +71,18 @@ def one_invocation_settings(**overrides: Any) -> DeploySettings:
     }
     values.update(overrides)
     return DeploySettings.from_cdk_json(overrides=values)
+
+
+def cli_environment(stack: LocalStack) -> dict[str, str]:
+    """The environment a command runs in against `stack`: what `make up` exports for it, and nothing of
+    this machine's own AWS configuration or `ivs-revoke` settings."""
+    kept = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "IVS_REVOKE_"))}
+    return {
+        **kept,
+        **environment(stack, lanes(stack)),
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
 
 
 def install_project(target: Path, *, editable: bool = False) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,6 @@ the local stack with --endpoint-url (moto's server serves SQS and EventBridge).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from ivs_revocation.models import (
     ViewerSession,
 )
 from local.stack import LocalStack
-from tests.integration.conftest import one_invocation_settings
+from tests.integration.conftest import cli_environment, one_invocation_settings
 
 pytestmark = pytest.mark.integration
 
@@ -60,22 +59,11 @@ def clean(stack: LocalStack) -> LocalStack:
 
 
 def ivs_revoke(stack: LocalStack, *argv: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "IVS_REVOKE_"))}
-    environment.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_DEFAULT_REGION=REGION,
-        IVS_REVOKE_QUEUE_URL=stack.resources.queue_url,
-        IVS_REVOKE_URGENT_QUEUE_URL=stack.resources.urgent_queue_url,
-        IVS_REVOKE_DLQ_URL=stack.resources.dead_letter_queue_url,
-    )
     return subprocess.run(
         [IVS_REVOKE, *argv, "--endpoint-url", stack.endpoint_url],
         capture_output=True,
         text=True,
-        env=environment,
+        env=cli_environment(stack),
         timeout=120,
         check=False,
     )

@@ -6,7 +6,6 @@ also after Ctrl-C."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 
 from ivs_revoke.wait import WAIT_PREFIX
 from local.stack import LocalStack
-from tests.integration.conftest import one_invocation_settings
+from tests.integration.conftest import cli_environment, one_invocation_settings
 
 pytestmark = pytest.mark.integration
 
@@ -38,28 +37,12 @@ def stack() -> Iterator[LocalStack]:
         yield stack
 
 
-def environment(stack: LocalStack) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "IVS_REVOKE_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_DEFAULT_REGION=REGION,
-        IVS_REVOKE_QUEUE_URL=stack.resources.queue_url,
-        IVS_REVOKE_URGENT_QUEUE_URL=stack.resources.urgent_queue_url,
-        IVS_REVOKE_EVENT_BUS=stack.resources.event_bus_name,
-        IVS_REVOKE_OUTCOME_EVENT_BUS=str(stack.resources.outcome_event_bus_name),
-    )
-    return env
-
-
 def submit(stack: LocalStack, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [IVS_REVOKE, "submit", *argv, "--endpoint-url", stack.endpoint_url],
         capture_output=True,
         text=True,
-        env=environment(stack),
+        env=cli_environment(stack),
         timeout=120,
         check=False,
     )
@@ -126,7 +109,7 @@ def test_ctrl_c_while_waiting_removes_the_queue_and_the_rule(stack: LocalStack) 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=environment(stack),
+            env=cli_environment(stack),
         )
         deadline = time.monotonic() + 30
         while leftovers(stack) == ([], []) and time.monotonic() < deadline:
