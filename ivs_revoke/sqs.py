@@ -5,6 +5,7 @@ Each takes a client (from `ivs_revoke.aws`, or the local stack's); the limits ar
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar
@@ -92,3 +93,22 @@ def queue_url_of(sqs: Any, arn: str) -> str:
     if len(parts) != 6 or parts[2] != "sqs":
         raise ConfigurationError(f"{arn} is not the ARN of an SQS queue")
     return str(sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"])
+
+
+def rule_may_send(queue_arn: str, rule_arn: str, sid: str) -> str:
+    """A queue policy letting EventBridge deliver the events of one rule (and of no other) to the queue."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                }
+            ],
+        }
+    )

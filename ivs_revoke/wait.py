@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ivs_revocation.models import EVENT_SOURCE, OUTCOME_EVENT_DETAIL_TYPE
 from ivs_revoke.inputs import Pair
+from ivs_revoke.sqs import rule_may_send
 
 WAIT_PREFIX: Final = "ivs-revoke-wait-"
 DEFAULT_WAIT_SECONDS: Final = 120.0
@@ -131,20 +132,8 @@ class OutcomeWatch:
             Description="ivs-revoke submit --wait: this submit's outcome events (removed when it ends)",
         )["RuleArn"]
         self._rule_made = True
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "OutcomeEventsOfThisSubmit",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-                }
-            ],
-        }
-        self._sqs.set_queue_attributes(QueueUrl=self.queue_url, Attributes={"Policy": json.dumps(policy)})
+        policy = rule_may_send(queue_arn, rule_arn, "OutcomeEventsOfThisSubmit")
+        self._sqs.set_queue_attributes(QueueUrl=self.queue_url, Attributes={"Policy": policy})
         self._events.put_targets(Rule=self._name, EventBusName=self._bus, Targets=[{"Id": "Wait", "Arn": queue_arn}])
         self._target_made = True
 

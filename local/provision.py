@@ -166,7 +166,10 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
                 }
             ],
         )
-        sqs.set_queue_attributes(QueueUrl=target_url, Attributes={"Policy": _events_may_send(target_arn, rule_arn)})
+        sqs.set_queue_attributes(
+            QueueUrl=target_url,
+            Attributes={"Policy": ivs_revoke.sqs.rule_may_send(target_arn, rule_arn, "AllowRevocationRule")},
+        )
     outcome_bus = settings.outcome_event_bus_name
     outcome_url = None
     if outcome_bus is not None:
@@ -187,7 +190,8 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
             Rule=named["outcome_rule"], EventBusName=outcome_bus, Targets=[{"Id": "OutcomeQueue", "Arn": outcome_arn}]
         )
         sqs.set_queue_attributes(
-            QueueUrl=outcome_url, Attributes={"Policy": _events_may_send(outcome_arn, outcome_rule_arn)}
+            QueueUrl=outcome_url,
+            Attributes={"Policy": ivs_revoke.sqs.rule_may_send(outcome_arn, outcome_rule_arn, "AllowRevocationRule")},
         )
     return Resources(
         endpoint_url=endpoint_url,
@@ -214,25 +218,6 @@ def provision(settings: DeploySettings, endpoint_url: str, region: str = DEFAULT
 def _create_queue(sqs: Any, name: str, attributes: Mapping[str, str]) -> tuple[str, str]:
     url: str = sqs.create_queue(QueueName=name, Attributes=dict(attributes))["QueueUrl"]
     return url, ivs_revoke.sqs.queue_arn(sqs, url)
-
-
-def _events_may_send(queue_arn: str, rule_arn: str) -> str:
-    """The queue policy EventBridge needs to deliver the rule's events (moto does not enforce it)."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AllowRevocationRule",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-                }
-            ],
-        }
-    )
 
 
 def function_environment(

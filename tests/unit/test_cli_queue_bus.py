@@ -24,6 +24,7 @@ from ivs_revocation.models import (
     sqs_message_bytes,
 )
 from ivs_revoke.senders import event_entry_size, pack, request_body
+from ivs_revoke.sqs import rule_may_send
 from ivs_revoke.targets import ENV_EVENT_BUS, ENV_QUEUE_URL, ENV_STACK_NAME, OUTPUT_EVENT_BUS_NAME, OUTPUT_QUEUE_URL
 from tests.unit.cli_support import (
     FakeAws,
@@ -549,3 +550,19 @@ def test_pack_cuts_consecutive_groups_within_both_limits(
 def test_pack_refuses_an_item_that_cannot_fit_alone() -> None:
     with pytest.raises(ValueError, match="item 1"):
         pack([1, 100], max_items=None, max_bytes=50, overhead=2)
+
+
+def test_a_rules_queue_policy_lets_eventbridge_send_that_rules_events_only() -> None:
+    """What `submit --wait` and the local stack put on a queue that a rule delivers to (EventBridge
+    needs it at AWS; moto does not check it)."""
+    queue_arn = "arn:aws:sqs:us-west-2:123456789012:q"
+    rule_arn = "arn:aws:events:us-west-2:123456789012:rule/r"
+    [statement] = json.loads(rule_may_send(queue_arn, rule_arn, "Sid1"))["Statement"]
+    assert statement == {
+        "Sid": "Sid1",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+    }
