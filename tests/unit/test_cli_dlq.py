@@ -145,6 +145,12 @@ class FakeQueue:
             }
         )
 
+    def served(self) -> FakeAws:
+        """A fake AWS serving this DLQ."""
+        fake = FakeAws()
+        self.attach(fake)
+        return fake
+
     def attach(self, fake: FakeAws, *, other_queues: Any = None) -> None:
         """Serves the DLQ; any other queue answers GetQueueAttributes as `other_queues` (a new queue's)."""
         self.other_queues = other_queues or queue_attributes()
@@ -188,8 +194,7 @@ def _dlq(args: list[str], fake: FakeAws, **kwargs: Any) -> Any:
 
 def test_list_shows_each_failed_pair_with_code_message_source_and_attempts_and_consumes_nothing() -> None:
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list"], fake)
     assert result.code == 0, result.stderr
     output = result.json()
@@ -252,8 +257,7 @@ def test_list_shows_each_failed_pair_with_code_message_source_and_attempts_and_c
 
 def test_list_pages_through_more_than_ten_messages_each_once() -> None:
     queue = FakeQueue([dead_letter([f"v{index}"], "403", "no") for index in range(25)])
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list"], fake)
     assert result.code == 0, result.stderr
     assert [row["viewerId"] for row in result.json()["failedPairs"]] == [f"v{index}" for index in range(25)]
@@ -262,8 +266,7 @@ def test_list_pages_through_more_than_ten_messages_each_once() -> None:
 
 def test_list_with_visibility_timeout_0_still_ends_and_shows_each_message_once() -> None:
     queue = FakeQueue([dead_letter([f"v{index}"], "403", "no") for index in range(15)])
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list", "--visibility-timeout", "0"], fake)
     assert result.code == 0, result.stderr
     viewers = [row["viewerId"] for row in result.json()["failedPairs"]]
@@ -273,8 +276,7 @@ def test_list_with_visibility_timeout_0_still_ends_and_shows_each_message_once()
 
 def test_list_max_items() -> None:
     queue = FakeQueue([dead_letter([f"v{index}"], "403", "no") for index in range(25)])
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list", "--max-items", "12"], fake)
     assert result.json()["messages"] == 12
     assert queue.hidden == set()
@@ -282,8 +284,7 @@ def test_list_max_items() -> None:
 
 def test_list_reads_as_a_table() -> None:
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list", "--output", "table", "--color", "off"], fake)
     assert result.code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -296,22 +297,19 @@ def test_list_reads_as_a_table() -> None:
 
 def test_list_with_a_query() -> None:
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list", "--query", "failedPairs[?code=='403'].viewerId", "--output", "text"], fake)
     assert result.stdout.split() == ["denied-1", "denied-2"]
 
 
 def test_the_dlq_url_comes_from_the_environment_or_the_stack() -> None:
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = ivs_revoke(["dlq", "list", *REGION_ARGS], fake, environ={ENV_DLQ_URL: DLQ_URL})
     assert result.code == 0, result.stderr
     assert fake.of("ReceiveMessage")[0].json()["QueueUrl"] == DLQ_URL
 
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     fake.on("DescribeStacks", [describe_stacks_reply("S", {OUTPUT_DLQ_URL: DLQ_URL})])
     result = ivs_revoke(["dlq", "list", "--stack-name", "S", *REGION_ARGS], fake)
     assert result.code == 0, result.stderr
@@ -322,8 +320,7 @@ def test_a_letter_with_a_repeated_key_is_listed_as_invalid_not_as_the_pair_a_par
     body = f'{{"viewerSessions": [{{"channelArn": "{channel()}", "viewerId": "first", "viewerId": "second"}}]}}'
     attributes = {ATTR_ERROR_CODE: CODE_INVALID_MESSAGE, ATTR_ERROR_MESSAGE: "repeated key", ATTR_ATTEMPTS: "1"}
     queue = FakeQueue([{"Body": body, "MessageAttributes": attributes}])
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list"], fake)
     assert result.code == 0, result.stderr
     output = result.json()
@@ -337,8 +334,7 @@ def test_a_letter_with_a_repeated_key_is_listed_as_invalid_not_as_the_pair_a_par
 
 def test_stats_counts_pairs_and_invalid_messages_by_code() -> None:
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["stats"], fake)
     assert result.code == 0, result.stderr
     output = result.json()
@@ -365,8 +361,7 @@ def test_stats_by_account_counts_failed_pairs_by_the_account_their_channel_names
         "MessageAttributes": {ATTR_ERROR_CODE: "AccessDenied", ATTR_ATTEMPTS: "5"},
     }
     queue = FakeQueue([*_queue_with_every_kind().messages.values(), refused])
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
 
     plain = _dlq(["stats"], fake).json()
     output = _dlq(["stats", "--by-account"], fake).json()
@@ -462,8 +457,7 @@ def test_redrive_without_exactly_one_source_queue_is_refused_and_nothing_moves(
     pages: list[Reply], expected: list[str]
 ) -> None:
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     fake.on("ListDeadLetterSourceQueues", pages)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     result = _dlq(["redrive", "--wait"], fake)
@@ -565,8 +559,7 @@ def _moved(fake: FakeAws) -> list[dict[str, Any]]:
 )
 def test_redrive_moves_the_messages_itself_where_a_local_endpoint_lacks_the_move_task(answer: Any) -> None:
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     fake.on("StartMessageMoveTask", answer)
     _with_source_queues(fake, SOURCE_URL)
     result = _dlq(["redrive", "--include-invalid", "--endpoint-url", "http://127.0.0.1:5000"], fake)
@@ -586,8 +579,7 @@ def test_redrive_moves_the_messages_itself_where_a_local_endpoint_lacks_the_move
 def test_an_endpoint_set_by_aws_endpoint_url_sqs_is_a_local_one_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:5000")
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     fake.on("StartMessageMoveTask", _unimplemented)
     _with_source_queues(fake, SOURCE_URL)
     result = _dlq(["redrive", "--include-invalid"], fake)
@@ -653,8 +645,7 @@ def test_client_side_redrive_to_a_named_queue_leaves_messages_newer_than_its_sta
     queue = _queue_with_every_kind()
     newer = dead_letter(["again-1"], "403", "not authorized")
     queue.add(newer, message_id="msg-new", sent_ms=4_102_444_800_000)  # written after the move began
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(
         ["redrive", "--client-side", "--include-invalid", "--destination-url", OTHER_URL, "--rate", "2", "--wait"], fake
     )
@@ -668,8 +659,7 @@ def test_client_side_redrive_to_a_named_queue_leaves_messages_newer_than_its_sta
 
 def test_client_side_redrive_keeps_what_the_destination_refused_and_tries_it_once() -> None:
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
 
     def refuse_first(sent: Sent) -> Reply:
         entries = sent.json()["Entries"]
@@ -696,8 +686,7 @@ def test_client_side_redrive_keeps_what_the_destination_refused_and_tries_it_onc
 
 def test_client_side_redrive_consumes_nothing_when_the_send_fails() -> None:
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     fake.on("SendMessageBatch", [json_error("AccessDenied", "not authorized to SendMessage", 403)])
     result = _dlq(["redrive", "--client-side", "--include-invalid", "--destination-url", OTHER_URL], fake)
     assert result.code == 254
@@ -727,8 +716,7 @@ def test_client_side_redrive_keeps_each_batch_within_1_mib() -> None:
     for letter in letters:
         letter["MessageAttributes"][ATTR_ERROR_MESSAGE] = "unavailable"
     queue = FakeQueue(letters)
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL], fake)
     assert result.code == 0, result.stderr
     assert [len(sent.json()["Entries"]) for sent in fake.of("SendMessageBatch")] == [2, 1]
@@ -737,8 +725,7 @@ def test_client_side_redrive_keeps_each_batch_within_1_mib() -> None:
 
 def test_client_side_redrive_reports_a_message_sent_but_not_deleted() -> None:
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
 
     def fail_first_delete(sent: Sent) -> Reply:
         entries = sent.json()["Entries"]

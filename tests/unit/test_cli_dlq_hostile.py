@@ -15,7 +15,7 @@ import pytest
 from ivs_revocation.intake import Intake
 from ivs_revocation.models import ATTR_ATTEMPTS, ATTR_ERROR_CODE
 from ivs_revoke import dlq
-from tests.unit.cli_support import FakeAws, Reply, channel
+from tests.unit.cli_support import Reply, channel
 from tests.unit.test_cli_dlq import (
     DLQ_ARN,
     DLQ_URL,
@@ -60,8 +60,7 @@ def _poisoned_queue() -> FakeQueue:
 
 def test_dlq_list_shows_a_letter_with_a_4301_digit_integer_as_unreadable() -> None:
     queue = _poisoned_queue()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list"], fake)
     assert result.code == 0, result.stderr
     output = result.json()
@@ -78,8 +77,7 @@ def test_dlq_list_shows_a_letter_with_a_4301_digit_integer_as_unreadable() -> No
 
 def test_dlq_stats_counts_a_letter_with_a_4301_digit_integer_as_invalid() -> None:
     queue = _poisoned_queue()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["stats"], fake)
     assert result.code == 0, result.stderr
     output = result.json()
@@ -97,8 +95,7 @@ def test_dlq_stats_counts_a_letter_with_a_4301_digit_integer_as_invalid() -> Non
 )
 def test_dlq_list_shows_a_letter_nested_past_the_recursion_limit_as_invalid(body: str) -> None:
     queue = FakeQueue([{"Body": body}, dead_letter(["innocent"], "403", "not authorized")])
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list"], fake)
     assert result.code == 0, result.stderr
     output = result.json()
@@ -117,8 +114,7 @@ def test_dlq_list_shows_an_attempts_attribute_that_is_no_count_as_it_is() -> Non
             for index, attempts in enumerate(odd)
         ]
     )
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list"], fake)
     assert result.code == 0, result.stderr
     assert [row["attempts"] for row in result.json()["failedPairs"]] == odd
@@ -137,8 +133,7 @@ def test_a_letter_the_reader_raises_on_is_unreadable_with_its_reason_and_the_oth
 
     monkeypatch.setattr(dlq, "read_request", read_request)
     queue = FakeQueue([{"Body": _one_pair("poison")}, {"Body": _one_pair("innocent")}])
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["list"], fake)
     assert result.code == 0, result.stderr
     output = result.json()
@@ -157,8 +152,7 @@ def test_a_letter_the_reader_raises_on_is_unreadable_with_its_reason_and_the_oth
 def test_redrive_leaves_invalid_messages_unless_include_invalid() -> None:
     # The move task cannot filter, so with an InvalidMessage letter in the DLQ the others move from here.
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     result = _dlq(["redrive"], fake)
@@ -181,8 +175,7 @@ def test_redrive_leaves_invalid_messages_unless_include_invalid() -> None:
 
     # Asked: the move task takes them all, and the DLQ is not read first.
     queue = _queue_with_every_kind()
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     _with_source_queues(fake, SOURCE_URL)
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     result = _dlq(["redrive", "--include-invalid"], fake)
@@ -197,8 +190,7 @@ def test_redrive_leaves_invalid_messages_unless_include_invalid() -> None:
 def test_client_side_redrive_leaves_invalid_messages_unless_include_invalid() -> None:
     queue = _queue_with_every_kind()
     queue.add(INVALID_LETTER, message_id="msg-004")
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL, "--wait"], fake)
     assert result.code == 0, result.stderr
     assert list(queue.messages) == ["msg-002", "msg-004"] and queue.hidden == set()
@@ -207,8 +199,7 @@ def test_client_side_redrive_leaves_invalid_messages_unless_include_invalid() ->
     codes = [entry.get("MessageAttributes", {}).get(ATTR_ERROR_CODE, {}).get("StringValue") for entry in _moved(fake)]
     assert codes == ["403", "503", None]
 
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["redrive", "--client-side", "--destination-url", OTHER_URL, "--include-invalid"], fake)
     assert result.code == 0, result.stderr
     assert queue.messages == {}
@@ -218,8 +209,7 @@ def test_client_side_redrive_leaves_invalid_messages_unless_include_invalid() ->
 
 def test_redrive_reads_the_dlq_before_the_move_task_and_consumes_nothing_when_no_letter_is_invalid() -> None:
     queue = _queue_with_every_kind(invalid=False)
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     result = _dlq(["redrive", "--destination-url", OTHER_URL], fake)
     assert result.code == 0, result.stderr
@@ -239,8 +229,7 @@ def test_redrive_moves_a_bare_letter_whatever_its_body_as_no_function_judged_it(
     """Only the function's ErrorCode makes a letter invalid: SQS's redrive policy moved this one bare
     (the function failed on its batch), and it may pass once the cause is fixed."""
     queue = FakeQueue([{"Body": _one_pair("poison", HUGE_INTEGER)}, {"Body": "not JSON, and no attributes"}])
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     fake.on("StartMessageMoveTask", [Reply({"TaskHandle": "task-1"})])
     result = _dlq(["redrive", "--destination-url", OTHER_URL], fake)
     assert result.code == 0, result.stderr
@@ -251,8 +240,7 @@ def test_redrive_moves_a_bare_letter_whatever_its_body_as_no_function_judged_it(
 def test_redrive_stops_reading_at_the_first_invalid_letter() -> None:
     letters: list[dict[str, Any]] = [INVALID_LETTER, *(dead_letter([f"v{index}"], "403", "no") for index in range(30))]
     queue = FakeQueue(letters)
-    fake = FakeAws()
-    queue.attach(fake)
+    fake = queue.served()
     result = _dlq(["redrive", "--destination-url", OTHER_URL], fake)
     assert result.code == 0, result.stderr
     first_send = next(index for index, sent in enumerate(fake.sent) if sent.operation == "SendMessageBatch")
