@@ -198,7 +198,7 @@ class RevocationService:
                 "outcome events put",
                 extra={
                     "events": events,
-                    "events_put_early": len(publishing.early_events),
+                    "events_put_early": publishing.put_early,
                     "unpublished": len(unpublished),
                     "put_calls": calls,
                     "put_seconds": round(took, 4),
@@ -361,7 +361,7 @@ class _EventsInFlight:
         self.bus = bus
         self._deadline = deadline
         self.early = early
-        self.early_events: list[OutcomeEvent] = []
+        self.put_early = 0
         self._puts: list[tuple[list[OutcomeEvent], Future[PublishReport]]] = []
 
     def revoked(self, keys: list[PairKey]) -> None:
@@ -372,7 +372,7 @@ class _EventsInFlight:
             # Never a reason to stop revoking: what was not given early is put with the rest.
             logger.exception("outcome events could not be made early")
             return
-        self.early_events += events
+        self.put_early += len(events)
         self.put(events)
 
     def put(self, events: list[OutcomeEvent]) -> None:

@@ -16,7 +16,7 @@ from botocore.exceptions import EndpointConnectionError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivs_revocation import outcome_events
+from ivs_revocation import names, outcome_events
 from ivs_revocation.adapters.events import EVENTBRIDGE_MAX_BATCH_ENTRIES, EventBridgePublisher, batches
 from ivs_revocation.intake import read_request
 from ivs_revocation.models import (
@@ -25,6 +25,7 @@ from ivs_revocation.models import (
     OUTCOME_EVENT_DETAIL_TYPE,
     OUTCOME_EVENT_MAX_ENTRY_BYTES,
     Failure,
+    Lane,
     RevocationRequest,
 )
 from ivs_revocation.settle import SourceRecord, settle
@@ -367,19 +368,19 @@ def early_case(draw: st.DrawFn) -> tuple[list[SourceRecord], list[list[str]], di
     return records, chunks, failed, excluded
 
 
-@given(early_case())
+@given(early_case(), st.sampled_from(names.LANES))
 def test_events_given_early_and_the_rest_are_exactly_the_events_of_the_settled_batch(
-    case: tuple[list[SourceRecord], list[list[str]], dict[str, Failure], set[str]],
+    case: tuple[list[SourceRecord], list[list[str]], dict[str, Failure], set[str]], lane: Lane
 ) -> None:
     records, chunks, failed, excluded = case
     revoked = {v for chunk in chunks for v in chunk}
     failures = {session(v).key: failure for v, failure in failed.items() if v not in revoked}
     settlement = settle(records, {session(v).key for v in revoked}, failures, 3, requeue_not_started=True)
 
-    early = outcome_events.EarlyEvents(records, "bulk", excluded)
+    early = outcome_events.EarlyEvents(records, lane, excluded)
     given = [event for chunk in chunks for event in early.revoked([session(v).key for v in chunk])]
-    rest = outcome_events.outcome_events(records, settlement, set(), "bulk", early.given)
-    whole = outcome_events.outcome_events(records, settlement, set(), "bulk")
+    rest = outcome_events.outcome_events(records, settlement, set(), lane, early.given)
+    whole = outcome_events.outcome_events(records, settlement, set(), lane)
 
     assert sorted(event.detail_json for event in given + rest) == sorted(event.detail_json for event in whole)
     assert not early.given & excluded
