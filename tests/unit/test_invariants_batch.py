@@ -35,10 +35,11 @@ from ivs_revocation.models import (
     ViewerSession,
     sqs_safe,
 )
+from ivs_revocation.outcome_events import PublishReport
 from ivs_revocation.service import RevocationService
 from local import sqs_event as lambda_event
 from tests.unit import fakes
-from tests.unit.fakes import FakeClock, FakeContext, FakeGateway, FakeQueueWriter
+from tests.unit.fakes import FakeClock, FakeContext, FakeGateway, FakeQueueWriter, InlineExecutor
 from tests.unit.strategies import (
     Lit,
     Obj,
@@ -400,6 +401,24 @@ class Ivs:
 
 
 @dataclass
+class Published:
+    """The outcome-event port in memory: every entry put, each accepted."""
+
+    entries: list[dict[str, str]] = field(default_factory=list)
+
+    def put(self, entries: Sequence[dict[str, str]], entry_bytes: Sequence[int], deadline: float) -> PublishReport:
+        self.entries.extend(entries)
+        return PublishReport(1, [])
+
+    def details_by_record(self) -> dict[str, list[dict[str, Any]]]:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for entry in self.entries:
+            detail = json.loads(entry["Detail"])
+            grouped.setdefault(detail["sourceMessageId"], []).append(detail)
+        return grouped
+
+
+@dataclass
 class Lane:
     """The handler of one lane around a service with in-memory ports."""
 
@@ -410,6 +429,7 @@ class Lane:
     dead_letters: FakeQueueWriter
     requeued: FakeQueueWriter | None
     bulk: FakeQueueWriter | None
+    events: Published
     service: RevocationService
 
 
@@ -425,7 +445,14 @@ def lane_of(
     gateway = ivs.gateway(script, clock)
     dead_letters = FakeQueueWriter()
     requeued = FakeQueueWriter() if requeue else None
-    scope = {IVS_REGIONS: ",".join(REGIONS), "MAX_RECEIVE_COUNT": MAX_RECEIVE_COUNT}
+    events = Published()
+    # Outcome events on, put at once (some while the calls go on): what they report is checked too.
+    scope = {
+        IVS_REGIONS: ",".join(REGIONS),
+        "MAX_RECEIVE_COUNT": MAX_RECEIVE_COUNT,
+        "OUTCOME_EVENT_BUS_NAME": "outcomes",
+    }
+    ports: dict[str, Any] = {"events": events, "background": InlineExecutor(), "clock": clock, "sleep": clock.sleep}
     if name == names.LANE_URGENT:
         bulk: FakeQueueWriter | None = FakeQueueWriter()
         lane_settings = fakes.settings(
@@ -443,15 +470,12 @@ def lane_of(
             overflow=bulk,
             pairs_per_call=1,
             operation=names.OPERATION_SINGLE,
-            clock=clock,
-            sleep=clock.sleep,
+            **ports,
         )
     else:
         bulk = None
-        service = RevocationService(
-            fakes.settings(**scope), gateway, dead_letters, requeued, clock=clock, sleep=clock.sleep
-        )
-    return Lane(name, clock, ivs, gateway, dead_letters, requeued, bulk, service)
+        service = RevocationService(fakes.settings(**scope), gateway, dead_letters, requeued, **ports)
+    return Lane(name, clock, ivs, gateway, dead_letters, requeued, bulk, events, service)
 
 
 def record(text: str, number: int, receive_count: int = 1) -> dict[str, Any]:
@@ -522,12 +546,18 @@ def assert_every_pair_accounted_for(
     letters_of = by_source(lane.dead_letters.written)
     requeued_of = by_source(lane.requeued.written if lane.requeued else [])
     sent_on_of = by_source(lane.bulk.written if lane.bulk else [])
+    events_of = lane.events.details_by_record()
     for body, message in zip(bodies, records, strict=True):
         message_id = message["messageId"]
         letters = letters_of.get(message_id, [])
+        events = events_of.pop(message_id, [])
         if body.kind == INVALID or (body.kind == EITHER and any(x.code == CODE_INVALID_MESSAGE for x in letters)):
             assert_dead_lettered_as_invalid(body, message, letters, run)
+            assert [("invalidMessage" in detail, detail["status"]) for detail in events] == [(True, "FAILED")]
             continue
+        settled_elsewhere = pairs_in(requeued_of.get(message_id, [])).keys() | pairs_in(sent_on_of.get(message_id, []))
+        retried = message_id in run.retried
+        assert_outcome_events_report_the_settled_pairs(lane, body, letters, events, settled_elsewhere, retried)
         assert all(letter.code != CODE_INVALID_MESSAGE for letter in letters), f"a valid request refused: {body!r}"
         if message_id in run.retried:
             continue
@@ -549,6 +579,7 @@ def assert_every_pair_accounted_for(
                 or sent_on.get(key, -1) >= version
             ), f"pair {key} of {body!r} vanished: not revoked, dead-lettered, requeued or sent on, record not retried"
 
+    assert events_of == {}, "an outcome event names no record of the batch"
     [batch] = run.lines("batch settled")
     assert batch.pairs_revoked == len(lane.ivs.confirmed), "counted revoked what the gateway did not confirm"
     for line in run.lines("record settled"):
@@ -558,6 +589,31 @@ def assert_every_pair_accounted_for(
         # The documented all-failed raise: only when no record could be settled (every one retried).
         assert all(body.kind != INVALID for body in bodies), "a batch with an invalid record raised"
         assert {line.message_id for line in run.lines("record settled") if line.retry} == run.retried
+
+
+def assert_outcome_events_report_the_settled_pairs(
+    lane: Lane,
+    body: Body,
+    letters: Sequence[Any],
+    events: Sequence[dict[str, Any]],
+    requeued_or_sent_on: set[tuple[str, str]],
+    retried: bool,
+) -> None:
+    """A valid record's events (some put while the calls went on) name each of its pairs at most once:
+    revoked only if the gateway confirmed it, failed exactly when a dead letter of the record holds it;
+    a record not retried has every pair in them but those requeued or sent on to the bulk queue."""
+
+    def keys(kind: str) -> list[tuple[str, str]]:
+        return [(pair["channelArn"], pair["viewerId"]) for detail in events for pair in detail[kind]]
+
+    revoked, failed = keys("revoked"), keys("failed")
+    reported = revoked + failed
+    assert len(reported) == len(set(reported)), f"a pair reported twice: {events!r}"
+    assert set(revoked) <= own_pairs(body.sessions).keys() & lane.ivs.confirmed.keys(), "reported unconfirmed"
+    assert set(failed) == pairs_in(letters).keys(), "the failed pairs are not the dead-lettered ones"
+    if not retried:
+        unreported = own_pairs(body.sessions).keys() - set(reported) - requeued_or_sent_on
+        assert not unreported, f"settled pairs in no outcome event: {unreported}"
 
 
 # --- The properties ---------------------------------------------------------------------------------
